@@ -1,0 +1,64 @@
+"""The `srft` command: one thin subcommand per pipeline stage.
+
+Each stage package owns its commands in a `commands.py` with a `register(app)` function, so a
+stage's CLI lives next to its code and adding a stage is one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from srft import __version__
+
+app = typer.Typer(
+    name="srft",
+    help=(
+        "Step Rejection Fine-Tuning for agent trajectories.\n\n"
+        "Pipeline: ingest -> critic -> build -> train -> evaluate -> report "
+        "(or all of it at once: `srft run CONFIG.yaml`)."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Stage packages in pipeline order; each has `commands.register(app)`.
+STAGES = (
+    "srft.corpus",
+    "srft.critic",
+    "srft.dataset",
+    "srft.train",
+    "srft.evaluate",
+    "srft.report",
+    "srft.pipeline",
+    "srft.toy",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"srft {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Step Rejection Fine-Tuning for agent trajectories."""
+
+
+for _stage in STAGES:
+    importlib.import_module(f"{_stage}.commands").register(app)
+
+
+def main() -> None:
+    """Entry point of the `srft` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""The canonical trajectory: the one shape every stage after ingest reads.
+
+A trajectory is an ordered list of chat messages (what a model saw and said) plus the *steps*
+that index into it. A step is one assistant turn and the observation messages that answer it;
+step indices are 0-based over the assistant turns that the agent produced (demonstrations and
+other prompt material are messages, never steps). Steps are stored, not only derived, so
+that downstream tools need not re-implement the pairing rules of each source format, and so a
+corpus edited by another tool is checked on read (`Trajectory.validate_structure`).
+
+The schema is versioned (`CORPUS_FORMAT`, `CORPUS_VERSION`); every record carries both, and
+`docs/corpus-format.md` documents the fields. Field order is fixed, so writing a record read
+from disk gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CORPUS_FORMAT = "srft.corpus"
+CORPUS_VERSION = 1
+
+Role = Literal["system", "user", "assistant", "tool"]
+OutcomeStatus = Literal["resolved", "unresolved", "unknown"]
+
+
+class CorpusError(ValueError):
+    """A record that cannot become a valid trajectory; the message names file, record and reason."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class ToolCall(_Strict):
+    """One tool (function) call an assistant message makes.
+
+    `arguments` is the parsed JSON object when the source's arguments parse as one; otherwise
+    the raw string is kept verbatim (and `arguments_valid` is False) so the rules critic can
+    see that the call itself was malformed.
+    """
+
+    id: str | None = None
+    name: str
+    arguments: Any = Field(default_factory=dict)
+    arguments_valid: bool = True
+
+
+class Message(_Strict):
+    """One chat message.
+
+    `exit_code` and `interrupt` describe observations: the command's exit status where the
+    format records one, and the kind of agent-framework interrupt (e.g. `FormatError`) when the
+    observation is the framework complaining rather than the environment answering.
+    `demo` marks demonstration material that belongs to the prompt.
+    """
+
+    role: Role
+    content: str = ""
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+    exit_code: int | None = None
+    interrupt: str | None = None
+    demo: bool = False
+
+
+class Step(_Strict):
+    """Step `index`: the assistant message at `assistant` and the observation messages answering it."""
+
+    index: int
+    assistant: int
+    observations: list[int] = Field(default_factory=list)
+
+
+class Outcome(_Strict):
+    """Whether the trajectory's final patch solved the task, and where that label came from."""
+
+    status: OutcomeStatus = "unknown"
+    source: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Source(_Strict):
+    """Where a trajectory was read from: format name, file path and a locator inside the file."""
+
+    format: str
+    file: str
+    record: str
+
+
+class Metadata(_Strict):
+    """What the run reported about itself; `extra` keeps format-specific fields worth keeping."""
+
+    model: str | None = None
+    exit_status: str | None = None
+    patch: str | None = None
+    cost: float | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Trajectory(_Strict):
+    """One agent run on one task, in the canonical form."""
+
+    format: Literal["srft.corpus"] = CORPUS_FORMAT
+    version: int = CORPUS_VERSION
+    id: str
+    instance_id: str | None = None
+    source: Source
+    outcome: Outcome = Field(default_factory=Outcome)
+    messages: list[Message]
+    tools: list[dict[str, Any]] | None = None
+    steps: list[Step]
+    metadata: Metadata = Field(default_factory=Metadata)
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_messages(cls, *, messages: list[Message], **fields: Any) -> Trajectory:
+        """Build a trajectory whose steps are derived from `messages` (see `derive_steps`)."""
+        trajectory = cls(messages=messages, steps=derive_steps(messages), **fields)
+        trajectory.validate_structure()
+        return trajectory
+
+    def validate_structure(self) -> None:
+        """Check the invariants the rest of the pipeline relies on; raise `CorpusError` if broken.
+
+        - at least one step;
+        - steps are numbered 0..n-1 and point at non-demo assistant messages, in order;
+        - every non-demo assistant message is a step (no agent turn is silently untrainable);
+        - a step's observations come after its assistant message and before the next step;
+        - a tool message answers a call id made by the assistant message of its step.
+        """
+        if not self.steps:
+            raise CorpusError("empty trajectory: no assistant turns")
+        agent_turns = [
+            i for i, m in enumerate(self.messages) if m.role == "assistant" and not m.demo
+        ]
+        if [s.assistant for s in self.steps] != agent_turns:
+            raise CorpusError("steps do not match the assistant turns of the messages")
+        for n, step in enumerate(self.steps):
+            if step.index != n:
+                raise CorpusError(f"step {n} has index {step.index}")
+            end = self.steps[n + 1].assistant if n + 1 < len(self.steps) else len(self.messages)
+            calls = {c.id for c in self.messages[step.assistant].tool_calls if c.id}
+            for o in step.observations:
+                if not step.assistant < o < end:
+                    raise CorpusError(f"step {n}: observation {o} lies outside the step")
+                msg = self.messages[o]
+                if msg.role == "tool" and msg.tool_call_id and msg.tool_call_id not in calls:
+                    raise CorpusError(
+                        f"step {n}: tool message {o} answers call id {msg.tool_call_id!r}, "
+                        "which the step's assistant message did not make"
+                    )
+
+    # -- views --------------------------------------------------------------------------------
+
+    @property
+    def task(self) -> str:
+        """The task statement: the first non-demo user message (what the agent was asked)."""
+        for m in self.messages:
+            if m.role == "user" and not m.demo:
+                return m.content
+        return ""
+
+    def step_assistant(self, index: int) -> Message:
+        """The assistant message of step `index`."""
+        return self.messages[self.steps[index].assistant]
+
+    def step_observations(self, index: int) -> list[Message]:
+        """The observation messages of step `index`, in order."""
+        return [self.messages[i] for i in self.steps[index].observations]
+
+
+def derive_steps(messages: list[Message]) -> list[Step]:
+    """Steps from messages: each non-demo assistant message opens a step, and the tool/user
+    messages after it (up to the next assistant message) are its observations.
+
+    A tool message before any assistant turn, or one whose call id the step did not make, is an
+    error (`CorpusError`): it answers no call, so its pairing is unknowable.
+    """
+    steps: list[Step] = []
+    current: Step | None = None
+    for i, message in enumerate(messages):
+        if message.role == "assistant" and not message.demo:
+            current = Step(index=len(steps), assistant=i)
+            steps.append(current)
+        elif message.role in ("tool", "user") and not message.demo and current is not None:
+            current.observations.append(i)
+        elif message.role == "tool" and not message.demo:
+            raise CorpusError(f"tool message {i} answers no call: it comes before any assistant turn")
+        if message.role == "tool" and current is not None and message.tool_call_id:
+            calls = {c.id for c in messages[current.assistant].tool_calls if c.id}
+            if message.tool_call_id not in calls:
+                raise CorpusError(
+                    f"tool message {i} answers call id {message.tool_call_id!r}, which no "
+                    "preceding assistant turn made"
+                )
+    return steps

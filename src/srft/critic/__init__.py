@@ -1,0 +1,1 @@
+"""Stage 2, verdicts: a critic labels every step good / unnecessary / mistake / recover."""

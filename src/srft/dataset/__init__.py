@@ -1,0 +1,1 @@
+"""Stage 3, masked training data: policies, chat-template rendering, exact loss masks."""

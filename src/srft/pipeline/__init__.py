@@ -1,0 +1,1 @@
+"""`srft run`: the stage graph, content hashes, skipping and resuming."""

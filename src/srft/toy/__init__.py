@@ -1,0 +1,1 @@
+"""A closed-loop testbed: a toy agent environment, a noisy teacher, rollouts of students."""

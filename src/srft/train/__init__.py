@@ -1,0 +1,1 @@
+"""Stage 4, fine-tuning on existing engines (transformers, PEFT, accelerate)."""
