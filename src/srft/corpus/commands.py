@@ -1,9 +1,181 @@
-"""CLI commands of the corpus stage."""
+"""CLI commands of the corpus stage: `srft ingest` and `srft stats`."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from srft.corpus.formats import formats
+from srft.corpus.model import CorpusError
+
+console = Console(stderr=True)
+
+
+def _format_help() -> str:
+    return "Force one format instead of detecting it: " + ", ".join(f.name for f in formats())
+
+
+def ingest_command(
+    inputs: list[str] = typer.Argument(
+        ..., help="Trajectory files, folders (read recursively), globs or dataset folders."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="The corpus JSONL to write."),
+    labels: list[Path] = typer.Option(
+        [],
+        "--labels",
+        "-l",
+        help="Outcome-label file (SWE-bench report.json, run summary, CSV/JSONL); repeatable.",
+    ),
+    format: str | None = typer.Option(None, "--format", "-f", help=_format_help()),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Reject bad records (with their reason) instead of stopping."
+    ),
+    rejects: Path | None = typer.Option(
+        None, "--rejects", help="Where to write rejected records (JSONL), with --skip-invalid."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Read agent trajectories in any supported format into one canonical corpus (JSONL).
+
+    The format of each record is detected from its content. Label files found among the
+    inputs are used as outcome labels too. Without --skip-invalid, the first invalid record
+    stops the run with an error naming file, record and reason.
+    """
+    from srft.corpus.ingest import ingest
+
+    with Progress(
+        TextColumn("[bold]ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("ingest", total=None)
+
+        def progress(done: int, total: int, path: Path) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            summary = ingest(
+                inputs,
+                labels=labels,
+                output=output,
+                format=format,
+                skip_invalid=skip_invalid,
+                rejects=rejects,
+                progress=progress,
+            )
+        except CorpusError as e:
+            console.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+            raise typer.Exit(1) from e
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    table = Table(title=f"ingest -> {summary.output}")
+    table.add_column("format")
+    table.add_column("trajectories", justify="right")
+    for name, count in sorted(summary.formats.items()):
+        table.add_row(name, str(count))
+    console.print(table)
+    console.print(
+        f"read {summary.read} = accepted {summary.accepted} + rejected {summary.rejected} "
+        f"records from {summary.files} files; {summary.steps} steps; outcomes "
+        + ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())),
+        highlight=False,
+    )
+    if summary.label_files:
+        console.print(
+            f"{summary.labels} labels from {len(summary.label_files)} label files", highlight=False
+        )
+    if summary.unknown_label_instances:
+        shown = ", ".join(summary.unknown_label_instances[:5])
+        more = len(summary.unknown_label_instances) - 5
+        console.print(
+            f"[yellow]{len(summary.unknown_label_instances)} labelled instances have no "
+            f"trajectory:[/yellow] {shown}" + (f" (+{more} more)" if more > 0 else ""),
+            highlight=False,
+        )
+    if summary.skipped_files:
+        console.print(
+            f"skipped {len(summary.skipped_files)} files that hold no trajectories: "
+            + ", ".join(Path(p).name for p in summary.skipped_files[:5]),
+            highlight=False,
+        )
+    for rejection in summary.rejections[:10]:
+        console.print(
+            f"[yellow]rejected[/yellow] {rejection.file} record {rejection.record}: "
+            f"{rejection.reason}",
+            highlight=False,
+        )
+
+
+def stats_command(
+    corpus: Path = typer.Argument(..., help="A corpus JSONL written by `srft ingest`."),
+    tokenizer: str | None = typer.Option(
+        None,
+        "--tokenizer",
+        help="Count tokens exactly with this Hugging Face tokenizer (path or name) "
+        "instead of estimating them (chars / 4).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+) -> None:
+    """Trajectories per format, steps (total, min/median/max per trajectory), outcomes, tokens."""
+    from srft.corpus.stats import compute_stats
+
+    count_tokens = None
+    if tokenizer:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(tokenizer)
+
+        def count_tokens(text: str) -> int:
+            return len(tok.encode(text, add_special_tokens=False))
+
+    try:
+        stats = compute_stats(corpus, count_tokens=count_tokens)
+    except (CorpusError, OSError) as e:
+        console.print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(1) from e
+    if as_json:
+        typer.echo(json.dumps(stats.to_dict(), indent=2))
+        return
+    token_title = "tokens" if stats.tokens_exact else "tokens (est.)"
+    table = Table(title=str(corpus))
+    table.add_column("format", no_wrap=True)
+    for column in ("trajectories", "steps", "min", "median", "max"):
+        table.add_column(column, justify="right")
+    for column in ("resolved", "unresolved", "unknown", token_title):
+        table.add_column(column, justify="right")
+    rows = [*sorted(stats.by_format.items()), ("total", stats.total)]
+    for name, group in rows:
+        d = group.to_dict()
+        table.add_row(
+            name,
+            str(d["trajectories"]),
+            str(d["steps"]),
+            str(d["steps_min"]),
+            f"{d['steps_median']:g}",
+            str(d["steps_max"]),
+            str(d["resolved"]),
+            str(d["unresolved"]),
+            str(d["unknown"]),
+            f"{d['tokens']:,}",
+            end_section=name == rows[-2][0] if len(rows) > 1 else False,
+        )
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=max(out.width, 130))
+    out.print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's subcommands to `app`."""
+    app.command("ingest")(ingest_command)
+    app.command("stats")(stats_command)

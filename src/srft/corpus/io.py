@@ -19,9 +19,7 @@ from srft.corpus.model import CORPUS_FORMAT, CORPUS_VERSION, CorpusError, Trajec
 
 def dumps_trajectory(trajectory: Trajectory) -> str:
     """The canonical one-line JSON of a trajectory (no trailing newline)."""
-    return json.dumps(
-        trajectory.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")
-    )
+    return json.dumps(trajectory.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
 
 
 def loads_trajectory(line: str, *, where: str = "<string>") -> Trajectory:

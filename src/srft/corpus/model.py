@@ -190,7 +190,9 @@ def derive_steps(messages: list[Message]) -> list[Step]:
         elif message.role in ("tool", "user") and not message.demo and current is not None:
             current.observations.append(i)
         elif message.role == "tool" and not message.demo:
-            raise CorpusError(f"tool message {i} answers no call: it comes before any assistant turn")
+            raise CorpusError(
+                f"tool message {i} answers no call: it comes before any assistant turn"
+            )
         if message.role == "tool" and current is not None and message.tool_call_id:
             calls = {c.id for c in messages[current.assistant].tool_calls if c.id}
             if message.tool_call_id not in calls:

@@ -1,9 +1,236 @@
-"""CLI commands of the critic stage."""
+"""CLI commands of the critic stage: `srft critic`, `srft critic-eval`, `srft critic-bench`."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+
+from srft.critic.client import RESPONSE_FORMATS
+
+
+def critic(
+    corpus: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="Corpus JSONL (srft.corpus)."
+    ),
+    output: Path = typer.Option(..., "-o", "--output", help="Verdicts JSONL to write."),
+    critic: str = typer.Option("rules", "--critic", help="rules | file | llm"),
+    labels_from: Path | None = typer.Option(None, help="[file] Labels JSONL made elsewhere."),
+    base_url: list[str] = typer.Option(
+        [], "--base-url", help="[llm] Server URL ending in /v1; repeat to spread load."
+    ),
+    model: str | None = typer.Option(None, help="[llm] Model name the server knows."),
+    api_key_env: str = typer.Option(
+        "OPENAI_API_KEY", help="[llm] Environment variable holding the API key."
+    ),
+    mode: str = typer.Option("whole", help="[llm] whole | window | per-step"),
+    concurrency: int = typer.Option(8, min=1, help="[llm] Requests in flight at once."),
+    max_prompt_tokens: int = typer.Option(
+        100_000, min=256, help="[llm] Prompt budget per request."
+    ),
+    max_text_tokens: int = typer.Option(
+        4_000, min=16, help="[llm] Cut long texts to this in window/per-step mode."
+    ),
+    window_overlap: int = typer.Option(
+        2, min=0, help="[llm] Earlier steps shown as context per window."
+    ),
+    max_window_steps: int = typer.Option(
+        50, min=1, help="[llm] At most this many steps labelled per window."
+    ),
+    prompt_dir: Path | None = typer.Option(
+        None, help="[llm] Folder with your own system.j2 and user.j2."
+    ),
+    outcome: bool = typer.Option(
+        True, "--outcome/--no-outcome", help="[llm] Show the run's outcome."
+    ),
+    patch: bool = typer.Option(True, "--patch/--no-patch", help="[llm] Show the submitted patch."),
+    evaluation: bool = typer.Option(
+        True, "--evaluation/--no-evaluation", help="[llm] Show the evaluation result."
+    ),
+    reference_patches: Path | None = typer.Option(
+        None, help="[llm] instance id -> gold patch (JSON or JSONL)."
+    ),
+    max_reasks: int = typer.Option(2, min=0, help="[llm] Re-asks after an invalid answer."),
+    temperature: float = typer.Option(0.0, help="[llm] Sampling temperature."),
+    max_tokens: int = typer.Option(
+        8192, min=16, help="[llm] Cap on completion tokens per request."
+    ),
+    tokens_per_step: int = typer.Option(
+        100, min=8, help="[llm] Completion tokens allowed per labelled step."
+    ),
+    timeout: float = typer.Option(
+        300.0, help="[llm] Seconds before a request is abandoned and retried."
+    ),
+    max_retries: int = typer.Option(
+        6, min=0, help="[llm] Retries on 408/409/429/5xx, timeouts, dropped connections."
+    ),
+    rpm: float | None = typer.Option(
+        None, "--requests-per-minute", help="[llm] Request rate limit."
+    ),
+    tpm: float | None = typer.Option(
+        None, "--tokens-per-minute", help="[llm] Token rate limit (prompt estimate + max_tokens)."
+    ),
+    response_format: str = typer.Option(
+        "auto", help=f"[llm] auto | {' | '.join(RESPONSE_FORMATS)}"
+    ),
+    tokenizer: Path | None = typer.Option(
+        None, help="[llm] tokenizer.json (or folder) to count tokens exactly."
+    ),
+    chars_per_token: float = typer.Option(4.0, help="[llm] Token estimate without --tokenizer."),
+    cache: Path | None = typer.Option(
+        None, help="[llm] SQLite store (default: critic-cache.sqlite beside the output)."
+    ),
+    emit_batch: Path | None = typer.Option(
+        None, help="[llm] Write missing requests as OpenAI Batch JSONL instead of sending."
+    ),
+    batch_output: Path | None = typer.Option(
+        None, help="[llm] Import an OpenAI Batch output file first."
+    ),
+    price_prompt: float | None = typer.Option(None, help="USD per million prompt tokens."),
+    price_completion: float | None = typer.Option(None, help="USD per million completion tokens."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Label every step of every trajectory: good / unnecessary / mistake / recover.
+
+    Writes OUTPUT (srft.verdicts JSONL) and OUTPUT's `.summary.json`. The llm critic keeps every
+    answer in a SQLite store as it arrives: rerun the same command after a crash to finish.
+    """
+    from srft.critic.run import run_critic, summary_path
+
+    options: dict[str, object] = {}
+    if critic == "file":
+        if labels_from is None:
+            raise typer.BadParameter("--critic file needs --labels-from PATH")
+        options["labels_from"] = labels_from
+    elif critic == "llm":
+        from srft.critic.prompt import (
+            Hindsight,
+            PromptBuilder,
+            PromptTemplate,
+            load_reference_patches,
+        )
+        from srft.critic.tokens import TokenCounter
+
+        if not base_url or not model:
+            raise typer.BadParameter("--critic llm needs --base-url and --model")
+        template = PromptTemplate.from_dir(prompt_dir) if prompt_dir else PromptTemplate.builtin()
+        refs = load_reference_patches(reference_patches) if reference_patches else {}
+        builder = PromptBuilder(
+            template=template,
+            hindsight=Hindsight(
+                outcome=outcome, patch=patch, evaluation=evaluation, reference_patches=refs
+            ),
+            counter=TokenCounter(chars_per_token=chars_per_token, tokenizer=tokenizer),
+            max_prompt_tokens=max_prompt_tokens,
+            max_text_tokens=max_text_tokens,
+            window_overlap=window_overlap,
+            max_window_steps=max_window_steps,
+        )
+        options.update(
+            model=model,
+            base_urls=base_url,
+            mode=mode,
+            api_key_env=api_key_env,
+            prompt=builder,
+            max_reasks=max_reasks,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            tokens_per_step=tokens_per_step,
+            concurrency=concurrency,
+            timeout=timeout,
+            max_retries=max_retries,
+            requests_per_minute=rpm,
+            tokens_per_minute=tpm,
+            response_format=response_format,
+            emit_batch=emit_batch,
+        )
+    prices = None
+    if price_prompt is not None or price_completion is not None:
+        prices = (price_prompt or 0.0, price_completion or 0.0)
+    summary = run_critic(
+        corpus,
+        output,
+        critic,
+        cache_path=cache,
+        batch_output=batch_output,
+        prices=prices,
+        progress=progress,
+        **options,
+    )
+    t = summary["trajectories"]
+    typer.echo(
+        f"{t['read']} trajectories: {t['ok']} ok, {t['failed']} failed; labels "
+        f"{json.dumps(summary['labels'])}; summary: {summary_path(output)}"
+    )
+    if "requests" in summary:
+        r = summary["requests"]
+        typer.echo(
+            f"requests {r.get('requests', 0)}, retries {r.get('retries', 0)}, cache hits "
+            f"{r.get('cache_hits', 0)}, prompt tokens {r.get('prompt_tokens', 0)}, completion "
+            f"tokens {r.get('completion_tokens', 0)}"
+            + (f", cost ${summary['cost_usd']:.4f}" if "cost_usd" in summary else "")
+        )
+        if r.get("batch_file"):
+            typer.echo(f"{r['batch_requests_written']} requests written to {r['batch_file']}")
+
+
+def critic_eval(
+    pred: Path = typer.Option(..., exists=True, dir_okay=False, help="Predicted verdicts JSONL."),
+    gold: Path = typer.Option(
+        ..., exists=True, dir_okay=False, help="Gold labels (verdicts or labels JSONL)."
+    ),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write the report as JSON."),
+) -> None:
+    """Agreement of a critic with gold labels: per-label P/R/F1, mistake-vs-rest F1, confusion."""
+    from srft.critic.quality import evaluate_critic
+
+    report = evaluate_critic(pred, gold)
+    if output:
+        output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    m = report["mistake_vs_rest"]
+    typer.echo(
+        f"steps {report['steps']} (unjudged {report['unjudged_steps']}), accuracy "
+        f"{report['accuracy']:.3f}; mistake-vs-rest P {m['precision']:.3f} R "
+        f"{m['recall']:.3f} F1 {m['f1']:.3f}"
+    )
+    for label, s in report["per_label"].items():
+        typer.echo(
+            f"  {label:12s} P {s['precision']:.3f} R {s['recall']:.3f} F1 {s['f1']:.3f} "
+            f"(support {s['support']})"
+        )
+    cols = list(next(iter(report["confusion"]["matrix"].values())))
+    typer.echo("  gold \\ pred  " + " ".join(f"{c[:9]:>9s}" for c in cols))
+    for g, row in report["confusion"]["matrix"].items():
+        typer.echo(f"  {g:12s} " + " ".join(f"{row[c]:9d}" for c in cols))
+
+
+def critic_bench(
+    corpus: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="Corpus JSONL with resolved trajectories."
+    ),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Benchmark corpus JSONL (gold beside it)."
+    ),
+    steps_per_trajectory: int = typer.Option(2, min=1, help="Steps corrupted per trajectory."),
+    seed: int = typer.Option(0, help="Random seed for choosing steps and corruptions."),
+    include_unknown: bool = typer.Option(False, help="Also use trajectories of unknown outcome."),
+) -> None:
+    """Make a benchmark with known answers: corrupt chosen steps of resolved trajectories."""
+    from srft.critic.quality import make_bench
+
+    result = make_bench(
+        corpus,
+        output,
+        steps_per_trajectory=steps_per_trajectory,
+        seed=seed,
+        include_unknown=include_unknown,
+    )
+    typer.echo(json.dumps(result))
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's subcommands to `app`."""
+    app.command("critic")(critic)
+    app.command("critic-eval")(critic_eval)
+    app.command("critic-bench")(critic_bench)

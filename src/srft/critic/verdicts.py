@@ -90,8 +90,12 @@ def loads_verdict(line: str, *, where: str = "<string>") -> Verdict:
     except ValidationError as e:
         err = e.errors()[0]
         raise VerdictError(f"{where}: {err['loc']}: {err['msg']}") from e
-    if verdict.status == "ok" and [s.index for s in verdict.steps] != list(range(len(verdict.steps))):
-        raise VerdictError(f"{where}: trajectory {verdict.trajectory_id!r}: step indices must be 0..n-1")
+    if verdict.status == "ok" and [s.index for s in verdict.steps] != list(
+        range(len(verdict.steps))
+    ):
+        raise VerdictError(
+            f"{where}: trajectory {verdict.trajectory_id!r}: step indices must be 0..n-1"
+        )
     return verdict
 
 

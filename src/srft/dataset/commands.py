@@ -1,9 +1,104 @@
-"""CLI commands of the dataset stage."""
+"""CLI commands of the dataset stage: `srft build` and `srft export`."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+
+from srft.dataset.policies import policy_names
+
+
+def _parse_options(pairs: list[str]) -> dict:
+    """`--option key=value` pairs; values are JSON where they parse (lists, booleans)."""
+    options: dict = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--option")
+        key, value = pair.split("=", 1)
+        try:
+            options[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip().replace("-", "_")] = value
+    return options
+
+
+def build(
+    corpus: Path = typer.Argument(..., exists=True, dir_okay=False, help="Corpus JSONL."),
+    verdicts: Path | None = typer.Option(
+        None, "--verdicts", exists=True, dir_okay=False, help="Verdicts JSONL from `srft critic`."
+    ),
+    policy: str = typer.Option(
+        "srft", "--policy", help=f"Masking policy: {', '.join(policy_names())}."
+    ),
+    option: list[str] = typer.Option(
+        [],
+        "--option",
+        help='Policy option KEY=VALUE, repeatable; e.g. mask=\'["mistake","unnecessary"]\', '
+        "judge_resolved=true, on_failed=mask, unknown_outcome=judge.",
+    ),
+    tokenizer: str = typer.Option(..., "--tokenizer", help="Tokenizer folder or hub id."),
+    chat_template: Path | None = typer.Option(
+        None,
+        "--chat-template",
+        exists=True,
+        dir_okay=False,
+        help="Jinja file (or JSON with `chat_template`) overriding the tokenizer's template.",
+    ),
+    max_length: int = typer.Option(..., "--max-length", help="Maximum tokens per row."),
+    overlong: str = typer.Option(
+        "error", "--overlong", help="Longer trajectories: error, skip, or truncate (whole steps)."
+    ),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="Reject bad trajectories into rejected.jsonl, not fail."
+    ),
+    num_proc: int = typer.Option(1, "--num-proc", help="Worker processes for encoding."),
+    output: Path = typer.Option(..., "-o", "--output", help="Dataset folder to write."),
+) -> None:
+    """Build the masked training set: one row per kept trajectory, masked steps in context."""
+    from srft.dataset.build import BuildError, build_dataset
+    from srft.dataset.stats import print_stats
+
+    try:
+        summary = build_dataset(
+            corpus,
+            verdicts,
+            policy=policy,
+            tokenizer=tokenizer,
+            output=output,
+            max_length=max_length,
+            overlong=overlong,  # type: ignore[arg-type]
+            chat_template=chat_template,
+            policy_options=_parse_options(option),
+            skip_invalid=skip_invalid,
+            num_proc=num_proc,
+        )
+    except BuildError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
+    print_stats(summary.counts, summary.stats)
+    typer.echo(f"wrote {summary.output}")
+
+
+def export(
+    dataset: Path = typer.Argument(..., exists=True, file_okay=False, help="Dataset folder."),
+    to: str = typer.Option(..., "--to", help="Target trainer: axolotl, llamafactory or trl."),
+    output: Path = typer.Option(..., "-o", "--output", help="Folder to write the export to."),
+) -> None:
+    """Export a built dataset for another trainer (data file + its config snippet)."""
+    from srft.dataset.build import BuildError
+    from srft.dataset.export import export_dataset
+
+    try:
+        result = export_dataset(dataset, to, output)
+    except BuildError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
+    typer.echo(f"wrote {result['rows']} rows to {output}: {', '.join(result['files'])}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's subcommands to `app`."""
+    app.command("build")(build)
+    app.command("export")(export)

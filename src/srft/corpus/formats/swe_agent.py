@@ -1,0 +1,92 @@
+"""SWE-agent `.traj`: one JSON object with `history` (the chat), `trajectory` (per step) and `info`.
+
+The corpus is built from `history`, the chat the model actually saw: demonstration messages
+(`is_demo`) become `demo=True` messages (prompt material, never steps); assistant messages carry
+the action either as text (classic SWE-agent) or as `tool_calls` (function calling), and tool
+messages name the calls they answer in `tool_call_ids`. Format-error requeries are not in
+`history` (SWE-agent drops them), so they cannot appear here either.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from srft.corpus.formats import Origin
+from srft.corpus.formats._chat import (
+    expect_dict,
+    expect_list,
+    openai_message,
+    optional_float,
+    optional_str,
+)
+from srft.corpus.formats._mini import id_from_file
+from srft.corpus.model import Message, Metadata, Source, Trajectory
+
+
+class SweAgent:
+    name = "swe-agent"
+    description = "SWE-agent .traj (history, trajectory, info)"
+    priority = 90
+
+    def matches(self, record: Any) -> bool:
+        return (
+            isinstance(record, dict)
+            and isinstance(record.get("history"), list)
+            and isinstance(record.get("trajectory"), list)
+            and ("info" in record or "environment" in record)
+        )
+
+    def convert(self, record: Any, origin: Origin) -> Trajectory:
+        record = expect_dict(record, "trajectory")
+        messages: list[Message] = []
+        for n, raw in enumerate(expect_list(record.get("history"), "history")):
+            message = openai_message(raw, n)
+            message.demo = bool(raw.get("is_demo", False))
+            messages.append(message)
+        trajectory_id = id_from_file(origin)
+        if origin.record not in ("", "0"):
+            trajectory_id = f"{trajectory_id}:{origin.record}"
+        return Trajectory.from_messages(
+            id=trajectory_id,
+            instance_id=trajectory_id,
+            source=Source(format=self.name, file=origin.file, record=origin.record),
+            messages=messages,
+            metadata=_metadata(record),
+        )
+
+
+def _metadata(record: dict[str, Any]) -> Metadata:
+    info = record.get("info") if isinstance(record.get("info"), dict) else {}
+    stats = info.get("model_stats") if isinstance(info.get("model_stats"), dict) else {}
+    extra = {
+        key: stats[key]
+        for key in ("api_calls", "tokens_sent", "tokens_received")
+        if stats.get(key) is not None
+    }
+    if isinstance(record.get("environment"), str):
+        extra["environment"] = record["environment"]
+    return Metadata(
+        model=_model_name(record.get("replay_config")),
+        exit_status=optional_str(info.get("exit_status"), "info.exit_status"),
+        patch=optional_str(info.get("submission"), "info.submission") or None,
+        cost=optional_float(stats.get("instance_cost"), "info.model_stats.instance_cost"),
+        extra=extra,
+    )
+
+
+def _model_name(replay_config: Any) -> str | None:
+    """The model name from `replay_config` (a JSON string or object in SWE-agent >= 1.0)."""
+    if isinstance(replay_config, str):
+        try:
+            replay_config = json.loads(replay_config)
+        except json.JSONDecodeError:
+            return None
+    try:
+        name = replay_config["agent"]["model"]["name"]
+    except (KeyError, TypeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+FORMAT = SweAgent()

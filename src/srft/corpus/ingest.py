@@ -1,0 +1,252 @@
+"""`ingest`: every input record -> one canonical corpus JSONL, with every record accounted for.
+
+One pass, streamed: records are read, converted, labelled and written one at a time, so memory
+does not grow with the number of trajectories (only the set of ids seen, for the duplicate
+check, does). Label files are read first, because a trajectory's outcome is written with it.
+
+Every record read is either accepted (a line of the corpus) or rejected with a reason; without
+`skip_invalid` the first rejection stops the run with an error naming file, record and reason
+(and no partial corpus is left behind).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from srft.corpus.containers import container_of, expand_inputs, read_records
+from srft.corpus.formats import Origin, TrajectoryFormat, detect, get_format
+from srft.corpus.io import dumps_trajectory
+from srft.corpus.model import CorpusError, Trajectory
+from srft.corpus.outcomes import LabelBook, looks_like_labels, parse_label_file
+
+ProgressCallback = Callable[[int, int, Path], None]
+
+
+@dataclass
+class Rejection:
+    """A record that did not become a trajectory, and why."""
+
+    file: str
+    record: str
+    reason: str
+    format: str | None = None
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest run did; `read == accepted + rejected` always holds."""
+
+    output: str
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    files: int = 0
+    formats: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    steps: int = 0
+    label_files: list[str] = field(default_factory=list)
+    labels: int = 0
+    unknown_label_instances: list[str] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (for `--json` output and logs)."""
+        return {
+            "output": self.output,
+            "read": self.read,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "files": self.files,
+            "formats": dict(self.formats),
+            "outcomes": dict(self.outcomes),
+            "steps": self.steps,
+            "label_files": self.label_files,
+            "labels": self.labels,
+            "unknown_label_instances": self.unknown_label_instances,
+            "skipped_files": self.skipped_files,
+        }
+
+
+def ingest(
+    inputs: list[str | Path],
+    *,
+    labels: list[Path] | tuple[Path, ...] = (),
+    output: Path,
+    format: str | None = None,
+    skip_invalid: bool = False,
+    rejects: Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> IngestSummary:
+    """Read `inputs` (files, folders, globs, dataset folders) into the corpus at `output`.
+
+    `labels`: outcome-label files (label files found among the inputs are used as well).
+    `format`: force one format instead of detecting it per record.
+    `skip_invalid`: reject bad records (to `rejects`, if given) instead of stopping.
+    Raises `CorpusError` naming file, record and reason on the first bad record otherwise.
+    """
+    forced = get_format(format) if format else None
+    output = Path(output)
+    summary = IngestSummary(output=str(output))
+    expansion = expand_inputs(inputs)
+    summary.skipped_files = [str(p) for p in expansion.skipped]
+
+    book = LabelBook()
+    explicit = set()
+    for path in labels:
+        summary.labels += book.load(Path(path))
+        summary.label_files.append(str(path))
+        explicit.add(Path(path).resolve())
+    trajectory_paths = []
+    for path in expansion.paths:
+        if path.resolve() in explicit:
+            continue
+        if container_of(path) != "hf" and looks_like_labels(path):
+            entries = parse_label_file(path)
+            if entries is not None:
+                for instance_id, resolved in entries:
+                    book.add(instance_id, resolved, str(path))
+                summary.labels += len(entries)
+                summary.label_files.append(str(path))
+                continue
+        if path.name.lower().endswith(".csv"):
+            summary.skipped_files.append(str(path))
+            continue
+        trajectory_paths.append(path)
+    summary.files = len(trajectory_paths)
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with ExitStack() as stack:
+            out = stack.enter_context(partial.open("w", encoding="utf-8", newline="\n"))
+            rejects_file = None
+            if rejects is not None:
+                Path(rejects).parent.mkdir(parents=True, exist_ok=True)
+                rejects_file = stack.enter_context(
+                    Path(rejects).open("w", encoding="utf-8", newline="\n")
+                )
+            run = _Run(summary, book, forced, out, rejects_file, skip_invalid)
+            for n, path in enumerate(trajectory_paths):
+                if progress is not None:
+                    progress(n, len(trajectory_paths), path)
+                run.read_path(path)
+            if progress is not None and trajectory_paths:
+                progress(len(trajectory_paths), len(trajectory_paths), trajectory_paths[-1])
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+    summary.unknown_label_instances = book.unknown_instances()
+    return summary
+
+
+class _Run:
+    """The state of one ingest pass (kept out of `ingest` to keep it readable)."""
+
+    def __init__(
+        self,
+        summary: IngestSummary,
+        book: LabelBook,
+        forced: TrajectoryFormat | None,
+        out: IO[str],
+        rejects: IO[str] | None,
+        skip_invalid: bool,
+    ) -> None:
+        self.summary = summary
+        self.book = book
+        self.forced = forced
+        self.out = out
+        self.rejects = rejects
+        self.skip_invalid = skip_invalid
+        self.ids: dict[str, str] = {}
+
+    def read_path(self, path: Path) -> None:
+        whole_list = None
+        if self.forced is not None:
+            whole_list = self.forced.name == "mini-swe-agent-legacy"
+        for raw in read_records(path, whole_list=whole_list):
+            self.summary.read += 1
+            if raw.error is not None:
+                self.reject(raw.origin, raw.error, None)
+                continue
+            fmt = self.forced or detect(raw.data)
+            if fmt is None:
+                self.reject(raw.origin, f"no known trajectory format ({_shape(raw.data)})", None)
+                continue
+            try:
+                line = self.convert(fmt, raw.data, raw.origin)
+            except CorpusError as e:
+                self.reject(raw.origin, str(e), fmt.name)
+                continue
+            self.out.write(line)
+            self.out.write("\n")
+
+    def convert(self, fmt: TrajectoryFormat, data: Any, origin: Origin) -> str:
+        try:
+            trajectory = fmt.convert(data, origin)
+        except ValidationError as e:
+            error = e.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            raise CorpusError(f"{fmt.name}: {where}: {error['msg']}") from e
+        trajectory.outcome = self.book.apply(trajectory.outcome, trajectory.instance_id)
+        first = self.ids.get(trajectory.id)
+        if first is not None:
+            raise CorpusError(
+                f"duplicate trajectory id {trajectory.id!r} (first read from {first})"
+            )
+        line = dumps_trajectory(trajectory)
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise CorpusError(
+                f"text holds a lone surrogate (\\u{ord(e.object[e.start]):04x}), not valid Unicode"
+            ) from e
+        self.ids[trajectory.id] = f"{origin.file} record {origin.record}"
+        self._count(trajectory)
+        return line
+
+    def _count(self, trajectory: Trajectory) -> None:
+        self.summary.accepted += 1
+        self.summary.formats[trajectory.source.format] += 1
+        self.summary.outcomes[trajectory.outcome.status] += 1
+        self.summary.steps += len(trajectory.steps)
+
+    def reject(self, origin: Origin, reason: str, format_name: str | None) -> None:
+        if not self.skip_invalid:
+            raise CorpusError(f"{origin.file}: record {origin.record}: {reason}")
+        rejection = Rejection(origin.file, origin.record, reason, format_name)
+        self.summary.rejected += 1
+        if len(self.summary.rejections) < 1000:  # a sample for display; the file has all
+            self.summary.rejections.append(rejection)
+        if self.rejects is not None:
+            self.rejects.write(
+                json.dumps(
+                    {
+                        "file": rejection.file,
+                        "record": rejection.record,
+                        "format": rejection.format,
+                        "reason": rejection.reason,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+
+
+def _shape(data: Any) -> str:
+    """A short description of an unrecognised record, to help the user pick `--format`."""
+    if isinstance(data, dict):
+        keys = ", ".join(list(data)[:8])
+        return f"an object with keys {keys}" if keys else "an empty object"
+    if isinstance(data, list):
+        return f"an array of {len(data)} items"
+    return f"a JSON {type(data).__name__}"

@@ -1,0 +1,350 @@
+"""OpenAI-compatible chat completions: structured-output negotiation, retries, rate limits.
+
+Written on `httpx` directly rather than the `openai` package because the critic needs what that
+client hides: the raw status and body of a refused `response_format` (to fall back to another
+one), `Retry-After` honoured exactly, our own backoff with jitter across several servers, and
+the raw answer text kept even when it is not what we asked for.
+
+Structured output is negotiated per endpoint, most specific first, and the choice is
+remembered (in memory and in the store):
+
+1. `json_schema`: `{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}` (OpenAI,
+   vLLM, SGLang);
+2. `json_object` with the schema inlined: `{"type": "json_object", "schema": ...}`
+   (llama-cpp-python's server, which answers type `json_schema` with HTTP 500);
+3. `plain`: no `response_format`; the prompt alone asks for the JSON object.
+
+A server that refuses a format (HTTP 400/422/500/501 whose body names the response format or
+schema) is asked again at once with the next one; that is not counted as a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import email.utils
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+RESPONSE_FORMATS: tuple[str, ...] = ("json_schema", "json_object", "plain")
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+_FORMAT_WORDS = ("response_format", "json_schema", "schema", "grammar", "json_object")
+
+
+class RequestFailed(RuntimeError):
+    """A request that did not get an answer (retries exhausted, or refused). Its trajectory is
+    failed for this run but nothing is stored, so a rerun asks again."""
+
+
+@dataclass
+class Completion:
+    """A server's answer: the message text, `usage`, and the format it was asked in."""
+
+    content: str
+    usage: dict[str, Any]
+    response_format: str
+
+
+@dataclass
+class ClientStats:
+    """What the client did: HTTP attempts, retries, fallbacks, failures and tokens billed."""
+
+    requests: int = 0
+    retries: int = 0
+    failed_requests: int = 0
+    format_fallbacks: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "failed_requests": self.failed_requests,
+            "format_fallbacks": self.format_fallbacks,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "statuses": dict(sorted(self.statuses.items())),
+        }
+
+
+class RateLimiter:
+    """A token bucket refilled continuously at `per_minute`; `acquire(n)` waits for n units.
+
+    A request larger than the whole bucket is let through when the bucket is full (and drives it
+    negative), so one oversized prompt cannot block forever.
+    """
+
+    def __init__(self, per_minute: float) -> None:
+        if per_minute <= 0:
+            raise ValueError("a rate limit must be positive")
+        self.capacity = float(per_minute)
+        self.level = self.capacity
+        self.rate = per_minute / 60.0
+        self.last = time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def acquire(self, amount: float = 1.0) -> None:
+        """Wait until `amount` units are available, then take them."""
+        async with self.lock:
+            while True:
+                now = time.monotonic()
+                self.level = min(self.capacity, self.level + (now - self.last) * self.rate)
+                self.last = now
+                need = min(amount, self.capacity)
+                if self.level >= need:
+                    self.level -= amount
+                    return
+                await asyncio.sleep((need - self.level) / self.rate)
+
+
+@dataclass
+class Endpoint:
+    """One server (`base_url` ends before `/chat/completions`, e.g. `http://host:8000/v1`)."""
+
+    base_url: str
+    response_format: str | None = None
+    in_flight: int = 0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _without_max_length(schema: Any) -> Any:
+    # OpenAI's strict json_schema mode rejects `maxLength`; grammar-based servers honour it.
+    if isinstance(schema, dict):
+        return {k: _without_max_length(v) for k, v in schema.items() if k != "maxLength"}
+    if isinstance(schema, list):
+        return [_without_max_length(v) for v in schema]
+    return schema
+
+
+def response_format_body(kind: str, schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The `response_format` field for a negotiation level (None for `plain`)."""
+    if kind == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": "step_labels",
+                "schema": _without_max_length(schema),
+                "strict": True,
+            },
+        }
+    if kind == "json_object":
+        return {"type": "json_object", "schema": copy.deepcopy(schema)}
+    if kind == "plain":
+        return None
+    raise ValueError(f"unknown response format {kind!r}; known: {', '.join(RESPONSE_FORMATS)}")
+
+
+class ChatClient:
+    """Async chat-completions client over one or more OpenAI-compatible servers."""
+
+    def __init__(
+        self,
+        base_urls: list[str],
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 300.0,
+        max_retries: int = 6,
+        concurrency: int = 8,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        response_format: str = "auto",
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        max_retry_after: float = 600.0,
+        store: Any = None,
+    ) -> None:
+        if not base_urls:
+            raise ValueError("at least one --base-url is needed")
+        if response_format != "auto" and response_format not in RESPONSE_FORMATS:
+            raise ValueError(f"unknown response format {response_format!r}")
+        self.model = model
+        self.endpoints = [Endpoint(u.rstrip("/")) for u in base_urls]
+        self.forced_format = None if response_format == "auto" else response_format
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_retry_after = max_retry_after
+        self.store = store
+        self._api_key = api_key
+        self.semaphore = asyncio.Semaphore(concurrency)
+        self.request_limit = RateLimiter(requests_per_minute) if requests_per_minute else None
+        self.token_limit = RateLimiter(tokens_per_minute) if tokens_per_minute else None
+        self.stats = ClientStats()
+        self._next = 0
+        headers = {"Content-Type": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self.http = httpx.AsyncClient(
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
+        for ep in self.endpoints:
+            ep.response_format = self.forced_format or (
+                store.get_format(ep.base_url, model) if store is not None else None
+            )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.http.aclose()
+
+    def redact(self, text: str) -> str:
+        """`text` with the API key replaced, for anything that is logged or written."""
+        if self._api_key and text:
+            text = text.replace(self._api_key, "[REDACTED]")
+        return text
+
+    def formats(self) -> dict[str, str | None]:
+        """The structured-output format each endpoint ended up with."""
+        return {ep.base_url: ep.response_format for ep in self.endpoints}
+
+    def _pick(self) -> Endpoint:
+        # Least busy server first; ties broken round-robin so load spreads evenly.
+        self._next += 1
+        n = len(self.endpoints)
+        order = [self.endpoints[(self._next + i) % n] for i in range(n)]
+        return min(order, key=lambda ep: ep.in_flight)
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff_max, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
+
+    async def complete(
+        self,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        estimated_tokens: int = 0,
+    ) -> Completion:
+        """Ask for a completion; retries transient faults, negotiates the format; never returns
+        without an answer (raises `RequestFailed` instead)."""
+        attempt = 0
+        while True:
+            if self.request_limit:
+                await self.request_limit.acquire(1)
+            if self.token_limit:
+                await self.token_limit.acquire(estimated_tokens + max_tokens)
+            ep = self._pick()
+            kind = ep.response_format or RESPONSE_FORMATS[0]
+            body: dict[str, Any] = {
+                "model": self.model,
+                "messages": messages,
+                "max_tokens": max_tokens,
+                "temperature": temperature,
+            }
+            fmt = response_format_body(kind, schema)
+            if fmt is not None:
+                body["response_format"] = fmt
+            error: str
+            retry_after: float | None = None
+            async with self.semaphore:
+                ep.in_flight += 1
+                self.stats.requests += 1
+                try:
+                    response = await self.http.post(f"{ep.base_url}/chat/completions", json=body)
+                except (httpx.TimeoutException, httpx.TransportError) as e:
+                    response = None
+                    error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+                    self.stats.statuses[type(e).__name__] += 1
+                finally:
+                    ep.in_flight -= 1
+            if response is not None:
+                self.stats.statuses[str(response.status_code)] += 1
+                text = response.text
+                if response.status_code == 200:
+                    parsed = self._parse(text)
+                    if isinstance(parsed, Completion):
+                        parsed.response_format = kind
+                        if ep.response_format is None:
+                            ep.response_format = kind
+                            if self.store is not None and self.forced_format is None:
+                                self.store.put_format(ep.base_url, self.model, kind)
+                        return parsed
+                    error = parsed
+                elif self._refuses_format(response.status_code, text, kind):
+                    self._fall_back(ep, kind)
+                    continue
+                elif response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
+                    error = f"HTTP {response.status_code}: {text[:300]}"
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                else:
+                    self.stats.failed_requests += 1
+                    raise RequestFailed(
+                        self.redact(
+                            f"{ep.base_url} refused the request: HTTP "
+                            f"{response.status_code}: {text[:500]}"
+                        )
+                    )
+            if attempt >= self.max_retries:
+                self.stats.failed_requests += 1
+                raise RequestFailed(self.redact(f"{error} (after {attempt} retries)"))
+            attempt += 1
+            self.stats.retries += 1
+            delay = self._backoff(attempt - 1)
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, self.max_retry_after))
+            await asyncio.sleep(delay)
+
+    def _parse(self, text: str) -> Completion | str:
+        import json
+
+        try:
+            data = json.loads(text)
+            message = data["choices"][0]["message"]
+            content = message.get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            return f"malformed response body: {text[:200]!r}"
+        usage = data.get("usage") or {}
+        prompt = int(usage.get("prompt_tokens") or 0)
+        completion = int(usage.get("completion_tokens") or 0)
+        self.stats.prompt_tokens += prompt
+        self.stats.completion_tokens += completion
+        return Completion(
+            content=content,
+            usage={"prompt_tokens": prompt, "completion_tokens": completion},
+            response_format="",
+        )
+
+    def _refuses_format(self, status: int, text: str, kind: str) -> bool:
+        if self.forced_format is not None or kind == "plain":
+            return False
+        if status not in (400, 422, 500, 501):
+            return False
+        lower = text.lower()
+        return any(word in lower for word in _FORMAT_WORDS)
+
+    def _fall_back(self, ep: Endpoint, kind: str) -> None:
+        following = RESPONSE_FORMATS[RESPONSE_FORMATS.index(kind) + 1]
+        # Concurrent requests may all be refused; only the first moves the endpoint down.
+        if ep.response_format in (None, kind):
+            ep.response_format = following
+            self.stats.format_fallbacks += 1
+            if self.store is not None:
+                with contextlib.suppress(Exception):
+                    self.store.put_format(ep.base_url, self.model, following)

@@ -1,0 +1,476 @@
+"""Prompt rendering for the LLM critic: the template, hindsight, truncation, windows, schema.
+
+The prompt is a versioned Jinja template shipped in `templates/<version>/` (`system.j2`,
+`user.j2`); a user can point `--prompt-dir` at a folder with their own two files, and the
+verdicts then record `custom-<hash>` as the prompt version. The critic judges with hindsight: the
+outcome, the submitted patch, the evaluation result and an optional reference patch are shown
+unless switched off, and `used` in every verdict records which of them the prompt held.
+
+Texts longer than the budget allows are cut head+tail with an explicit marker, so the critic
+sees both how a long output starts and how it ends (where errors usually are). The cut length
+is the largest that keeps the request within `max_prompt_tokens`.
+
+Requests are planned per *mode*: `whole` (one request labels every step), `window` (contiguous
+windows of steps, each labelled once, each preceded by a few earlier steps as context, the task
+always included) and `per-step` (one request per step, with the steps before it as context).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from srft.corpus.model import Trajectory
+from srft.critic.tokens import TokenCounter
+from srft.critic.verdicts import LABELS, Label, StepVerdict
+
+PROMPT_VERSION = "v1"
+Mode = Literal["whole", "window", "per-step"]
+MODES: tuple[str, ...] = ("whole", "window", "per-step")
+REASON_MAX_CHARS = 300
+
+
+class PromptTooLong(ValueError):
+    """The trajectory cannot be shown within the token budget in the chosen mode."""
+
+
+class AnswerError(ValueError):
+    """The critic's answer is not a valid set of labels; the message is shown to it on re-ask."""
+
+
+# -- the template -----------------------------------------------------------------------------
+
+
+class PromptTemplate:
+    """The system and user templates, and the version recorded in every verdict."""
+
+    def __init__(self, system: str, user: str, version: str) -> None:
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+        self.system_source, self.user_source = system, user
+        self.system = env.from_string(system)
+        self.user = env.from_string(user)
+        self.version = version
+
+    @classmethod
+    def builtin(cls, version: str = PROMPT_VERSION) -> PromptTemplate:
+        """The template shipped with srft."""
+        folder = resources.files("srft.critic") / "templates" / version
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no built-in prompt version {version!r}")
+        return cls(
+            (folder / "system.j2").read_text(encoding="utf-8"),
+            (folder / "user.j2").read_text(encoding="utf-8"),
+            version,
+        )
+
+    @classmethod
+    def from_dir(cls, folder: str | Path) -> PromptTemplate:
+        """A user's template: `system.j2` and `user.j2` in `folder` (same variables as built-in)."""
+        folder = Path(folder)
+        try:
+            system = (folder / "system.j2").read_text(encoding="utf-8")
+            user = (folder / "user.j2").read_text(encoding="utf-8")
+        except OSError as e:
+            raise FileNotFoundError(
+                f"{folder}: a prompt folder needs system.j2 and user.j2: {e}"
+            ) from e
+        digest = hashlib.sha256((system + "\0" + user).encode()).hexdigest()[:10]
+        return cls(system, user, f"custom-{digest}")
+
+
+# -- hindsight --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hindsight:
+    """Which privileged information the critic sees (each can be switched off)."""
+
+    outcome: bool = True
+    patch: bool = True
+    evaluation: bool = True
+    reference_patches: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """For the cache key: what is switched on, and which reference patches were given."""
+        refs = hashlib.sha256(
+            json.dumps(self.reference_patches, sort_keys=True).encode()
+        ).hexdigest()[:12]
+        return {
+            "outcome": self.outcome,
+            "patch": self.patch,
+            "evaluation": self.evaluation,
+            "reference_patches": refs if self.reference_patches else None,
+        }
+
+
+def load_reference_patches(path: str | Path) -> dict[str, str]:
+    """Gold patches by instance id: a JSON object `{id: patch}`, or JSON/JSONL rows with
+    `instance_id` and `patch` (the SWE-bench / SWE-smith dataset shape)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+        rows = data if isinstance(data, list) else None
+        if isinstance(data, dict):
+            if not all(isinstance(v, str) for v in data.values()):
+                raise ValueError(f"{path}: a JSON object must map instance ids to patch strings")
+            return dict(data)
+    except json.JSONDecodeError:
+        rows = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{n}: not valid JSON: {e}") from e
+    out: dict[str, str] = {}
+    for n, row in enumerate(rows or [], start=1):
+        if (
+            not isinstance(row, dict)
+            or not isinstance(row.get("instance_id"), str)
+            or not (isinstance(row.get("patch"), str))
+        ):
+            raise ValueError(f"{path}: row {n} needs string 'instance_id' and 'patch'")
+        out[row["instance_id"]] = row["patch"]
+    return out
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """One request's share of a trajectory: label steps [start, end), show [context, start)."""
+
+    start: int
+    end: int
+    context: int
+
+    @property
+    def keys(self) -> list[str]:
+        """The answer's keys: the labelled step numbers as strings."""
+        return [str(i) for i in range(self.start, self.end)]
+
+
+@dataclass
+class CriticRequest:
+    """A rendered chat request for one window, with its answer schema and size estimate."""
+
+    window: Window
+    messages: list[dict[str, str]]
+    schema: dict[str, Any]
+    estimated_tokens: int
+    cut_to: int | None  # the per-text token cap applied (None: nothing was cut)
+
+
+def answer_schema(keys: list[str]) -> dict[str, Any]:
+    """The JSON schema of an answer: an object with exactly `keys`, each {label, reason}.
+
+    One required property per step (rather than an array) lets grammar-constrained servers
+    guarantee the shape, so only the labels themselves are left to the model.
+    """
+    item = {
+        "type": "object",
+        "properties": {
+            "label": {"type": "string", "enum": list(LABELS)},
+            "reason": {"type": "string", "maxLength": REASON_MAX_CHARS},
+        },
+        "required": ["label", "reason"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {k: item for k in keys},
+        "required": list(keys),
+        "additionalProperties": False,
+    }
+
+
+def shorten(text: str, cap: int | None, count: Callable[[str], int]) -> str:
+    """`text` cut to about `cap` tokens, keeping head and tail around an explicit marker."""
+    if cap is None or not text:
+        return text
+    tokens = count(text)
+    if tokens <= cap:
+        return text
+    chars = max(1, int(len(text) * cap / tokens))
+    head, tail = text[: chars // 2], text[len(text) - chars // 2 :]
+    return f"{head}\n[... {len(text) - len(head) - len(tail)} characters omitted ...]\n{tail}"
+
+
+class PromptBuilder:
+    """Renders the requests of a trajectory in a mode, within the token budget."""
+
+    def __init__(
+        self,
+        *,
+        template: PromptTemplate | None = None,
+        hindsight: Hindsight | None = None,
+        counter: TokenCounter | None = None,
+        max_prompt_tokens: int = 100_000,
+        max_text_tokens: int = 4_000,
+        min_text_tokens: int = 32,
+        window_overlap: int = 2,
+        max_window_steps: int = 50,
+    ) -> None:
+        self.template = template or PromptTemplate.builtin()
+        self.hindsight = hindsight or Hindsight()
+        self.count = counter or TokenCounter()
+        self.max_prompt_tokens = max_prompt_tokens
+        self.max_text_tokens = max_text_tokens
+        self.min_text_tokens = min_text_tokens
+        self.window_overlap = window_overlap
+        self.max_window_steps = max_window_steps
+
+    def describe(self) -> dict[str, Any]:
+        """Everything about rendering that changes the requests (part of the job's identity)."""
+        return {
+            "prompt_version": self.template.version,
+            "template": hashlib.sha256(
+                (self.template.system_source + self.template.user_source).encode()
+            ).hexdigest()[:12],
+            "hindsight": self.hindsight.describe(),
+            "tokens": self.count.describe(),
+            "max_prompt_tokens": self.max_prompt_tokens,
+            "max_text_tokens": self.max_text_tokens,
+            "window_overlap": self.window_overlap,
+            "max_window_steps": self.max_window_steps,
+        }
+
+    # -- hindsight sections -------------------------------------------------------------------
+
+    def used(self, trajectory: Trajectory) -> dict[str, bool]:
+        """Which privileged inputs the prompt of `trajectory` holds."""
+        h = self.hindsight
+        return {
+            "outcome": h.outcome,
+            "patch": h.patch and bool(trajectory.metadata.patch),
+            "evaluation": h.evaluation and bool(trajectory.outcome.details),
+            "reference_patch": bool(
+                trajectory.instance_id and trajectory.instance_id in h.reference_patches
+            ),
+        }
+
+    def _sections(self, trajectory: Trajectory, cap: int | None) -> dict[str, str]:
+        used = self.used(trajectory)
+        # Patches and evaluation reports can be long; they get a share of the budget.
+        share = self.max_prompt_tokens // 6
+        part = share if cap is None else min(share, max(cap * 2, self.min_text_tokens))
+        out = {"outcome": "", "evaluation": "", "patch": "", "reference_patch": ""}
+        if used["outcome"]:
+            status = trajectory.outcome.status
+            meaning = {
+                "resolved": "resolved: the submitted patch passed the task's tests",
+                "unresolved": "unresolved: the submitted patch did not pass the task's tests",
+                "unknown": "unknown: it is not known whether the patch solved the task",
+            }[status]
+            exit_status = trajectory.metadata.exit_status
+            out["outcome"] = meaning + (
+                f" (agent exit status: {exit_status})" if exit_status else ""
+            )
+        if used["evaluation"]:
+            details = json.dumps(trajectory.outcome.details, ensure_ascii=False, indent=1)
+            out["evaluation"] = shorten(details, part, self.count)
+        if used["patch"]:
+            out["patch"] = shorten(trajectory.metadata.patch or "", part, self.count)
+        if used["reference_patch"]:
+            ref = self.hindsight.reference_patches[trajectory.instance_id or ""]
+            out["reference_patch"] = shorten(ref, part, self.count)
+        return out
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def render_step(self, trajectory: Trajectory, index: int, cap: int | None) -> str:
+        """Step `index` as the critic sees it: reasoning, action, observation(s), each cut to `cap`."""
+        a = trajectory.step_assistant(index)
+        parts = [f"## Step {index}"]
+        if a.reasoning and a.reasoning.strip():
+            parts.append("Reasoning:\n" + shorten(a.reasoning.strip(), cap, self.count))
+        if a.content.strip():
+            parts.append("Assistant:\n" + shorten(a.content.strip(), cap, self.count))
+        for call in a.tool_calls:
+            if call.arguments_valid:
+                args = json.dumps(call.arguments, ensure_ascii=False)
+            else:
+                args = f"{call.arguments} [these arguments are not valid JSON]"
+            parts.append(f"Tool call: {call.name} {shorten(args, cap, self.count)}")
+        observations = trajectory.step_observations(index)
+        for o in observations:
+            head = "Observation"
+            if o.exit_code is not None:
+                head += f" (exit code {o.exit_code})"
+            if o.interrupt:
+                head += f" [interrupted by the agent framework: {o.interrupt}]"
+            parts.append(head + ":\n" + shorten(o.content, cap, self.count))
+        if not observations:
+            parts.append("Observation: (none)")
+        return "\n".join(parts)
+
+    def render(self, trajectory: Trajectory, window: Window, cap: int | None) -> CriticRequest:
+        """The chat request for `window` with every text cut to `cap` tokens."""
+        keys = window.keys
+        example = {k: {"label": "good", "reason": "why, in one short sentence"} for k in keys[:2]}
+        user = self.template.user.render(
+            task=shorten(trajectory.task, None if cap is None else cap * 4, self.count),
+            **self._sections(trajectory, cap),
+            context_steps=[
+                self.render_step(trajectory, i, cap) for i in range(window.context, window.start)
+            ],
+            steps=[self.render_step(trajectory, i, cap) for i in range(window.start, window.end)],
+            first=window.start,
+            last=window.end - 1,
+            count=window.end - window.start,
+            keys=json.dumps(keys),
+            example=json.dumps(example),
+        )
+        system = self.template.system.render()
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return CriticRequest(
+            window, messages, answer_schema(keys), self.count.messages(messages), cap
+        )
+
+    def header_tokens(self, trajectory: Trajectory) -> int:
+        """Tokens of the fixed part of a prompt (instructions, task, hindsight; no steps)."""
+        empty = Window(0, 0, 0)
+        return self.render(trajectory, empty, None).estimated_tokens
+
+    def fit(self, trajectory: Trajectory, window: Window) -> CriticRequest | None:
+        """`window` rendered with the largest text cap that fits the budget, or None."""
+        whole = self.render(trajectory, window, None)
+        if whole.estimated_tokens <= self.max_prompt_tokens:
+            return whole
+        lo, hi = self.min_text_tokens, max(self.min_text_tokens, whole.estimated_tokens)
+        best = self.render(trajectory, window, lo)
+        if best.estimated_tokens > self.max_prompt_tokens:
+            return None
+        while lo < hi:  # largest cap whose rendering fits
+            mid = (lo + hi + 1) // 2
+            req = self.render(trajectory, window, mid)
+            if req.estimated_tokens <= self.max_prompt_tokens:
+                lo, best = mid, req
+            else:
+                hi = mid - 1
+        return best
+
+    # -- modes --------------------------------------------------------------------------------
+
+    def plan(self, trajectory: Trajectory, mode: Mode) -> list[CriticRequest]:
+        """The requests that label every step of `trajectory` once; `PromptTooLong` if impossible."""
+        n = len(trajectory.steps)
+        if mode == "whole":
+            req = self.fit(trajectory, Window(0, n, 0))
+            if req is None:
+                raise PromptTooLong(
+                    f"the whole trajectory ({n} steps) does not fit {self.max_prompt_tokens} "
+                    f"prompt tokens even with every text cut to {self.min_text_tokens} tokens; "
+                    "use --mode window"
+                )
+            return [req]
+        cap = min(self.max_text_tokens, max(self.min_text_tokens, self.max_prompt_tokens // 4))
+        sizes = [self.count(self.render_step(trajectory, i, cap)) + 2 for i in range(n)]
+        header = self.header_tokens(trajectory)
+        room = int(self.max_prompt_tokens * 0.95) - header
+        requests: list[CriticRequest] = []
+        if mode == "per-step":
+            for i in range(n):
+                context, used = i, sizes[i]
+                while context > 0 and used + sizes[context - 1] <= room:
+                    context -= 1
+                    used += sizes[context]
+                requests.append(self._fit_dropping_context(trajectory, Window(i, i + 1, context)))
+            return requests
+        if mode != "window":
+            raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+        start = 0
+        while start < n:
+            context = max(0, start - self.window_overlap)
+            used = sum(sizes[context:start]) + sizes[start]
+            end = start + 1
+            while end < n and end - start < self.max_window_steps and used + sizes[end] <= room:
+                used += sizes[end]
+                end += 1
+            requests.append(self._fit_dropping_context(trajectory, Window(start, end, context)))
+            start = end
+        return requests
+
+    def _fit_dropping_context(self, trajectory: Trajectory, window: Window) -> CriticRequest:
+        while True:
+            req = self.fit(trajectory, window)
+            if req is not None:
+                return req
+            if window.context >= window.start:
+                raise PromptTooLong(
+                    f"steps {window.start}..{window.end - 1} do not fit {self.max_prompt_tokens} "
+                    f"prompt tokens even with every text cut to {self.min_text_tokens} tokens"
+                )
+            window = Window(window.start, window.end, window.context + 1)
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+class StepAnswer(BaseModel):
+    """One step's entry in the critic's answer."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: Label
+    reason: str
+
+
+_FENCE = re.compile(r"^```[a-zA-Z]*\s*\n?(.*?)\n?```\s*$", re.S)
+
+
+def parse_answer(content: str, keys: list[str]) -> list[StepVerdict]:
+    """The step verdicts in `content`, or `AnswerError` saying precisely what is wrong."""
+    text = (content or "").strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        first, last = text.find("{"), text.rfind("}")
+        try:
+            data = json.loads(text[first : last + 1]) if 0 <= first < last else None
+        except json.JSONDecodeError:
+            data = None
+        if data is None:
+            raise AnswerError(f"the answer is not valid JSON ({e.msg} at position {e.pos})") from e
+    if not isinstance(data, dict):
+        raise AnswerError("the answer must be a JSON object keyed by step number")
+    missing = [k for k in keys if k not in data]
+    extra = [k for k in data if k not in keys]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"steps {', '.join(missing)} are missing")
+        if extra:
+            parts.append(f"keys {', '.join(extra[:10])} are not steps you were asked to judge")
+        raise AnswerError(
+            f"wrong steps: {'; '.join(parts)} (expected exactly {len(keys)} keys: {json.dumps(keys)})"
+        )
+    out: list[StepVerdict] = []
+    for k in keys:
+        try:
+            answer = StepAnswer.model_validate(data[k])
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err["loc"]) or "value"
+            raise AnswerError(
+                f"step {k}: {where}: {err['msg']} (labels are {', '.join(LABELS)})"
+            ) from e
+        out.append(
+            StepVerdict(
+                index=int(k), label=answer.label, reason=answer.reason.strip()[:REASON_MAX_CHARS]
+            )
+        )
+    return out

@@ -1,0 +1,357 @@
+"""Running a critic over a corpus file: concurrency, resumption, progress and the summary.
+
+`run_critic` is the one entry point (the CLI and `srft run` call it). Offline critics are run
+in a plain loop. The LLM critic runs on asyncio: `concurrency` workers take trajectories from a
+bounded queue (memory does not grow with the corpus), every finished verdict is committed to the
+store at once, and the verdicts file is written at the end in corpus order, atomically, from the
+store. So a crash or Ctrl-C loses at most the requests in flight, and a rerun sends only what is
+missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from srft.corpus.io import dumps_trajectory, read_corpus
+from srft.corpus.model import CorpusError, Trajectory
+from srft.critic.batch import DeferredToBatch, import_batch_output
+from srft.critic.client import RequestFailed
+from srft.critic.registry import get_critic
+from srft.critic.store import CriticStore
+from srft.critic.tokens import TokenCounter
+from srft.critic.verdicts import Verdict, dumps_verdict, loads_verdict
+
+SUMMARY_FORMAT = "srft.critic-summary"
+SUMMARY_VERSION = 1
+
+
+def summary_path(output_path: str | Path) -> Path:
+    """Where the summary of a verdicts file goes: `verdicts.jsonl` -> `verdicts.summary.json`."""
+    output_path = Path(output_path)
+    stem = output_path.name.removesuffix(".jsonl").removesuffix(".json")
+    return output_path.with_name(f"{stem}.summary.json")
+
+
+def default_cache_path(output_path: str | Path) -> Path:
+    """The store's default place: `critic-cache.sqlite` in the verdicts file's folder."""
+    return Path(output_path).parent / "critic-cache.sqlite"
+
+
+def run_critic(
+    corpus_path: str | Path,
+    output_path: str | Path,
+    critic: Any = "rules",
+    *,
+    cache_path: str | Path | None = None,
+    batch_output: str | Path | None = None,
+    prices: tuple[float, float] | None = None,
+    progress: bool = False,
+    **critic_options: Any,
+) -> dict[str, Any]:
+    """Judge every trajectory of `corpus_path`; write verdicts to `output_path` and the summary
+    beside it; return the summary.
+
+    `critic` is a registry name (`rules`, `file`, `llm`; options go in `critic_options`) or a
+    critic object. `prices` is (USD per million prompt tokens, per million completion tokens).
+    """
+    if isinstance(critic, str):
+        critic = get_critic(critic, **critic_options)
+    elif critic_options:
+        raise TypeError("critic options are only accepted with a critic name")
+    started = time.monotonic()
+    counter = TokenCounter()
+    if hasattr(critic, "ajudge"):
+        summary = asyncio.run(
+            _run_async(
+                critic,
+                Path(corpus_path),
+                Path(output_path),
+                Path(cache_path) if cache_path else default_cache_path(output_path),
+                batch_output,
+                progress,
+            )
+        )
+    else:
+        summary = _run_offline(critic, Path(corpus_path), Path(output_path), progress)
+    summary["elapsed_s"] = round(time.monotonic() - started, 3)
+    _add_token_accounting(summary, Path(corpus_path), counter, prices)
+    _write_json(summary_path(output_path), summary)
+    return summary
+
+
+# -- offline ----------------------------------------------------------------------------------
+
+
+def _run_offline(critic: Any, corpus: Path, output: Path, progress: bool) -> dict[str, Any]:
+    tally = _Tally()
+    with _Progress(progress, _count_lines(corpus), critic.name) as bar, _AtomicLines(output) as out:
+        for trajectory in _unique(read_corpus(corpus), corpus):
+            verdict = critic.judge(trajectory)
+            out.write(dumps_verdict(verdict))
+            tally.add(verdict, trajectory)
+            bar.advance()
+    summary = _base_summary(critic.info(), corpus, output, tally)
+    if hasattr(critic, "unused"):
+        unused = critic.unused()
+        summary["labels_not_in_corpus"] = {"count": len(unused), "first": unused[:20]}
+    return summary
+
+
+# -- asyncio (LLM) ----------------------------------------------------------------------------
+
+
+async def _run_async(
+    critic: Any, corpus: Path, output: Path, cache: Path, batch_output: Any, progress: bool
+) -> dict[str, Any]:
+    store = CriticStore(cache)
+    imported = import_batch_output(batch_output, store) if batch_output else None
+    job = critic.job_key()
+    transient: dict[str, Verdict] = {}
+    counts = Counter()
+    await critic.start(store)
+    queue: asyncio.Queue[Trajectory | None] = asyncio.Queue(maxsize=2 * critic.workers)
+
+    async def work(bar: _Progress) -> None:
+        while (trajectory := await queue.get()) is not None:
+            digest = _trajectory_hash(trajectory)
+            if store.get_verdict(job, trajectory.id, digest) is not None:
+                counts["from_store"] += 1
+            else:
+                try:
+                    verdict = await critic.ajudge(trajectory)
+                except RequestFailed as e:
+                    counts["request_failed"] += 1
+                    transient[trajectory.id] = Verdict(
+                        trajectory_id=trajectory.id,
+                        critic=critic.info(trajectory),
+                        status="failed",
+                        error=f"no answer from the server: {e}",
+                    )
+                except DeferredToBatch:
+                    counts["deferred_to_batch"] += 1
+                else:
+                    store.put_verdict(job, trajectory.id, digest, dumps_verdict(verdict))
+                    counts["judged_now"] += 1
+            bar.advance()
+
+    try:
+        with _Progress(progress, _count_lines(corpus), f"critic {critic.mode}") as bar:
+
+            async def produce() -> None:
+                for trajectory in _unique(read_corpus(corpus), corpus):
+                    await queue.put(trajectory)
+                for _ in range(critic.workers):
+                    await queue.put(None)
+
+            # One gather: a worker's unexpected error surfaces at once instead of leaving the
+            # producer blocked on a full queue.
+            await asyncio.gather(produce(), *(work(bar) for _ in range(critic.workers)))
+    finally:
+        await critic.close()
+    tally = _Tally()
+    if not counts["deferred_to_batch"]:
+        with _AtomicLines(output) as out:
+            for trajectory in read_corpus(corpus):
+                line = store.get_verdict(job, trajectory.id, _trajectory_hash(trajectory))
+                verdict = transient.get(trajectory.id) or loads_verdict(
+                    line or "", where=str(cache)
+                )
+                out.write(dumps_verdict(verdict))
+                tally.add(verdict, trajectory)
+    store.close()
+    summary = _base_summary(critic.info(), corpus, output, tally)
+    summary["verdicts_written"] = not counts["deferred_to_batch"]
+    summary["run"] = dict(sorted(counts.items()))
+    summary["requests"] = critic.accounting()
+    summary["cache"] = str(cache)
+    if imported is not None:
+        summary["batch_imported"] = imported
+    return summary
+
+
+def _trajectory_hash(trajectory: Trajectory) -> str:
+    import hashlib
+
+    return hashlib.sha256(dumps_trajectory(trajectory).encode("utf-8")).hexdigest()
+
+
+# -- accounting -------------------------------------------------------------------------------
+
+
+class _Tally:
+    """Counts for the summary, accumulated as verdicts are written."""
+
+    def __init__(self) -> None:
+        self.trajectories = 0
+        self.ok = 0
+        self.failed = 0
+        self.steps = 0
+        self.labels: Counter[str] = Counter()
+        self.failures: list[dict[str, str]] = []
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.estimated_prompt_tokens = 0
+
+    def add(self, verdict: Verdict, trajectory: Trajectory) -> None:
+        self.trajectories += 1
+        self.steps += len(trajectory.steps)
+        if verdict.status == "ok":
+            self.ok += 1
+            self.labels.update(verdict.labels())
+        else:
+            self.failed += 1
+            if len(self.failures) < 20:
+                self.failures.append(
+                    {"trajectory_id": verdict.trajectory_id, "error": verdict.error or ""}
+                )
+        self.prompt_tokens += int(verdict.usage.get("prompt_tokens") or 0)
+        self.completion_tokens += int(verdict.usage.get("completion_tokens") or 0)
+        self.estimated_prompt_tokens += int(verdict.usage.get("estimated_prompt_tokens") or 0)
+
+
+def _base_summary(info: Any, corpus: Path, output: Path, tally: _Tally) -> dict[str, Any]:
+    n = max(tally.trajectories, 1)
+    return {
+        "format": SUMMARY_FORMAT,
+        "version": SUMMARY_VERSION,
+        "critic": info.model_dump(mode="json", exclude={"used"}),
+        "corpus": str(corpus),
+        "output": str(output),
+        "trajectories": {"read": tally.trajectories, "ok": tally.ok, "failed": tally.failed},
+        "steps": tally.steps,
+        "labels": {k: tally.labels[k] for k in sorted(tally.labels)},
+        "failures": tally.failures,
+        "tokens": {
+            "prompt_tokens": tally.prompt_tokens,
+            "completion_tokens": tally.completion_tokens,
+            "estimated_prompt_tokens": tally.estimated_prompt_tokens,
+            "prompt_tokens_per_trajectory": round(tally.prompt_tokens / n, 1),
+            "estimated_prompt_tokens_per_trajectory": round(tally.estimated_prompt_tokens / n, 1),
+        },
+    }
+
+
+def _add_token_accounting(
+    summary: dict[str, Any], corpus: Path, counter: TokenCounter, prices: Any
+) -> None:
+    """The corpus's own size in (estimated) tokens, the prompt/trajectory ratio, and cost."""
+    tokens = summary["tokens"]
+    if tokens["estimated_prompt_tokens"]:
+        own = sum(trajectory_tokens(t, counter) for t in read_corpus(corpus))
+        tokens["trajectory_tokens"] = own
+        tokens["prompt_to_trajectory_ratio"] = round(
+            tokens["estimated_prompt_tokens"] / max(own, 1), 3
+        )
+    if prices is not None:
+        billed = summary.get("requests", {})
+        cost = (
+            billed.get("prompt_tokens", 0) * prices[0]
+            + billed.get("completion_tokens", 0) * prices[1]
+        ) / 1e6
+        summary["cost_usd"] = round(cost, 6)
+        summary["prices_usd_per_million"] = {"prompt": prices[0], "completion": prices[1]}
+
+
+def trajectory_tokens(trajectory: Trajectory, counter: TokenCounter) -> int:
+    """A trajectory's own size in tokens: every message's text and tool-call arguments."""
+    total = 0
+    for m in trajectory.messages:
+        total += counter(m.content) + counter(m.reasoning or "")
+        total += sum(counter(json.dumps(c.arguments, ensure_ascii=False)) for c in m.tool_calls)
+    return total
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+
+def _unique(trajectories: Iterator[Trajectory], corpus: Path) -> Iterator[Trajectory]:
+    seen: set[str] = set()
+    for t in trajectories:
+        if t.id in seen:
+            raise CorpusError(f"{corpus}: trajectory id {t.id!r} occurs twice")
+        seen.add(t.id)
+        yield t
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class _AtomicLines:
+    """Write lines to a temporary file and move it over `path` only when all were written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(path.name + ".tmp")
+
+    def __enter__(self) -> _AtomicLines:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = self.tmp.open("w", encoding="utf-8", newline="\n")
+        return self
+
+    def write(self, line: str) -> None:
+        self.file.write(line + "\n")
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        self.file.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
+
+
+class _Progress:
+    """A rich progress bar on stderr, or nothing."""
+
+    def __init__(self, enabled: bool, total: int, label: str) -> None:
+        self.enabled = enabled
+        self.total = total
+        self.label = label
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total)
+        return self
+
+    def advance(self) -> None:
+        if self.enabled:
+            self.bar.advance(self.task)
+
+    def __exit__(self, *_: Any) -> None:
+        if self.enabled:
+            self.bar.stop()

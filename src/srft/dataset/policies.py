@@ -1,0 +1,257 @@
+"""Masking policies: which trajectories are kept, and which of their steps are trained.
+
+A policy sees one trajectory and its verdict (or none) and returns a `Decision`. It never
+touches tokens: the builder turns decisions into loss masks, the same way for every policy, so
+comparing policies compares only their choices. Each row of the paper's table is one policy
+(`../shared/docs/method.md`):
+
+- `sft`: every trajectory, every step trained (outcome ignored: that is the baseline's point).
+- `rft`: resolved trajectories only, every step trained.
+- `srft`: resolved trajectories fully trained, unresolved ones kept with the critic's
+  `mistake` steps masked.
+- `srft-unresolved-only`: the paper's ablation, unresolved trajectories only, critic-masked.
+- `rule-mask`: every trajectory, steps that the offline rule critic flags masked (SWE-Lego's
+  error masking); needs no verdicts file.
+
+A trajectory with an `unknown` outcome is never taken for resolved: the critic policies drop it
+unless told to judge it like an unresolved one. Adding a policy is one class with the
+`@register_policy` decorator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from srft.corpus.model import Trajectory
+from srft.critic.verdicts import Label, Verdict
+
+
+class PolicyError(ValueError):
+    """A policy name or option that does not exist, or input the policy cannot decide on."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a policy decided for one trajectory.
+
+    `trained[i]` says whether step i's assistant part is trained; `labels[i]` is the critic's
+    label for step i where one is known (kept in the dataset for reports). `reason` is a short
+    stable key used for the statistics (e.g. `resolved`, `dropped:unresolved`).
+    """
+
+    keep: bool
+    trained: tuple[bool, ...]
+    labels: tuple[str | None, ...]
+    reason: str
+
+
+class Policy:
+    """Base of all policies: a name, validated options, and `decide`."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[BaseModel]]
+    # Whether a verdict must exist for the trajectories the policy judges.
+    needs_verdicts: ClassVar[bool] = False
+
+    def __init__(self, options: BaseModel) -> None:
+        self.options = options
+
+    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        """Decide for one trajectory; `verdict` is its critic verdict, if the build has one."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Name and fully resolved options, for the build manifest."""
+        return {"name": self.name, "options": self.options.model_dump(mode="json")}
+
+
+_REGISTRY: dict[str, type[Policy]] = {}
+
+
+def register_policy(cls: type[Policy]) -> type[Policy]:
+    """Class decorator: make a policy available by its `name`."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def policy_names() -> list[str]:
+    """The registered policy names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def make_policy(name: str, options: dict[str, Any] | None = None) -> Policy:
+    """The policy called `name` with `options` validated (unknown options are errors)."""
+    if name not in _REGISTRY:
+        raise PolicyError(f"unknown policy {name!r}; choose one of {', '.join(policy_names())}")
+    cls = _REGISTRY[name]
+    try:
+        opts = cls.Options.model_validate(options or {})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "options"
+        raise PolicyError(f"policy {name!r}: option {loc}: {err['msg']}") from e
+    return cls(opts)
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _labels_of(verdict: Verdict | None, n: int) -> tuple[str | None, ...]:
+    if verdict is None or verdict.status != "ok":
+        return (None,) * n
+    return tuple(verdict.labels())
+
+
+def _all(trajectory: Trajectory, verdict: Verdict | None, reason: str, trained: bool) -> Decision:
+    n = len(trajectory.steps)
+    return Decision(True, (trained,) * n, _labels_of(verdict, n), reason)
+
+
+def _drop(trajectory: Trajectory, verdict: Verdict | None, reason: str) -> Decision:
+    n = len(trajectory.steps)
+    return Decision(False, (False,) * n, _labels_of(verdict, n), f"dropped:{reason}")
+
+
+@register_policy
+class SFT(Policy):
+    """Every trajectory, every step trained: the no-filter, no-mask baseline."""
+
+    name = "sft"
+
+    class Options(_Options):
+        pass
+
+    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        return _all(trajectory, verdict, trajectory.outcome.status, True)
+
+
+@register_policy
+class RFT(Policy):
+    """Rejection fine-tuning: resolved trajectories only, every step trained."""
+
+    name = "rft"
+
+    class Options(_Options):
+        pass
+
+    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        status = trajectory.outcome.status
+        if status != "resolved":
+            return _drop(trajectory, verdict, status)
+        return _all(trajectory, verdict, "resolved", True)
+
+
+class CriticOptions(_Options):
+    """Options shared by the critic-masked policies."""
+
+    mask: list[Label] = Field(
+        default_factory=lambda: ["mistake"], description="step labels whose loss is masked"
+    )
+    on_failed: Literal["drop", "train", "mask"] = Field(
+        "drop",
+        description="a trajectory whose critic call failed: drop it, train it fully, or keep "
+        "it as context with every step masked",
+    )
+    unknown_outcome: Literal["drop", "judge"] = Field(
+        "drop",
+        description="a trajectory of unknown outcome: drop it, or judge it like an "
+        "unresolved one (never treated as resolved)",
+    )
+
+
+class _CriticPolicy(Policy):
+    needs_verdicts = True
+
+    def _judged(self, trajectory: Trajectory, verdict: Verdict | None, reason: str) -> Decision:
+        opts = self.options
+        n = len(trajectory.steps)
+        if verdict is None:
+            raise PolicyError(
+                f"trajectory {trajectory.id!r} has no verdict; policy {self.name!r} needs one "
+                f"for {reason} trajectories (run `srft critic` on the same corpus)"
+            )
+        if verdict.status != "ok":
+            if opts.on_failed == "drop":
+                return _drop(trajectory, verdict, "critic-failed")
+            return Decision(
+                True,
+                (opts.on_failed == "train",) * n,
+                (None,) * n,
+                f"critic-failed:{opts.on_failed}",
+            )
+        masked = set(opts.mask)
+        trained = tuple(label not in masked for label in verdict.labels())
+        return Decision(True, trained, tuple(verdict.labels()), f"{reason}:judged")
+
+
+@register_policy
+class SRFT(_CriticPolicy):
+    """Step rejection fine-tuning: resolved trajectories trained, unresolved ones critic-masked."""
+
+    name = "srft"
+
+    class Options(CriticOptions):
+        judge_resolved: bool = Field(
+            False, description="mask the critic's flagged steps in resolved trajectories too"
+        )
+
+    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        status = trajectory.outcome.status
+        if status == "resolved":
+            if self.options.judge_resolved:
+                return self._judged(trajectory, verdict, "resolved")
+            return _all(trajectory, verdict, "resolved", True)
+        if status == "unknown" and self.options.unknown_outcome == "drop":
+            return _drop(trajectory, verdict, "unknown")
+        return self._judged(trajectory, verdict, status)
+
+
+@register_policy
+class SRFTUnresolvedOnly(_CriticPolicy):
+    """The paper's ablation: unresolved trajectories only, critic-masked."""
+
+    name = "srft-unresolved-only"
+
+    class Options(CriticOptions):
+        pass
+
+    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        status = trajectory.outcome.status
+        if status == "resolved":
+            return _drop(trajectory, verdict, "resolved")
+        if status == "unknown" and self.options.unknown_outcome == "drop":
+            return _drop(trajectory, verdict, "unknown")
+        return self._judged(trajectory, verdict, status)
+
+
+@register_policy
+class RuleMask(Policy):
+    """Every trajectory kept; steps the offline rule critic labels in `mask` are masked.
+
+    The rule critic runs here, so no verdicts file is needed; a given one is ignored for the
+    mask (the labels recorded in the dataset are the rules' labels).
+    """
+
+    name = "rule-mask"
+
+    class Options(_Options):
+        mask: list[Label] = Field(default_factory=lambda: ["mistake"])
+        outcomes: list[Literal["resolved", "unresolved", "unknown"]] = Field(
+            default_factory=lambda: ["resolved", "unresolved", "unknown"],
+            description="which outcomes to keep",
+        )
+
+    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        from srft.critic.rules import judge_rules
+
+        status = trajectory.outcome.status
+        rules = judge_rules(trajectory)
+        if status not in self.options.outcomes:
+            return _drop(trajectory, rules, status)
+        masked = set(self.options.mask)
+        trained = tuple(label not in masked for label in rules.labels())
+        return Decision(True, trained, tuple(rules.labels()), f"{status}:rules")

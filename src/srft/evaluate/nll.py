@@ -1,0 +1,381 @@
+"""Held-out negative log-likelihood per step label: what can be measured without running an agent.
+
+SRFT's promise is that the student learns the good steps and not the mistakes. Before spending
+GPU hours on SWE-bench, one can check the direct effect: on held-out trajectories, how likely
+does each model find the assistant tokens of `good` steps, and of `mistake` steps? A student
+trained with SRFT should keep good (and recover) actions likely while raising the NLL of mistake
+actions relative to plain SFT.
+
+For each row of a dataset folder (the `srft.dataset` row contract: `input_ids` and the `steps`
+spans `[start, end)` of each step's assistant tokens), every model is run forward once over the
+whole row, and the NLL of each token in a step span is attributed to that step. Tokens are then
+summed per critic label, per outcome, per outcome x label and per trained/masked, and the
+results written as `eval.json` (`format: srft.eval`, version 1; see `docs/evaluate.md`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EVAL_FORMAT = "srft.eval"
+EVAL_VERSION = 1
+
+# The key under which steps without a critic label (e.g. the `sft` policy never asked one) count.
+UNLABELED = "unlabeled"
+
+# Logits are computed over this many positions at a time: a full [tokens x vocab] float32 matrix
+# for an 8k-token trajectory and a 150k vocabulary would be ~5 GB; a chunk is a few hundred MB.
+LOGIT_CHUNK = 1024
+
+
+class EvaluateError(ValueError):
+    """Input that cannot be evaluated; the message names the file, the row and the reason."""
+
+
+# -- aggregation (pure) ------------------------------------------------------------------------
+
+
+@dataclass
+class NllBucket:
+    """Summed NLL over the tokens of some steps; means are derived, so buckets add up exactly."""
+
+    nll_sum: float = 0.0
+    tokens: int = 0
+    steps: int = 0
+    # Sum over steps of each step's own mean NLL per token, for the step-weighted mean.
+    step_mean_sum: float = 0.0
+
+    def add_step(self, nll_sum: float, tokens: int) -> None:
+        """Count one step whose `tokens` tokens have total NLL `nll_sum`."""
+        if tokens <= 0:
+            return
+        self.nll_sum += nll_sum
+        self.tokens += tokens
+        self.steps += 1
+        self.step_mean_sum += nll_sum / tokens
+
+    def to_json(self) -> dict[str, Any]:
+        """`nll_per_token` (token-weighted), `mean_step_nll` (step-weighted), and the counts."""
+        return {
+            "nll_per_token": self.nll_sum / self.tokens if self.tokens else None,
+            "mean_step_nll": self.step_mean_sum / self.steps if self.steps else None,
+            "tokens": self.tokens,
+            "steps": self.steps,
+        }
+
+
+@dataclass
+class NllTally:
+    """One model's buckets: overall, by label, by outcome, by outcome x label, by trained/masked."""
+
+    overall: NllBucket = field(default_factory=NllBucket)
+    by_label: dict[str, NllBucket] = field(default_factory=dict)
+    by_outcome: dict[str, NllBucket] = field(default_factory=dict)
+    by_outcome_label: dict[str, dict[str, NllBucket]] = field(default_factory=dict)
+    by_trained: dict[str, NllBucket] = field(default_factory=dict)
+    rows: int = 0
+
+    def add_step(
+        self, *, label: str | None, outcome: str, trained: bool, nll_sum: float, tokens: int
+    ) -> None:
+        """Attribute one step's summed token NLL to every bucket it belongs to."""
+        key = label or UNLABELED
+        self.overall.add_step(nll_sum, tokens)
+        self.by_label.setdefault(key, NllBucket()).add_step(nll_sum, tokens)
+        self.by_outcome.setdefault(outcome, NllBucket()).add_step(nll_sum, tokens)
+        per_outcome = self.by_outcome_label.setdefault(outcome, {})
+        per_outcome.setdefault(key, NllBucket()).add_step(nll_sum, tokens)
+        which = "trained" if trained else "masked"
+        self.by_trained.setdefault(which, NllBucket()).add_step(nll_sum, tokens)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object stored per model in `eval.json`."""
+        return {
+            "rows": self.rows,
+            "overall": self.overall.to_json(),
+            "by_label": {k: b.to_json() for k, b in sorted(self.by_label.items())},
+            "by_outcome": {k: b.to_json() for k, b in sorted(self.by_outcome.items())},
+            "by_outcome_label": {
+                o: {k: b.to_json() for k, b in sorted(per.items())}
+                for o, per in sorted(self.by_outcome_label.items())
+            },
+            "by_trained": {k: b.to_json() for k, b in sorted(self.by_trained.items())},
+        }
+
+
+def step_nll_sums(
+    token_nll: list[float], steps: Iterable[Mapping[str, Any]]
+) -> list[tuple[Mapping[str, Any], float, int]]:
+    """Per step: (step, summed NLL, token count) over the step's span `[start, end)`.
+
+    `token_nll[t]` is the NLL of token `t` given tokens `< t`; token 0 has no prediction (its
+    entry is NaN) and is left out, which only matters if a step starts a row.
+    """
+    out = []
+    for step in steps:
+        start, end = max(int(step["start"]), 1), int(step["end"])
+        values = token_nll[start:end]
+        out.append((step, float(sum(values)), len(values)))
+    return out
+
+
+# -- the model side ----------------------------------------------------------------------------
+
+
+def token_nll(model: Any, input_ids: list[int], *, device: str = "cpu") -> list[float]:
+    """NLL (natural log) of each token of `input_ids` under `model`, index-aligned; [0] is NaN.
+
+    One forward pass of the decoder, then the output head over chunks of positions, so memory
+    stays bounded for long trajectories. Models whose output is not simply the head applied to
+    the last hidden state (logit soft-capping, e.g. Gemma 2) take the plain full forward.
+    """
+    import torch
+
+    ids = torch.tensor([input_ids], dtype=torch.long, device=device)
+    targets = ids[0, 1:]
+    with torch.inference_mode():
+        decoder = _decoder(model)
+        head = model.get_output_embeddings() if decoder is not None else None
+        if decoder is None or head is None:
+            logits = model(input_ids=ids).logits[0, :-1].float()
+            nll = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
+        else:
+            hidden = decoder(input_ids=ids).last_hidden_state[0, :-1]
+            parts = []
+            for s in range(0, hidden.shape[0], LOGIT_CHUNK):
+                logits = head(hidden[s : s + LOGIT_CHUNK]).float()
+                parts.append(
+                    torch.nn.functional.cross_entropy(
+                        logits, targets[s : s + LOGIT_CHUNK], reduction="none"
+                    )
+                )
+            nll = torch.cat(parts) if parts else torch.zeros(0)
+    return [math.nan, *nll.tolist()]
+
+
+def _decoder(model: Any) -> Any | None:
+    """The bare decoder of a causal LM when its logits are exactly `head(last_hidden_state)`."""
+    config = getattr(model, "config", None)
+    if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
+        return None
+    get = getattr(model, "get_decoder", None)
+    try:
+        return get() if callable(get) else None
+    except (AttributeError, NotImplementedError):
+        return None
+
+
+def load_causal_lm(path: str | Path, *, device: str = "cpu") -> Any:
+    """Load a model for evaluation: a train run folder, its `model/`, or any model folder.
+
+    `srft.train.load_model` knows the trainer's layouts (full, merged, a LoRA adapter on its
+    base); without the training extras installed, a plain Hugging Face folder still loads.
+    """
+    try:
+        from srft.train import load_model
+    except ImportError:
+        load_model = None
+    if load_model is not None:
+        model, _tokenizer = load_model(path)
+    else:
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(path)
+    model.to(device)
+    model.eval()
+    return model
+
+
+# -- the dataset side --------------------------------------------------------------------------
+
+
+def read_build_info(dataset_dir: str | Path) -> dict[str, Any]:
+    """The dataset's `build.json` (empty if the folder has none)."""
+    path = Path(dataset_dir) / "build.json"
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise EvaluateError(f"{path}: not valid JSON: {e}") from e
+
+
+def load_rows(dataset_dir: str | Path) -> Any:
+    """The rows of a dataset folder: `hf/` (datasets `save_to_disk`), else `data.parquet`."""
+    import datasets
+
+    folder = Path(dataset_dir)
+    if (folder / "hf").is_dir():
+        data = datasets.load_from_disk(str(folder / "hf"))
+    elif (folder / "data.parquet").is_file():
+        data = datasets.Dataset.from_parquet(str(folder / "data.parquet"))
+    else:
+        raise EvaluateError(f"{folder}: not a dataset folder (no hf/ and no data.parquet)")
+    if isinstance(data, datasets.DatasetDict):
+        split = "test" if "test" in data else next(iter(data))
+        data = data[split]
+    missing = {"trajectory_id", "outcome", "input_ids", "steps"} - set(data.column_names)
+    if missing:
+        raise EvaluateError(f"{folder}: dataset lacks columns {sorted(missing)}")
+    return data
+
+
+def check_row(row: Mapping[str, Any], *, where: str) -> None:
+    """Raise `EvaluateError` if a row's step spans do not lie inside its tokens, in order."""
+    n = len(row["input_ids"])
+    previous_end = 0
+    for step in row["steps"]:
+        start, end = int(step["start"]), int(step["end"])
+        if not 0 <= start <= end <= n:
+            raise EvaluateError(
+                f"{where}: step {step['index']} span [{start}, {end}) lies outside the "
+                f"row's {n} tokens"
+            )
+        if start < previous_end:
+            raise EvaluateError(f"{where}: step {step['index']} overlaps the step before it")
+        previous_end = end
+
+
+# -- the stage -------------------------------------------------------------------------------
+
+
+def evaluate_nll(
+    dataset_dir: str | Path,
+    models: Mapping[str, str | Path],
+    output: str | Path | None = None,
+    *,
+    max_tokens: int | None = None,
+    max_rows: int | None = None,
+    device: str = "cpu",
+    loader: Callable[[str | Path], Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Held-out NLL per step label for each model in `models` (name -> model folder).
+
+    Every row of `dataset_dir` is read and either evaluated or counted as skipped with a reason
+    (`max_tokens`: rows longer than that are skipped, not truncated, because a truncated row
+    would drop its last steps from the tally without saying so). `max_rows` evaluates only the
+    first rows. Returns the `eval.json` object and writes it to `output` when given.
+    """
+    if not models:
+        raise EvaluateError("no models to evaluate")
+    folder = Path(dataset_dir)
+    data = load_rows(folder)
+    build = read_build_info(folder)
+    load = loader or (lambda path: load_causal_lm(path, device=device))
+    say = progress or (lambda _message: None)
+
+    selected: list[int] = []
+    skipped: list[dict[str, Any]] = []
+    for i in range(len(data)):
+        row = data[i]
+        check_row(row, where=f"{folder}: row {i} ({row['trajectory_id']})")
+        if max_rows is not None and len(selected) >= max_rows:
+            skipped.append({"trajectory_id": row["trajectory_id"], "reason": "max_rows"})
+        elif max_tokens is not None and len(row["input_ids"]) > max_tokens:
+            skipped.append(
+                {
+                    "trajectory_id": row["trajectory_id"],
+                    "reason": f"{len(row['input_ids'])} tokens > max_tokens {max_tokens}",
+                }
+            )
+        else:
+            selected.append(i)
+
+    results: dict[str, Any] = {}
+    started = time.monotonic()
+    for name, path in models.items():
+        say(f"evaluating {name} ({path}) on {len(selected)} rows")
+        model = load(path)
+        tally = NllTally()
+        t0 = time.monotonic()
+        for i in selected:
+            row = data[i]
+            nll = token_nll(model, list(row["input_ids"]), device=device)
+            tally.rows += 1
+            for step, total, count in step_nll_sums(nll, row["steps"]):
+                tally.add_step(
+                    label=step.get("label"),
+                    outcome=row["outcome"],
+                    trained=bool(step["trained"]),
+                    nll_sum=total,
+                    tokens=count,
+                )
+        results[name] = {
+            "path": str(path),
+            "seconds": round(time.monotonic() - t0, 3),
+            **tally.to_json(),
+        }
+        del model
+
+    report = {
+        "format": EVAL_FORMAT,
+        "version": EVAL_VERSION,
+        "dataset": {
+            "path": str(folder),
+            "policy": build.get("policy"),
+            "tokenizer": build.get("tokenizer"),
+            "rows_read": len(data),
+            "rows_evaluated": len(selected),
+            "rows_skipped": len(skipped),
+            "skipped": skipped,
+        },
+        "models": results,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    if output is not None:
+        write_eval(report, output)
+    return report
+
+
+def write_eval(report: Mapping[str, Any], path: str | Path) -> Path:
+    """Write an `eval.json` object (atomically: a half-written file never has the final name)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def read_eval(path: str | Path) -> dict[str, Any]:
+    """Read and check an `eval.json`; errors name the file and the reason."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise EvaluateError(f"{path}: not valid JSON: {e}") from e
+    if not isinstance(data, dict) or data.get("format") != EVAL_FORMAT:
+        raise EvaluateError(f"{path}: not an srft eval file (format={data.get('format')!r})")
+    if data.get("version") != EVAL_VERSION:
+        raise EvaluateError(f"{path}: eval version {data.get('version')!r} is not supported")
+    if not isinstance(data.get("models"), dict):
+        raise EvaluateError(f"{path}: `models` must be an object")
+    return data
+
+
+def nll_table(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per model: NLL per token for each label, plus the difference to the first model.
+
+    The first model in `eval.json` is the reference (the pipeline puts the base model first),
+    so `delta_<label>` reads "how much less (negative) or more likely than before training".
+    """
+    models = report.get("models", {})
+    labels = sorted({label for m in models.values() for label in m.get("by_label", {})})
+    reference = next(iter(models.values()), None)
+    rows = []
+    for name, m in models.items():
+        row: dict[str, Any] = {"model": name, "overall": m["overall"]["nll_per_token"]}
+        for label in labels:
+            value = m.get("by_label", {}).get(label, {}).get("nll_per_token")
+            row[label] = value
+            ref = (reference or {}).get("by_label", {}).get(label, {}).get("nll_per_token")
+            row[f"delta_{label}"] = value - ref if value is not None and ref is not None else None
+        rows.append(row)
+    return rows

@@ -1,0 +1,352 @@
+"""The run config: everything `srft run CONFIG.yaml` needs, in one validated schema.
+
+One YAML file names the trajectories, the critic, the list of policies to compare, and the
+builder, trainer and evaluation settings. The schema is strict (unknown keys are errors, so a
+typo never silently falls back to a default) and every field is documented here: the config
+reference (`docs/config-reference.md`) is generated from these docstrings and descriptions by
+`scripts/gen_config_reference.py`.
+
+Relative paths in the file are resolved against the folder holding the file, so a config and its
+data can move together. The model name `smollm2` stands for the offline SmolLM2-135M-Instruct
+that ships with srft (`srft.smollm2.smollm2_dir()`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SMOLLM2_ALIAS = "smollm2"
+# `critic: {name: file, options: {labels_from: toy}}` imports the toy testbed's true labels.
+TOY_LABELS = "toy"
+RUN_FORMAT = "srft.run"
+RUN_VERSION = 1
+
+# Trainer fields that `srft run` fills in itself (per policy, from the other sections).
+TRAIN_FIELDS_SET_BY_RUN = frozenset({"data", "output_dir", "model", "tokenizer", "resume"})
+
+_POLICY_ROW = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class ConfigError(ValueError):
+    """A run config that cannot be used; the message names the file, the field and the reason."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToySettings(_Section):
+    """Generate the trajectories with the toy testbed (`srft toy generate`) instead of reading
+    `inputs`: a closed loop whose outcomes and true step labels are known. Used by the demo."""
+
+    episodes: int = Field(24, ge=2, description="How many toy episodes (trajectories) to generate.")
+    seed: int = Field(0, description="Generator seed: the same seed gives the same trajectories.")
+    levels: list[int] | None = Field(
+        None, description="Difficulty levels to draw episodes from (default: all of them)."
+    )
+    teacher: str | dict[str, float] = Field(
+        "default",
+        description=(
+            "The scripted teacher's noise: a preset name (`default`, `sloppy`) or its rates "
+            "(`typo`, `unnecessary`, `first_hit`, `wrong_value`, `premature_submit`, `recover`)."
+        ),
+    )
+
+
+class CriticSettings(_Section):
+    """Which critic labels the steps (`srft critic`)."""
+
+    name: str = Field(
+        "rules",
+        description=(
+            "Critic name from the critic registry: `rules` (offline, no model), `file` (import "
+            "labels made elsewhere: `options.labels_from`), or `llm` (any OpenAI-compatible "
+            "endpoint)."
+        ),
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "The critic's settings. `llm`: `model`, `base_urls`, `api_key_env` (the NAME of the "
+            "environment variable holding the key, never the key), `mode`, `concurrency`, "
+            "`max_tokens`, ...; `file`: `labels_from` (a verdicts file, or `toy` for the toy "
+            "testbed's true labels). See docs/critic.md."
+        ),
+    )
+
+    @field_validator("options")
+    @classmethod
+    def _no_literal_secrets(cls, options: dict[str, Any]) -> dict[str, Any]:
+        # Config files get committed and hashed into the manifest; keys belong in env vars.
+        for key in options:
+            if key.lower() in {"api_key", "apikey", "key", "token", "password", "secret"}:
+                raise ValueError(
+                    f"critic.options.{key}: put secrets in an environment variable and name it "
+                    "with `api_key_env` instead"
+                )
+        return options
+
+
+class PolicySpec(_Section):
+    """One row of the comparison: a masking policy (and its options) that gets its own student."""
+
+    name: str = Field(
+        description="Policy from the policy registry: sft, rft, srft, srft-unresolved-only, rule-mask."
+    )
+    row: str | None = Field(
+        None,
+        description=(
+            "Name of this row in the comparison and of its folders (default: the policy name); "
+            "set it to compare one policy under two option sets."
+        ),
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Policy options, e.g. `{mask_unnecessary: true}` for srft. See docs/dataset.md.",
+    )
+
+    @property
+    def key(self) -> str:
+        """The row name: folder name and table row."""
+        return self.row or self.name
+
+    @model_validator(mode="after")
+    def _row_is_a_folder_name(self) -> PolicySpec:
+        if not _POLICY_ROW.match(self.key) or self.key in {"heldout", "base"}:
+            raise ValueError(
+                f"policy row {self.key!r} must be a plain folder name (letters, digits, . _ -) "
+                "and not `heldout` or `base`"
+            )
+        return self
+
+
+class BuildSettings(_Section):
+    """How the masked training datasets are built (`srft build`), the same for every policy."""
+
+    tokenizer: str | None = Field(
+        None, description="Tokenizer path or id; default: the student model of `train.model`."
+    )
+    max_length: int = Field(4096, ge=16, description="Longest sequence in tokens.")
+    overlong: Literal["error", "skip", "truncate"] = Field(
+        "skip",
+        description=(
+            "What to do with a trajectory longer than `max_length`: `skip` it (counted in the "
+            "build summary), `truncate` it, or stop with an `error`."
+        ),
+    )
+    chat_template: str | None = Field(
+        None, description="A Jinja chat template file that replaces the tokenizer's own."
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Further keyword arguments of the dataset builder."
+    )
+
+
+class TrainSettings(_Section):
+    """How each student is trained (`srft train`), the same for every policy."""
+
+    model: str = Field(
+        description="The student: a local model folder or hub id; `smollm2` for the bundled model."
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Trainer settings: any field of the `srft train` config (`max_steps`, `lr`, "
+            "`batch_tokens`, `grad_accum`, `lora_r`, `full`, `merge_lora`, `save_steps`, `seed`, "
+            "...; see docs/training.md) except the ones the pipeline sets: "
+            + ", ".join(f"`{k}`" for k in sorted(TRAIN_FIELDS_SET_BY_RUN))
+            + "."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _valid_trainer_options(self) -> TrainSettings:
+        # Checked against the trainer's own schema now, so a typo fails before any stage runs.
+        reserved = sorted(TRAIN_FIELDS_SET_BY_RUN & set(self.options))
+        if reserved:
+            raise ValueError(f"options.{reserved[0]} is set by `srft run` per policy; remove it")
+        from srft.train.config import TrainConfig
+
+        try:
+            TrainConfig(data=Path("."), output_dir=Path("."), model=self.model, **self.options)
+        except ValidationError as e:
+            err = e.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"])
+            raise ValueError(f"options.{loc}: {err['msg']}") from None
+        return self
+
+
+class EvaluateSettings(_Section):
+    """Held-out evaluation: negative log-likelihood per step label for each student and the base."""
+
+    enabled: bool = Field(True, description="Run the evaluation stage.")
+    heldout_fraction: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description=(
+            "Share of task instances held out of training. The split is by instance id (all "
+            "trajectories of one task fall on the same side) and deterministic."
+        ),
+    )
+    seed: int = Field(0, description="Seed of the held-out split.")
+    base_model: bool = Field(
+        True, description="Also evaluate the untrained student, as a baseline."
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Further keyword arguments of the evaluator."
+    )
+
+
+class ReportSettings(_Section):
+    """The static HTML report (`srft report`)."""
+
+    enabled: bool = Field(True, description="Write `report.html`.")
+    title: str | None = Field(None, description="Title of the report; default: the config's name.")
+
+
+class RunConfig(_Section):
+    """A whole `srft run`: trajectories in, one student per policy, a comparison and a report out."""
+
+    name: str | None = Field(None, description="A short name for the run, shown in the report.")
+    run_dir: str = Field(
+        "runs/srft",
+        description=(
+            "The run folder that receives every stage's output and `manifest.json`; relative "
+            "to the config file."
+        ),
+    )
+    inputs: list[str] = Field(
+        default_factory=list,
+        description="Trajectory files, folders or globs, in any format `srft ingest` reads.",
+    )
+    labels: list[str] = Field(
+        default_factory=list,
+        description="Outcome label files (SWE-bench reports, run summaries, CSV/JSONL).",
+    )
+    format: str | None = Field(None, description="Force one input format instead of detecting it.")
+    toy: ToySettings | None = Field(
+        None, description="Generate toy trajectories instead of reading `inputs` (the demo)."
+    )
+    critic: CriticSettings = Field(default_factory=CriticSettings)
+    policies: list[PolicySpec] = Field(
+        default_factory=lambda: [PolicySpec(name="srft")],
+        description=(
+            "The policies to compare, one student each. A plain name (`- sft`) or "
+            "`{name, row, options}`."
+        ),
+    )
+    build: BuildSettings = Field(default_factory=BuildSettings)
+    train: TrainSettings
+    evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+
+    @field_validator("policies", mode="before")
+    @classmethod
+    def _plain_policy_names(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> RunConfig:
+        if not self.policies:
+            raise ValueError("policies: give at least one policy")
+        rows = [p.key for p in self.policies]
+        duplicates = sorted({r for r in rows if rows.count(r) > 1})
+        if duplicates:
+            raise ValueError(
+                f"policies: row {duplicates[0]!r} appears twice; give one of them a distinct `row`"
+            )
+        if not self.inputs and self.toy is None:
+            raise ValueError("inputs: name at least one trajectory file or folder (or set `toy`)")
+        if self.inputs and self.toy is not None:
+            raise ValueError("give either `inputs` or `toy`, not both")
+        if self.critic.options.get("labels_from") == TOY_LABELS and self.toy is None:
+            raise ValueError("critic.options.labels_from: `toy` needs a `toy` section")
+        return self
+
+    # -- paths ----------------------------------------------------------------------------------
+
+    def resolved(self, base: Path) -> RunConfig:
+        """A copy whose relative paths are made absolute against `base` (the config's folder)."""
+
+        def path(p: str) -> str:
+            return str((base / Path(p).expanduser()).resolve())
+
+        def model(p: str | None) -> str | None:
+            if p is None or p == SMOLLM2_ALIAS or _looks_like_hub_id(p, base):
+                return p
+            return path(p)
+
+        data = self.model_copy(deep=True)
+        data.run_dir = path(data.run_dir)
+        data.inputs = [path(p) for p in data.inputs]
+        data.labels = [path(p) for p in data.labels]
+        data.build.tokenizer = model(data.build.tokenizer)
+        if data.build.chat_template is not None:
+            data.build.chat_template = path(data.build.chat_template)
+        data.train.model = model(data.train.model) or data.train.model
+        labels_from = data.critic.options.get("labels_from")
+        if isinstance(labels_from, str) and labels_from != TOY_LABELS:
+            data.critic.options["labels_from"] = path(labels_from)
+        return data
+
+    @property
+    def tokenizer(self) -> str:
+        """The builder's tokenizer: `build.tokenizer`, else the student model."""
+        return self.build.tokenizer or self.train.model
+
+
+def _looks_like_hub_id(p: str, base: Path) -> bool:
+    """`org/name` that is not a local path: left as is so transformers resolves it."""
+    return (
+        re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", p) is not None
+        and not (base / p).exists()
+        and not Path(p).exists()
+    )
+
+
+def resolve_model(name: str) -> str:
+    """A model reference as transformers takes it: `smollm2` becomes the bundled model's folder."""
+    if name == SMOLLM2_ALIAS:
+        from srft.smollm2 import smollm2_dir
+
+        return str(smollm2_dir())
+    return name
+
+
+def parse_config(data: Any, *, where: str = "<config>", base: Path | None = None) -> RunConfig:
+    """Validate a config mapping; errors name `where`, the field and the reason."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{where}: a run config must be a YAML mapping, got {type(data).__name__}"
+        )
+    try:
+        config = RunConfig.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in e.errors()
+        )
+        raise ConfigError(f"{where}: {problems}") from e
+    return config.resolved(base) if base is not None else config
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a YAML run config; relative paths resolve against its folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config: {e.strerror}") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    return parse_config(data, where=str(path), base=path.resolve().parent)

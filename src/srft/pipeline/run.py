@@ -1,0 +1,89 @@
+"""`srft run` as a Python function: load a config, build its graph, run it, summarise.
+
+The CLI (`srft run`, `srft demo`) is a thin layer over `run_config` and `run_demo`, so a notebook
+or another tool can drive a whole run the same way.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from srft.pipeline.config import RunConfig, load_config
+from srft.pipeline.graph import StageOutcome, run_stages
+from srft.pipeline.stages import build_graph
+
+DEMO_CONFIG = "demo.yaml"
+
+
+@dataclass
+class RunResult:
+    """What a run did and where its results are."""
+
+    run_dir: Path
+    outcomes: list[StageOutcome]
+
+    @property
+    def ran(self) -> list[str]:
+        """Keys of the stages that did work (ran or resumed) in this invocation."""
+        return [o.key for o in self.outcomes if o.decision != "skip"]
+
+    @property
+    def report(self) -> Path | None:
+        """The report, if this run writes one."""
+        path = self.run_dir / "report.html"
+        return path if path.exists() else None
+
+    @property
+    def comparison(self) -> Path:
+        """The comparison table (markdown)."""
+        return self.run_dir / "comparison.md"
+
+
+def run_config(
+    config: RunConfig | str | Path,
+    *,
+    force: Iterable[str] = (),
+    log: Callable[[str], None] = print,
+) -> RunResult:
+    """Run every stage of `config` (a loaded config or a YAML path) that is not up to date."""
+    if not isinstance(config, RunConfig):
+        config = load_config(config)
+    run_dir = Path(config.run_dir)
+    outcomes = run_stages(
+        build_graph(config),
+        run_dir,
+        config=config.model_dump(mode="json"),
+        force=force,
+        log=log,
+    )
+    return RunResult(run_dir=run_dir, outcomes=outcomes)
+
+
+def demo_config_text() -> str:
+    """The demo config shipped in the package (`srft/pipeline/demo/demo.yaml`)."""
+    return (
+        resources.files("srft.pipeline").joinpath("demo", DEMO_CONFIG).read_text(encoding="utf-8")
+    )
+
+
+def prepare_demo(folder: Path) -> Path:
+    """Put the demo config into `folder` (kept if already there, so edits survive); return it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / DEMO_CONFIG
+    if not target.exists():
+        with resources.as_file(
+            resources.files("srft.pipeline").joinpath("demo", DEMO_CONFIG)
+        ) as src:
+            shutil.copyfile(src, target)
+    return target
+
+
+def run_demo(
+    folder: Path, *, force: Iterable[str] = (), log: Callable[[str], None] = print
+) -> RunResult:
+    """The embedded demo: toy trajectories, the rules critic, SmolLM2 + LoRA, the report."""
+    return run_config(prepare_demo(folder), force=force, log=log)

@@ -1,0 +1,529 @@
+"""The stages of `srft run` and the graph a run config makes of them.
+
+    [toy generate] -> ingest -> critic ----------------\\
+                        \\-> split -> build/<policy> -> train/<policy> -> eval/<policy> -\\
+                                   \\-> build/heldout ------------------> eval/base ------> compare -> report
+
+Every action here is a thin call into a stage's public Python API (the same function its CLI
+command calls), with paths inside the run folder; none reaches into another stage's internals.
+Only files pass between stages, so each one can be rerun, skipped or replaced alone.
+
+Run-folder layout (paths relative to the run folder):
+
+    toy/                       generated trajectories, outcomes and true labels (toy runs only)
+    corpus.jsonl               ingest
+    verdicts.jsonl             critic
+    split/train.jsonl          training corpus (held-out instances removed)
+    split/heldout.jsonl        held-out corpus
+    datasets/<row>/            build, one per policy row; datasets/heldout/ for evaluation
+    runs/<row>/                train (train.json, metrics.jsonl, checkpoints/, model/)
+    eval/<row>.json            held-out NLL of one student; eval/base.json of the base model
+    eval.json                  all of them in one file (base model first)
+    comparison.json / .md      the policy comparison table
+    report.html                the report
+    manifest.json              what ran, with which input hashes
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from srft.pipeline.config import TOY_LABELS, RunConfig, resolve_model
+from srft.pipeline.graph import Stage, StageContext
+
+HELDOUT = "heldout"
+BASE = "base"
+# The held-out set is built with `sft` so every held-out step of every trajectory is scored, the
+# same tokens for every student; the critic's labels ride along in the `steps` column.
+HELDOUT_POLICY = "sft"
+# Files that identify a tokenizer; hashing only these keeps a no-op rerun fast on a large model.
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+    "chat_template.json",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+)
+
+
+def as_summary(value: Any) -> dict[str, Any]:
+    """A stage API's summary object (dataclass, pydantic model or mapping) as small JSON data.
+
+    Kept in the manifest, so long lists (per-record rejections, file lists) become their length.
+    """
+    if value is None:
+        return {}
+    data = jsonable(value)
+    return data if isinstance(data, dict) else {"result": data}
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """`value` as JSON data: dataclasses, pydantic models, counters and paths included."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.repr}
+    elif hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    if isinstance(value, dict):
+        if depth > 4:
+            return f"{len(value)} entries"
+        return {
+            ":".join(map(str, k)) if isinstance(k, tuple) else str(k): jsonable(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set):
+        items = list(value)
+        if len(items) > 20:
+            return {"count": len(items)}
+        return [jsonable(v, depth + 1) for v in items]
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    return str(value)
+
+
+def model_fingerprint(model: str) -> dict[str, Any]:
+    """What identifies a student model in the input hash.
+
+    A local folder is identified by its config and the names and sizes of its files: hashing
+    every byte of a multi-GB checkpoint on each rerun would make "nothing to do" slow. A hub id
+    is identified by its name (pin a revision by downloading it to a folder).
+    """
+    path = Path(resolve_model(model))
+    if not path.is_dir():
+        return {"id": model}
+    files = {
+        p.relative_to(path).as_posix(): p.stat().st_size
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
+    config = path / "config.json"
+    return {
+        "name": path.name,
+        "files": files,
+        "config": config.read_text(encoding="utf-8") if config.is_file() else None,
+    }
+
+
+def tokenizer_files(tokenizer: str) -> list[str]:
+    """The tokenizer's own files, hashed by content (a hub id has none: its name is hashed)."""
+    path = Path(resolve_model(tokenizer))
+    if not path.is_dir():
+        return []
+    return [str(path / name) for name in _TOKENIZER_FILES if (path / name).is_file()]
+
+
+# -- actions -----------------------------------------------------------------------------------
+
+
+def generate_action(config: RunConfig):
+    """Toy trajectories, outcomes and true labels (`srft toy generate`)."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        from srft.toy.generate import generate
+        from srft.toy.teacher import TeacherConfig
+
+        toy = config.toy
+        assert toy is not None
+        teacher = (
+            TeacherConfig.preset(toy.teacher)
+            if isinstance(toy.teacher, str)
+            else TeacherConfig(**toy.teacher)
+        )
+        extra = {"levels": tuple(toy.levels)} if toy.levels else {}
+        result = generate(ctx.path("toy"), toy.episodes, seed=toy.seed, config=teacher, **extra)
+        return as_summary(result)
+
+    return action
+
+
+def toy_files(toy_dir: Path) -> dict[str, Path]:
+    """The files of a generated toy folder (`trajectories`, `outcomes`, `labels`), from `toy.json`."""
+    import json
+
+    from srft.toy.generate import MANIFEST_FILE
+
+    files = json.loads((toy_dir / MANIFEST_FILE).read_text(encoding="utf-8"))["files"]
+    return {name: toy_dir / rel for name, rel in files.items()}
+
+
+def ingest_action(config: RunConfig):
+    """Corpus JSONL from the inputs and outcome labels (`srft ingest`)."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        from srft.corpus.ingest import ingest
+
+        if config.toy is not None:
+            files = toy_files(ctx.path("toy"))
+            inputs, labels, fmt = [files["trajectories"]], [files["outcomes"]], None
+        else:
+            inputs, labels, fmt = (
+                list(config.inputs),
+                [Path(p) for p in config.labels],
+                config.format,
+            )
+        summary = ingest(
+            inputs,
+            labels=labels,
+            output=ctx.path("corpus.jsonl"),
+            format=fmt,
+            skip_invalid=True,
+            rejects=ctx.path("corpus.rejects.jsonl"),
+        )
+        return as_summary(summary)
+
+    return action
+
+
+def critic_action(config: RunConfig):
+    """Verdicts for every trajectory of the corpus (`srft critic`)."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        from srft.critic.run import run_critic
+
+        options = dict(config.critic.options)
+        if options.get("labels_from") == TOY_LABELS:
+            options["labels_from"] = toy_files(ctx.path("toy"))["labels"]
+        summary = run_critic(
+            ctx.path("corpus.jsonl"), ctx.path("verdicts.jsonl"), config.critic.name, **options
+        )
+        return as_summary(summary)
+
+    return action
+
+
+def split_action(config: RunConfig):
+    """Training and held-out corpora (split by instance id), and their verdicts."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        from srft.pipeline.split import split_corpus, split_verdicts
+
+        sides = {side: ctx.path(f"split/{side}.jsonl") for side in ("train", HELDOUT)}
+        counts = split_corpus(
+            ctx.path("corpus.jsonl"),
+            sides["train"],
+            sides[HELDOUT],
+            fraction=config.evaluate.heldout_fraction,
+            seed=config.evaluate.seed,
+        )
+        split_verdicts(
+            ctx.path("verdicts.jsonl"),
+            sides,
+            {side: ctx.path(f"split/{side}.verdicts.jsonl") for side in sides},
+        )
+        return counts
+
+    return action
+
+
+def build_action(
+    config: RunConfig, corpus: str, verdicts: str, policy: str, options: dict[str, Any], out: str
+):
+    """One masked dataset (`srft build`)."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        from srft.dataset.build import build_dataset
+
+        summary = build_dataset(
+            ctx.path(corpus),
+            ctx.path(verdicts),
+            policy=policy,
+            tokenizer=resolve_model(config.tokenizer),
+            output=ctx.path(out),
+            max_length=config.build.max_length,
+            overlong=config.build.overlong,
+            chat_template=Path(config.build.chat_template) if config.build.chat_template else None,
+            policy_options=options or None,
+            **config.build.options,
+        )
+        return as_summary(summary)
+
+    return action
+
+
+def train_action(config: RunConfig, row: str):
+    """One student (`srft train`), resumed from its last checkpoint after an interruption."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        from srft.train.config import TrainConfig
+        from srft.train.trainer import train
+
+        run = ctx.path(f"runs/{row}")
+        resume = ctx.resume and (run / "checkpoints").is_dir()
+        train_config = TrainConfig(
+            data=ctx.path(f"datasets/{row}"),
+            output_dir=run,
+            model=resolve_model(config.train.model),
+            tokenizer=resolve_model(config.tokenizer),
+            resume=resume,
+            **config.train.options,
+        )
+        return {"resumed": resume, **as_summary(train(train_config))}
+
+    return action
+
+
+def eval_action(config: RunConfig, name: str, model: str | None):
+    """Held-out NLL per step label of one model (`srft evaluate`); `model` None: the student of
+    policy row `name`."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        from srft.evaluate.nll import evaluate_nll
+
+        path = resolve_model(model) if model is not None else str(ctx.path(f"runs/{name}"))
+        report = evaluate_nll(
+            ctx.path(f"datasets/{HELDOUT}"),
+            {name: path},
+            ctx.path(f"eval/{name}.json"),
+            loader=load_for_eval,
+            progress=ctx.log,
+            **config.evaluate.options,
+        )
+        overall = report["models"][name]["overall"]
+        return {
+            "rows": report["dataset"]["rows_evaluated"],
+            "nll_per_token": overall["nll_per_token"],
+        }
+
+    return action
+
+
+def load_for_eval(path: str | Path) -> Any:
+    """A model in eval mode from a train run folder (LoRA or merged) or any model folder."""
+    from srft.train import load_model
+
+    model, _tokenizer = load_model(path)
+    model.eval()
+    return model
+
+
+def compare_action(config: RunConfig, rows: list[str]):
+    """The policy comparison table and the merged `eval.json`."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        from srft.pipeline.compare import compare
+
+        evaluated = config.evaluate.enabled
+        table = compare(
+            ctx.run_dir,
+            rows,
+            base=BASE if evaluated and config.evaluate.base_model else None,
+            evaluated=evaluated,
+        )
+        return {"rows": len(table["rows"])}
+
+    return action
+
+
+def report_action(config: RunConfig, rows: list[str]):
+    """The static HTML report (`srft report`)."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        from srft.report.build import write_report
+
+        eval_json = ctx.path("eval.json")
+        write_report(
+            ctx.path("report.html"),
+            corpus=ctx.path("corpus.jsonl"),
+            verdicts=ctx.path("verdicts.jsonl"),
+            datasets={row: ctx.path(f"datasets/{row}") for row in rows},
+            runs={row: ctx.path(f"runs/{row}") for row in rows},
+            eval_json=eval_json if eval_json.exists() else None,
+            settings=config.model_dump(mode="json", exclude_none=True),
+            title=config.report.title or config.name or f"srft run {ctx.run_dir.name}",
+        )
+        return {}
+
+    return action
+
+
+# -- the graph ---------------------------------------------------------------------------------
+
+
+def build_graph(config: RunConfig) -> list[Stage]:
+    """The stages of a run, in an order where every stage comes after the ones it reads."""
+    stages: list[Stage] = []
+    source: list[str] = []
+    if config.toy is not None:
+        stages.append(
+            Stage(
+                "generate",
+                "generate",
+                generate_action(config),
+                outputs=["toy"],
+                settings=config.toy.model_dump(mode="json"),
+            )
+        )
+        source = ["generate"]
+    stages.append(
+        Stage(
+            "ingest",
+            "ingest",
+            ingest_action(config),
+            outputs=["corpus.jsonl"],
+            clean=["corpus.jsonl", "corpus.rejects.jsonl"],
+            settings={"inputs": config.inputs, "labels": config.labels, "format": config.format},
+            inputs=[*config.inputs, *config.labels],
+            after=source,
+        )
+    )
+    labels_from = config.critic.options.get("labels_from")
+    critic_inputs = (
+        [labels_from] if isinstance(labels_from, str) and labels_from != TOY_LABELS else []
+    )
+    critic_after = ["ingest", *(["generate"] if labels_from == TOY_LABELS else [])]
+    stages.append(
+        Stage(
+            "critic",
+            "critic",
+            critic_action(config),
+            outputs=["verdicts.jsonl"],
+            clean=["verdicts.jsonl", "verdicts.summary.json", "verdicts.sqlite"],
+            settings=config.critic.model_dump(mode="json"),
+            inputs=critic_inputs,
+            after=critic_after,
+        )
+    )
+    if config.evaluate.enabled:
+        stages.append(
+            Stage(
+                "split",
+                "split",
+                split_action(config),
+                outputs=[
+                    "split/train.jsonl",
+                    "split/train.verdicts.jsonl",
+                    "split/heldout.jsonl",
+                    "split/heldout.verdicts.jsonl",
+                ],
+                clean=["split"],
+                settings={
+                    "fraction": config.evaluate.heldout_fraction,
+                    "seed": config.evaluate.seed,
+                },
+                after=["ingest", "critic"],
+            )
+        )
+        train_corpus, train_verdicts = "split/train.jsonl", "split/train.verdicts.jsonl"
+        build_after = ["split"]
+    else:
+        train_corpus, train_verdicts = "corpus.jsonl", "verdicts.jsonl"
+        build_after = ["ingest", "critic"]
+
+    build_settings = {
+        **config.build.model_dump(mode="json", exclude={"tokenizer"}),
+        "tokenizer": config.tokenizer,
+    }
+    tokenizer_inputs = tokenizer_files(config.tokenizer)
+    student = model_fingerprint(config.train.model)
+    rows = [p.key for p in config.policies]
+
+    for policy in config.policies:
+        row = policy.key
+        stages.append(
+            Stage(
+                f"build/{row}",
+                "build",
+                build_action(
+                    config,
+                    train_corpus,
+                    train_verdicts,
+                    policy.name,
+                    policy.options,
+                    f"datasets/{row}",
+                ),
+                outputs=[f"datasets/{row}"],
+                settings={**build_settings, "policy": policy.name, "options": policy.options},
+                inputs=tokenizer_inputs,
+                after=build_after,
+            )
+        )
+        stages.append(
+            Stage(
+                f"train/{row}",
+                "train",
+                train_action(config, row),
+                outputs=[f"runs/{row}/model", f"runs/{row}/metrics.jsonl"],
+                clean=[f"runs/{row}"],
+                settings={"model": student, "options": config.train.options},
+                after=[f"build/{row}"],
+                resumable=True,
+            )
+        )
+
+    if config.evaluate.enabled:
+        stages.append(
+            Stage(
+                f"build/{HELDOUT}",
+                "build",
+                build_action(
+                    config,
+                    "split/heldout.jsonl",
+                    "split/heldout.verdicts.jsonl",
+                    HELDOUT_POLICY,
+                    {},
+                    f"datasets/{HELDOUT}",
+                ),
+                outputs=[f"datasets/{HELDOUT}"],
+                settings={**build_settings, "policy": HELDOUT_POLICY, "options": {}},
+                inputs=tokenizer_inputs,
+                after=["split"],
+            )
+        )
+        eval_settings = config.evaluate.options
+        if config.evaluate.base_model:
+            stages.append(
+                Stage(
+                    f"eval/{BASE}",
+                    "evaluate",
+                    eval_action(config, BASE, config.train.model),
+                    outputs=[f"eval/{BASE}.json"],
+                    settings={"model": student, "options": eval_settings},
+                    after=[f"build/{HELDOUT}"],
+                )
+            )
+        for row in rows:
+            stages.append(
+                Stage(
+                    f"eval/{row}",
+                    "evaluate",
+                    eval_action(config, row, None),
+                    outputs=[f"eval/{row}.json"],
+                    settings={"options": eval_settings},
+                    after=[f"build/{HELDOUT}", f"train/{row}"],
+                )
+            )
+
+    compare_after = [f"build/{r}" for r in rows] + [f"train/{r}" for r in rows]
+    if config.evaluate.enabled:
+        compare_after += ([f"eval/{BASE}"] if config.evaluate.base_model else []) + [
+            f"eval/{r}" for r in rows
+        ]
+    compare_outputs = ["comparison.json", "comparison.md"]
+    if config.evaluate.enabled:
+        compare_outputs.append("eval.json")
+    stages.append(
+        Stage(
+            "compare",
+            "compare",
+            compare_action(config, rows),
+            outputs=compare_outputs,
+            settings={"rows": rows, "base": config.evaluate.base_model},
+            after=compare_after,
+        )
+    )
+    if config.report.enabled:
+        stages.append(
+            Stage(
+                "report",
+                "report",
+                report_action(config, rows),
+                outputs=["report.html"],
+                settings=config.report.model_dump(mode="json") | {"name": config.name},
+                after=["ingest", "critic", "compare", *compare_after],
+            )
+        )
+    return stages

@@ -1,0 +1,418 @@
+"""The static HTML report: one self-contained file that shows what the critic did and what it cost.
+
+`collect_report_data` reads the pipeline's files (corpus, verdicts, dataset folders, train run
+folders, `eval.json`) and reduces them to one JSON-able object: the trajectories as the browser
+shows them, the per-step trained/masked token spans of every policy, and the aggregates the
+charts draw. `render_html` embeds that object in `template.html` beside the inline CSS and JS
+(`report.css`, `report.js`), so the file works offline and from `file://`, with no CDN.
+
+Safety: trajectories contain arbitrary code and HTML. The data travels as JSON inside a
+`<script type="application/json">` block with `<`, `>` and `&` escaped as `\\u003c` etc., so no
+text can close the block; the JS only ever inserts it with `textContent`. A Content-Security-
+Policy allows exactly the report's own script (by hash) and no network, so even a mistake in
+the JS could not run injected script or fetch anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from srft.corpus.model import Message, Trajectory
+from srft.critic.verdicts import LABELS, Verdict
+
+OUTCOMES = ("resolved", "unresolved", "unknown")
+UNLABELED = "unlabeled"
+POSITION_BINS = 10
+# Text longer than this is cut in the middle in the report (the corpus keeps it whole): a
+# 250-trajectory corpus with full observations would make a report too big to open smoothly.
+DEFAULT_MAX_TEXT = 6000
+
+
+class ReportError(ValueError):
+    """An input the report cannot use; the message names the file and the reason."""
+
+
+# -- reading inputs ----------------------------------------------------------------------------
+
+
+def _trajectories(corpus: str | Path | Iterable[Trajectory]) -> list[Trajectory]:
+    if isinstance(corpus, str | Path):
+        from srft.corpus.io import read_corpus
+
+        return list(read_corpus(corpus))
+    return list(corpus)
+
+
+def _verdicts(verdicts: str | Path | Mapping[str, Verdict] | None) -> dict[str, Verdict]:
+    if verdicts is None:
+        return {}
+    if isinstance(verdicts, str | Path):
+        from srft.critic.verdicts import load_verdicts
+
+        return load_verdicts(verdicts)
+    return dict(verdicts)
+
+
+def read_dataset_rows(dataset_dir: str | Path) -> list[dict[str, Any]]:
+    """The rows of a dataset folder without their token lists (the report needs spans only)."""
+    import pyarrow.parquet as pq
+
+    folder = Path(dataset_dir)
+    columns = ["trajectory_id", "outcome", "steps", "num_tokens", "num_trained"]
+    if (folder / "data.parquet").is_file():
+        return pq.read_table(folder / "data.parquet", columns=columns).to_pylist()
+    if (folder / "hf").is_dir():
+        import datasets
+
+        data = datasets.load_from_disk(str(folder / "hf"))
+        missing = set(columns) - set(data.column_names)
+        if missing:
+            raise ReportError(f"{folder}: dataset lacks columns {sorted(missing)}")
+        return data.select_columns(columns).to_list()
+    raise ReportError(f"{folder}: not a dataset folder (no data.parquet and no hf/)")
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The records of a train run's `metrics.jsonl` (one per optimizer step, with `loss`)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        raise ReportError(f"{run_dir}: no metrics.jsonl")
+    records = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise ReportError(f"{path}:{n}: not valid JSON: {e}") from e
+    return records
+
+
+def _read_json(path: str | Path | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if path is None or isinstance(path, Mapping):
+        return dict(path) if path is not None else None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ReportError(f"{path}: not valid JSON: {e}") from e
+
+
+# -- shaping trajectories for the browser --------------------------------------------------------
+
+
+def clip(text: str, limit: int) -> str:
+    """`text`, or its head and tail with a marker saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head
+    omitted = len(text) - head - tail
+    return f"{text[:head]}\n\n[... {omitted} characters omitted in the report ...]\n\n{text[-tail:]}"
+
+
+def split_thought_action(message: Message) -> tuple[str, str]:
+    """The thought and the action of an assistant message, as the report shows them.
+
+    Tool calls are the action when there are any. Text-action agents (mini-swe-agent,
+    SWE-agent) write the action as the last fenced code block of the text; that block is shown
+    as the action and the rest as the thought. Anything else is all thought.
+    """
+    thought = "\n\n".join(t for t in (message.reasoning or "", message.content) if t.strip())
+    if message.tool_calls:
+        calls = []
+        for call in message.tool_calls:
+            args = call.arguments
+            shown = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False, indent=1)
+            calls.append(f"{call.name}({shown})")
+        return thought, "\n".join(calls)
+    content = message.content
+    end = content.rfind("```")
+    start = content.rfind("```", 0, end) if end > 0 else -1
+    if start >= 0 and end > start:
+        block = content[start + 3 : end]
+        first_newline = block.find("\n")
+        code = block[first_newline + 1 :] if first_newline >= 0 else block
+        rest = (content[:start] + content[end + 3 :]).strip()
+        thought = "\n\n".join(t for t in (message.reasoning or "", rest) if t.strip())
+        return thought, code.rstrip("\n")
+    return thought, ""
+
+
+def trajectory_view(
+    trajectory: Trajectory, verdict: Verdict | None, *, max_text: int
+) -> dict[str, Any]:
+    """One trajectory as the browser shows it: steps with thought, action, observations, label."""
+    labels = {s.index: (s.label, s.reason) for s in verdict.steps} if verdict else {}
+    steps = []
+    for step in trajectory.steps:
+        thought, action = split_thought_action(trajectory.step_assistant(step.index))
+        label, reason = labels.get(step.index, (None, ""))
+        steps.append(
+            {
+                "index": step.index,
+                "thought": clip(thought, max_text),
+                "action": clip(action, max_text),
+                "observations": [
+                    {
+                        "role": m.role,
+                        "text": clip(m.content, max_text),
+                        "exit_code": m.exit_code,
+                        "interrupt": m.interrupt,
+                    }
+                    for m in trajectory.step_observations(step.index)
+                ],
+                "label": label,
+                "reason": reason,
+            }
+        )
+    return {
+        "id": trajectory.id,
+        "instance_id": trajectory.instance_id,
+        "outcome": trajectory.outcome.status,
+        "format": trajectory.source.format,
+        "model": trajectory.metadata.model,
+        "task": clip(trajectory.task, max_text),
+        "verdict": None
+        if verdict is None
+        else {"status": verdict.status, "error": verdict.error, "critic": verdict.critic.name},
+        "steps": steps,
+    }
+
+
+# -- aggregates (pure) -------------------------------------------------------------------------
+
+
+def label_counts(views: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Steps per label (rows) and outcome (columns); steps without a label count as unlabeled."""
+    counts: dict[str, dict[str, int]] = {k: dict.fromkeys(OUTCOMES, 0) for k in (*LABELS, UNLABELED)}
+    for view in views:
+        for step in view["steps"]:
+            counts[step["label"] or UNLABELED][view["outcome"]] += 1
+    return counts
+
+
+def labels_by_position(views: list[dict[str, Any]], bins: int = POSITION_BINS) -> list[dict[str, int]]:
+    """For each tenth of a trajectory (by step index / steps), how many steps carry each label."""
+    out = [dict.fromkeys((*LABELS, UNLABELED), 0) for _ in range(bins)]
+    for view in views:
+        n = len(view["steps"])
+        for step in view["steps"]:
+            b = min(bins - 1, math.floor(step["index"] / n * bins))
+            out[b][step["label"] or UNLABELED] += 1
+    return out
+
+
+def length_histogram(views: list[dict[str, Any]], bins: int = 12) -> dict[str, Any]:
+    """Trajectory lengths in steps: equal-width bins, counted per outcome."""
+    lengths = [len(v["steps"]) for v in views]
+    if not lengths:
+        return {"edges": [], "counts": {}}
+    top = max(lengths)
+    width = max(1, math.ceil(top / bins))
+    n_bins = max(1, math.ceil((top + 1) / width))
+    counts = {o: [0] * n_bins for o in OUTCOMES}
+    for view, length in zip(views, lengths, strict=True):
+        counts[view["outcome"]][length // width] += 1
+    return {"edges": [i * width for i in range(n_bins + 1)], "counts": counts}
+
+
+def policy_tokens(
+    rows: list[dict[str, Any]], outcomes: Mapping[str, str]
+) -> dict[str, Any]:
+    """A policy's dataset reduced for the report: per-row spans and per-outcome token accounting.
+
+    `masked` counts assistant tokens of masked steps (the tokens SRFT keeps in context but does
+    not learn); the masked fraction is masked / (trained + masked) assistant tokens.
+    """
+    per_row: dict[str, Any] = {}
+    by_outcome = {o: {"rows": 0, "tokens": 0, "trained": 0, "masked": 0, "steps_trained": 0, "steps_masked": 0} for o in OUTCOMES}
+    for row in rows:
+        spans = [[s["index"], s["start"], s["end"], bool(s["trained"])] for s in row["steps"]]
+        per_row[row["trajectory_id"]] = {"tokens": row["num_tokens"], "trained": row["num_trained"], "spans": spans}
+        acc = by_outcome[row.get("outcome") or outcomes.get(row["trajectory_id"], "unknown")]
+        acc["rows"] += 1
+        acc["tokens"] += row["num_tokens"]
+        for _, start, end, trained in spans:
+            acc["trained" if trained else "masked"] += end - start
+            acc["steps_trained" if trained else "steps_masked"] += 1
+    for acc in by_outcome.values():
+        assistant = acc["trained"] + acc["masked"]
+        acc["masked_fraction"] = acc["masked"] / assistant if assistant else None
+    dropped = Counter(o for t, o in outcomes.items() if t not in per_row)
+    return {"rows": per_row, "by_outcome": by_outcome, "dropped": dict(dropped)}
+
+
+def loss_curve(records: list[dict[str, Any]]) -> list[list[float]]:
+    """[step, loss] points of the training records that carry a finite loss."""
+    points = []
+    for n, record in enumerate(records, start=1):
+        loss = record.get("loss")
+        if isinstance(loss, int | float) and math.isfinite(loss):
+            step = record.get("step", record.get("global_step", n))
+            points.append([step, float(loss)])
+    return points
+
+
+def _flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return flat
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def collect_report_data(
+    *,
+    corpus: str | Path | Iterable[Trajectory],
+    verdicts: str | Path | Mapping[str, Verdict] | None = None,
+    datasets: Mapping[str, str | Path] | None = None,
+    runs: Mapping[str, str | Path] | None = None,
+    eval_json: str | Path | Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    title: str = "SRFT report",
+    max_text: int = DEFAULT_MAX_TEXT,
+) -> dict[str, Any]:
+    """Everything the report shows, as one JSON-able object (see the module docstring)."""
+    trajectories = _trajectories(corpus)
+    judged = _verdicts(verdicts)
+    views = [trajectory_view(t, judged.get(t.id), max_text=max_text) for t in trajectories]
+    outcomes = {v["id"]: v["outcome"] for v in views}
+
+    policies: dict[str, Any] = {}
+    for policy, folder in (datasets or {}).items():
+        policies[policy] = {"dataset": str(folder), **policy_tokens(read_dataset_rows(folder), outcomes)}
+    for policy, folder in (runs or {}).items():
+        entry = policies.setdefault(policy, {"rows": {}, "by_outcome": {}, "dropped": {}})
+        records = read_metrics(folder)
+        entry["run"] = str(folder)
+        entry["loss"] = loss_curve(records)
+        train_json = Path(folder) / "train.json"
+        if train_json.is_file():
+            entry["train"] = _read_json(train_json)
+
+    verdict_status = Counter(
+        "none" if v["verdict"] is None else v["verdict"]["status"] for v in views
+    )
+    return {
+        "format": "srft.report-data",
+        "version": 1,
+        "title": title,
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "labels": [*LABELS, UNLABELED],
+        "outcomes": list(OUTCOMES),
+        "settings": _flatten(settings or {}),
+        "summary": {
+            "trajectories": len(views),
+            "steps": sum(len(v["steps"]) for v in views),
+            "by_outcome": dict(Counter(v["outcome"] for v in views)),
+            "verdicts": dict(verdict_status),
+            "label_counts": label_counts(views),
+            "labels_by_position": labels_by_position(views),
+            "lengths": length_histogram(views),
+        },
+        "policies": policies,
+        "eval": _read_json(eval_json),
+        "trajectories": views,
+    }
+
+
+def embed_json(data: Any) -> str:
+    """JSON that is safe inside a `<script>` block: no `<`, `>` or `&` can end or alter it."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _asset(name: str) -> str:
+    return resources.files("srft.report").joinpath(name).read_text(encoding="utf-8")
+
+
+def render_html(data: Mapping[str, Any]) -> str:
+    """The report's HTML: template + inline CSS + inline JS + the data block."""
+    script = _asset("report.js")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    csp = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src 'sha256-{digest}'"
+    )
+    replacements = {
+        "{{TITLE}}": html.escape(str(data.get("title", "SRFT report"))),
+        "{{CSP}}": html.escape(csp),
+        "{{CSS}}": _asset("report.css"),
+        "{{DATA}}": embed_json(data),
+        "{{SCRIPT}}": script,
+    }
+    page = _asset("template.html")
+    # One pass in a fixed order; the data goes in last-but-one and the script after it, so a
+    # placeholder-looking string inside trajectory text is never substituted.
+    for key in ("{{TITLE}}", "{{CSP}}", "{{CSS}}"):
+        page = page.replace(key, replacements[key])
+    before, after = page.split("{{DATA}}")
+    after = after.replace("{{SCRIPT}}", replacements["{{SCRIPT}}"])
+    return before + replacements["{{DATA}}"] + after
+
+
+def write_report(
+    output_html: str | Path,
+    *,
+    corpus: str | Path | Iterable[Trajectory],
+    verdicts: str | Path | Mapping[str, Verdict] | None = None,
+    datasets: Mapping[str, str | Path] | None = None,
+    runs: Mapping[str, str | Path] | None = None,
+    eval_json: str | Path | Mapping[str, Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    title: str = "SRFT report",
+    max_text: int = DEFAULT_MAX_TEXT,
+) -> Path:
+    """Write the self-contained report to `output_html` and return its path.
+
+    `datasets` and `runs` map a policy name (sft, rft, srft, ...) to its dataset folder and its
+    train run folder; `eval_json` is the evaluate stage's file (or its object). Every input
+    but the corpus is optional: the report says what it lacks instead of failing.
+    """
+    data = collect_report_data(
+        corpus=corpus,
+        verdicts=verdicts,
+        datasets=datasets,
+        runs=runs,
+        eval_json=eval_json,
+        settings=settings,
+        title=title,
+        max_text=max_text,
+    )
+    path = Path(output_html)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_html(data), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+__all__ = [
+    "ReportError",
+    "collect_report_data",
+    "render_html",
+    "write_report",
+]

@@ -1,0 +1,149 @@
+"""`srft toy eval`: success of trained students on fresh episodes, with intervals and pairings.
+
+Every student plays the *same* episodes (same seeds) greedily and sampled at temperature 1, so
+differences between students are paired: per episode, d = success(A) - success(B) in {-1, 0, 1}.
+Success rates get Wilson 95% score intervals (sound near 0% and 100%, where the Wald interval
+collapses); paired differences get the Wald interval of the mean of d, which is what the
+paired design buys (the two rates' own intervals overlap far more than their difference's).
+The statistics are a few lines of closed-form arithmetic, so they are written here rather than
+pulling in scipy/statsmodels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from srft.toy.env import LEVELS
+from srft.toy.generate import episodes as make_episodes
+from srft.toy.rollout import EpisodeRollout, load_student, rollout
+
+TOY_EVAL_FORMAT = "srft.toy-eval"
+TOY_EVAL_VERSION = 1
+Z95 = 1.959963984540054
+DEFAULT_EVAL_SEED = 9_999
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (0..1); (0, 1) when n is 0."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def paired_difference(a: Sequence[bool], b: Sequence[bool], z: float = Z95) -> dict[str, float]:
+    """Mean of success(a) - success(b) over the same episodes, with a 95% interval."""
+    if len(a) != len(b) or not a:
+        raise ValueError("paired differences need two equally long, non-empty outcome lists")
+    d = [int(x) - int(y) for x, y in zip(a, b, strict=True)]
+    n = len(d)
+    mean = sum(d) / n
+    var = sum((x - mean) ** 2 for x in d) / (n - 1) if n > 1 else 0.0
+    half = z * math.sqrt(var / n)
+    return {"diff": mean, "lo": mean - half, "hi": mean + half, "n": n}
+
+
+def rate(successes: int, n: int) -> dict[str, float]:
+    """A proportion with its Wilson interval."""
+    lo, hi = wilson(successes, n)
+    return {"rate": successes / n if n else 0.0, "lo": lo, "hi": hi, "k": successes, "n": n}
+
+
+def summarise(runs: list[EpisodeRollout]) -> dict[str, Any]:
+    """Success (overall and per level), error and wrong-edit rates of one student's rollouts."""
+    steps = sum(r.steps for r in runs)
+    per_level = {}
+    for level in sorted({r.episode.level for r in runs}):
+        sub = [r for r in runs if r.episode.level == level]
+        per_level[str(level)] = rate(sum(r.resolved for r in sub), len(sub))
+    return {
+        "success": rate(sum(r.resolved for r in runs), len(runs)),
+        "per_level": per_level,
+        "submitted": sum(r.stop == "submitted" for r in runs) / max(1, len(runs)),
+        "error_rate": sum(r.errors for r in runs) / max(1, steps),
+        "wrong_edit_episodes": sum(r.wrong_edits > 0 for r in runs) / max(1, len(runs)),
+        "mean_steps": steps / max(1, len(runs)),
+    }
+
+
+def evaluate_students(
+    students: dict[str, tuple[Any, Any]],
+    *,
+    episodes: int,
+    seed: int = DEFAULT_EVAL_SEED,
+    levels: tuple[int, ...] = LEVELS,
+    temperatures: Sequence[float] = (0.0, 1.0),
+    batch_size: int = 128,
+    keep_episodes: bool = False,
+) -> dict[str, Any]:
+    """Roll every student out on the same fresh episodes; per-mode summaries and pairings."""
+    eps = make_episodes(episodes, seed=seed, levels=levels)
+    modes: dict[str, Any] = {}
+    for temperature in temperatures:
+        mode = "greedy" if temperature == 0 else f"T={temperature:g}"
+        outcomes: dict[str, list[bool]] = {}
+        per_student: dict[str, Any] = {}
+        for name, (model, tokenizer) in students.items():
+            runs = rollout(
+                model, tokenizer, eps, temperature=temperature, seed=seed, batch_size=batch_size
+            )
+            outcomes[name] = [r.resolved for r in runs]
+            per_student[name] = summarise(runs)
+            if keep_episodes:
+                per_student[name]["episodes"] = [r.to_dict() for r in runs]
+        names = list(students)
+        pairs = {
+            f"{a} - {b}": paired_difference(outcomes[a], outcomes[b])
+            for i, a in enumerate(names)
+            for b in names[i + 1 :]
+        }
+        modes[mode] = {"students": per_student, "paired": pairs}
+    return {
+        "format": TOY_EVAL_FORMAT,
+        "version": TOY_EVAL_VERSION,
+        "episodes": episodes,
+        "seed": seed,
+        "levels": list(levels),
+        "modes": modes,
+    }
+
+
+def evaluate_paths(
+    models: dict[str, str | Path], *, tokenizer: str | Path | None = None, **kwargs: Any
+) -> dict[str, Any]:
+    """`evaluate_students` for model or run folders given by path."""
+    students = {name: load_student(path, tokenizer) for name, path in models.items()}
+    result = evaluate_students(students, **kwargs)
+    result["models"] = {name: str(path) for name, path in models.items()}
+    return result
+
+
+def write_eval(result: dict[str, Any], path: str | Path) -> None:
+    """Write an eval result as JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """A plain-text table of success rates and paired differences, per mode."""
+    lines = []
+    for mode, data in result["modes"].items():
+        lines.append(f"[{mode}] {result['episodes']} episodes, seed {result['seed']}")
+        for name, s in data["students"].items():
+            r = s["success"]
+            levels = " ".join(f"L{lv}={v['rate']:.1%}" for lv, v in s["per_level"].items())
+            lines.append(
+                f"  {name:<16} success {r['rate']:6.1%} [{r['lo']:.1%}, {r['hi']:.1%}]  {levels}  "
+                f"errors/step {s['error_rate']:.2f}  wrong-edit eps {s['wrong_edit_episodes']:.1%}"
+            )
+        for pair, d in data["paired"].items():
+            lines.append(f"  {pair:<30} {d['diff']:+.1%} [{d['lo']:+.1%}, {d['hi']:+.1%}]")
+    return "\n".join(lines)

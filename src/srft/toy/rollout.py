@@ -1,0 +1,207 @@
+"""Rolling a trained student out in the toy environment.
+
+The student sees exactly what the teacher's trajectories show (system prompt, issue, its own
+replies, the observations, rendered by the tokenizer's chat template) and acts through the same
+protocol: a reply without exactly one bash block gets mini-swe-agent's format error. Episodes
+advance in lockstep so that each turn is one batched `generate` call over all running episodes:
+a ~1M-parameter model costs little more for 200 sequences than for one, so this is what makes
+evaluation affordable on a CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from srft.toy.env import ConfigRepo, Episode, Observation
+from srft.toy.protocol import (
+    STEP_LIMIT,
+    SYSTEM_PROMPT,
+    format_error_message,
+    observation_message,
+    parse_action,
+    task_message,
+)
+
+
+@dataclass
+class EpisodeRollout:
+    """One student episode: what it said, what it saw, and how it ended."""
+
+    episode: Episode
+    repo: ConfigRepo
+    messages: list[dict[str, str]]
+    commands: list[str | None] = field(default_factory=list)
+    observations: list[Observation] = field(default_factory=list)
+    stop: str = "running"
+
+    @property
+    def done(self) -> bool:
+        return self.stop != "running"
+
+    @property
+    def resolved(self) -> bool:
+        """Submitted with exactly the issue's change (the environment's own verdict)."""
+        return self.repo.resolved
+
+    @property
+    def steps(self) -> int:
+        return len(self.commands)
+
+    @property
+    def errors(self) -> int:
+        """Steps whose command failed or whose reply broke the format."""
+        return sum(1 for o in self.observations if o.returncode != 0)
+
+    @property
+    def wrong_edits(self) -> int:
+        """Successful edits that set anything but the issue's key, file and value."""
+        e = self.episode
+        right = f"edit {e.target_file} {e.target_key} {e.new_value}"
+        return sum(
+            1
+            for c, o in zip(self.commands, self.observations, strict=True)
+            if c is not None
+            and c.startswith("edit ")
+            and o.returncode == 0
+            and c.split() != right.split()
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready record of the episode."""
+        return {
+            "instance_id": self.episode.instance_id,
+            "level": self.episode.level,
+            "resolved": self.resolved,
+            "stop": self.stop,
+            "steps": self.steps,
+            "errors": self.errors,
+            "wrong_edits": self.wrong_edits,
+            "commands": self.commands,
+        }
+
+
+def load_student(path: str | Path, tokenizer_path: str | Path | None = None) -> tuple[Any, Any]:
+    """Model and tokenizer from a `srft train` run folder (its `model/`) or a model folder.
+
+    Loading is the trainer's own (`srft.train.model.load_model`: full, merged or LoRA runs).
+    """
+    from transformers import AutoTokenizer
+
+    from srft.train.model import load_model
+
+    path = Path(path)
+    if not any(
+        (p / n).exists()
+        for p in (path, path / "model")
+        for n in ("config.json", "adapter_config.json")
+    ):
+        raise FileNotFoundError(f"{path}: no model here (no config.json, nor model/config.json)")
+    model, tokenizer = load_model(path)
+    if tokenizer_path is not None or tokenizer is None:
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_path or path))
+    model.eval()
+    return model, tokenizer
+
+
+@torch.no_grad()
+def rollout(
+    model: Any,
+    tokenizer: Any,
+    episodes: list[Episode],
+    *,
+    temperature: float = 0.0,
+    seed: int = 0,
+    max_steps: int = STEP_LIMIT,
+    max_new_tokens: int = 48,
+    batch_size: int = 128,
+) -> list[EpisodeRollout]:
+    """Play every episode with the student; greedy when `temperature` is 0, else sampled."""
+    torch.manual_seed(seed)
+    end_id = tokenizer.convert_tokens_to_ids(tokenizer.eos_token)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end_id
+    tokenizer.padding_side = "left"
+    limit = getattr(model.config, "max_position_embeddings", 4096)
+    runs = [
+        EpisodeRollout(
+            episode=e,
+            repo=ConfigRepo(e),
+            messages=[
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": task_message(e.issue)},
+            ],
+        )
+        for e in episodes
+    ]
+    for _turn in range(max_steps):
+        active = [r for r in runs if not r.done]
+        if not active:
+            break
+        for start in range(0, len(active), batch_size):
+            chunk = active[start : start + batch_size]
+            prompts = [
+                tokenizer.apply_chat_template(
+                    r.messages, tokenize=False, add_generation_prompt=True
+                )
+                for r in chunk
+            ]
+            enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+            if enc["input_ids"].shape[1] + max_new_tokens > limit:
+                # Episodes too long for the model's context stop here, unresolved.
+                lengths = enc["attention_mask"].sum(dim=1).tolist()
+                keep = [
+                    r for r, n in zip(chunk, lengths, strict=True) if n + max_new_tokens <= limit
+                ]
+                for r in chunk:
+                    if r not in keep:
+                        r.stop = "context"
+                chunk = keep
+                if not chunk:
+                    continue
+                prompts = [
+                    tokenizer.apply_chat_template(
+                        r.messages, tokenize=False, add_generation_prompt=True
+                    )
+                    for r in chunk
+                ]
+                enc = tokenizer(
+                    prompts, return_tensors="pt", padding=True, add_special_tokens=False
+                )
+            sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+            out = model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                eos_token_id=end_id,
+                pad_token_id=pad_id,
+                **(sampling if temperature > 0 else {"do_sample": False}),
+            )
+            new = out[:, enc["input_ids"].shape[1] :]
+            for r, ids in zip(chunk, new, strict=True):
+                reply = tokenizer.decode(ids, skip_special_tokens=True)
+                _act(r, reply)
+    for r in runs:
+        if not r.done:
+            r.stop = "step_limit"
+    return runs
+
+
+def _act(run: EpisodeRollout, reply: str) -> None:
+    """Run the reply's command (or answer the format error) and record the turn."""
+    run.messages.append({"role": "assistant", "content": reply})
+    command = parse_action(reply)
+    run.commands.append(command)
+    if command is None:
+        obs = Observation(1, format_error_message(reply))
+        run.observations.append(obs)
+        run.messages.append({"role": "user", "content": obs.output})
+        return
+    obs = run.repo.run(command)
+    run.observations.append(obs)
+    if run.repo.submitted:
+        run.stop = "submitted"
+        run.messages.append({"role": "user", "content": obs.output})
+    else:
+        run.messages.append({"role": "user", "content": observation_message(obs)})

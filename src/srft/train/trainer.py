@@ -1,0 +1,431 @@
+"""`train(config)`: the training loop, read top to bottom.
+
+Why a linear loop on `accelerate.Accelerator` rather than the HF `Trainer` or TRL's `SFTTrainer`:
+the three things this stage must get exactly right all live *between* the engine's pieces.
+(1) The loss is the mean over every trained token of an optimizer step, across gradient
+accumulation and data-parallel ranks, which needs the step's global token count before the first
+backward; the Trainer's `num_items_in_batch` counts per-process batches from its own sampler.
+(2) The batches are packed rows planned per step (token budget, balanced across ranks), which the
+Trainer's sampler/collator split cannot express without overriding most of it. (3) Resume must
+replay the exact data order from (seed, epoch, step). Accelerate still does everything
+distributed (DDP, DeepSpeed ZeRO-2/3, FSDP2 from `accelerate launch --config_file`), mixed
+precision, gradient clipping and the safetensors checkpoint of model, optimizer, scheduler and
+RNG state; transformers builds the model and schedule, PEFT the adapters. There is no home-made
+distributed code here: one `accelerator.reduce` sums the token counts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from srft import __version__
+from srft.train.collate import PackedBatch, StepPlan, pack, plan_epoch
+from srft.train.config import TrainConfig
+from srft.train.loss import loss_sum
+from srft.train.model import (
+    build_model,
+    load_tokenizer,
+    resolve_attention,
+    resolve_precision,
+    save_final_model,
+)
+
+RUN_FORMAT = "srft.train"
+RUN_VERSION = 1
+REQUIRED_COLUMNS = ("input_ids", "labels")
+
+
+class DatasetError(ValueError):
+    """A dataset the trainer cannot use (the path and the reason are in the message)."""
+
+
+def load_training_data(data: Path) -> Any:
+    """The `datasets.Dataset` of a build folder (`<data>/hf`) or of an hf folder itself."""
+    import datasets
+
+    folder = data / "hf" if (data / "hf").is_dir() else data
+    if not folder.exists():
+        raise DatasetError(f"{data}: no such dataset folder (expected `srft build` output)")
+    try:
+        ds = datasets.load_from_disk(str(folder))
+    except (FileNotFoundError, ValueError) as err:
+        raise DatasetError(
+            f"{folder}: not a datasets folder saved with save_to_disk: {err}"
+        ) from err
+    if isinstance(ds, datasets.DatasetDict):
+        if "train" not in ds:
+            raise DatasetError(f"{folder}: a DatasetDict without a 'train' split")
+        ds = ds["train"]
+    missing = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
+    if missing:
+        raise DatasetError(f"{folder}: missing column(s) {', '.join(missing)}")
+    if len(ds) == 0:
+        raise DatasetError(f"{folder}: the dataset has no rows")
+    return ds
+
+
+def sequence_lengths(ds: Any, config: TrainConfig, source: Path) -> list[int]:
+    """Token count of every row, checked against `max_length` (truncated if configured)."""
+    if "num_tokens" in ds.column_names:
+        lengths = [int(n) for n in ds["num_tokens"]]
+    else:
+        lengths = [len(x) for x in ds["input_ids"]]
+    if config.max_length is not None:
+        too_long = [i for i, n in enumerate(lengths) if n > config.max_length]
+        if too_long and not config.truncate:
+            i = too_long[0]
+            raise DatasetError(
+                f"{source}: row {i} has {lengths[i]} tokens > max_length {config.max_length} "
+                f"({len(too_long)} such rows; set truncate: true to cut them)"
+            )
+        lengths = [min(n, config.max_length) for n in lengths]
+    return lengths
+
+
+class Batches:
+    """Turns a step plan's row indices into packed batches (labels used exactly as stored)."""
+
+    def __init__(self, ds: Any, max_length: int | None, source: Path) -> None:
+        self.ds = ds.select_columns(list(REQUIRED_COLUMNS))
+        self.max_length = max_length
+        self.source = source
+
+    def micro_batch(self, rows: list[int]) -> PackedBatch:
+        """One packed row holding the given dataset rows."""
+        if not rows:
+            return pack([], [])
+        got = self.ds[rows]
+        ids, labels = got["input_ids"], got["labels"]
+        if self.max_length is not None:
+            ids = [x[: self.max_length] for x in ids]
+            labels = [x[: self.max_length] for x in labels]
+        try:
+            return pack(ids, labels, row_ids=rows)
+        except ValueError as err:
+            raise DatasetError(f"{self.source}: {err}") from err
+
+    def step(self, micro_batches: list[list[int]]) -> list[PackedBatch]:
+        """The packed micro-batches of one rank's share of an optimizer step."""
+        return [self.micro_batch(rows) for rows in micro_batches]
+
+
+def _epoch_plans(lengths: list[int], config: TrainConfig, world: int, epoch: int) -> list[StepPlan]:
+    return plan_epoch(
+        lengths,
+        batch_tokens=config.batch_tokens,
+        grad_accum=config.grad_accum,
+        world_size=world,
+        seed=config.seed,
+        epoch=epoch,
+    )
+
+
+def _checkpoints(run_dir: Path) -> list[Path]:
+    found = [
+        p for p in (run_dir / "checkpoints").glob("step-*") if (p / "trainer_state.json").exists()
+    ]
+    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+
+
+def _versions() -> dict[str, str]:
+    import accelerate
+    import peft
+    import transformers
+
+    return {
+        "srft": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "accelerate": accelerate.__version__,
+    }
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _trim_metrics(path: Path, last_step: int) -> None:
+    """Drop metric lines past the checkpoint being resumed (they will be recomputed)."""
+    if not path.exists():
+        return
+    kept = [
+        ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= last_step
+    ]
+    path.write_text("".join(ln + "\n" for ln in kept))
+
+
+def train(config: TrainConfig) -> Path:
+    """Run a training and return its run folder (`train.json`, `metrics.jsonl`, checkpoints, model).
+
+    Works the same in one process and under `accelerate launch` (DDP, DeepSpeed, FSDP2).
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from transformers import get_scheduler
+
+    run_dir = config.output_dir
+    ds = load_training_data(config.data)
+    lengths = sequence_lengths(ds, config, config.data)
+    batches = Batches(ds, config.max_length, config.data)
+
+    accelerator = Accelerator(
+        gradient_accumulation_steps=config.grad_accum,
+        step_scheduler_with_optimizer=False,
+        log_with=config.report_to or None,
+        project_dir=str(run_dir),
+    )
+    world = accelerator.num_processes
+    main = accelerator.is_main_process
+    resume_from = _checkpoints(run_dir)[-1] if config.resume and _checkpoints(run_dir) else None
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if resume_from is None and (run_dir / "metrics.jsonl").exists():
+            if not config.resume:
+                raise FileExistsError(
+                    f"{run_dir}: already holds a run; pass --resume to continue it or choose "
+                    "another output folder"
+                )
+            (run_dir / "metrics.jsonl").unlink()
+
+    set_seed(config.seed)
+    model = build_model(config)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        params,
+        lr=config.lr,
+        betas=(config.adam_beta1, config.adam_beta2),
+        eps=config.adam_eps,
+        weight_decay=config.weight_decay,
+        fused=torch.cuda.is_available() or None,
+    )
+    steps_per_epoch = len(_epoch_plans(lengths, config, world, 0))
+    total_steps = config.max_steps or steps_per_epoch * config.epochs
+    scheduler = get_scheduler(
+        config.lr_scheduler,
+        optimizer,
+        num_warmup_steps=config.warmup_steps,
+        num_training_steps=total_steps,
+    )
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    head = accelerator.unwrap_model(model).get_output_embeddings()
+
+    layout = {
+        "batch_tokens": config.batch_tokens,
+        "grad_accum": config.grad_accum,
+        "world_size": world,
+    }
+    global_step = 0
+    if resume_from is not None:
+        state = json.loads((resume_from / "trainer_state.json").read_text())
+        if state["layout"] != layout:
+            raise ValueError(
+                f"{resume_from}: saved with {state['layout']}, now {layout}; the data order "
+                "would differ, so the run cannot resume exactly"
+            )
+        accelerator.load_state(str(resume_from))
+        global_step = int(state["global_step"])
+        if main:
+            _trim_metrics(run_dir / "metrics.jsonl", global_step)
+
+    info: dict[str, Any] = {
+        "format": RUN_FORMAT,
+        "version": RUN_VERSION,
+        "status": "running",
+        "config": config.dump(),
+        "resolved": {
+            "precision": str(resolve_precision(config)).removeprefix("torch."),
+            "attn_implementation": resolve_attention(config),
+            "device": str(accelerator.device),
+            "distributed": str(accelerator.distributed_type),
+            "world_size": world,
+        },
+        "dataset": {"path": str(config.data), "rows": len(ds), "tokens": sum(lengths)},
+        "steps_per_epoch": steps_per_epoch,
+        "total_steps": total_steps,
+        "versions": _versions(),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    if main:
+        _write_json(run_dir / "train.json", info)
+    if config.report_to:
+        accelerator.init_trackers("srft", config={k: str(v) for k, v in config.dump().items()})
+
+    progress = _Progress(total_steps, global_step, enabled=main and config.progress)
+    last: dict[str, Any] = {}
+    while global_step < total_steps:
+        epoch, step_in_epoch = divmod(global_step, steps_per_epoch)
+        plan = _epoch_plans(lengths, config, world, epoch)[step_in_epoch]
+        last = _optimizer_step(
+            batches.step(plan[accelerator.process_index]),
+            model,
+            head,
+            optimizer,
+            scheduler,
+            accelerator,
+            config,
+        )
+        global_step += 1
+        last.update(step=global_step, epoch=epoch)
+        if main:
+            with (run_dir / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps(last) + "\n")
+        if config.report_to:
+            accelerator.log({k: v for k, v in last.items() if k != "step"}, step=global_step)
+        progress.update(last, global_step % config.log_steps == 0)
+        at_save = config.save_steps is not None and global_step % config.save_steps == 0
+        if at_save or (global_step == total_steps and config.save_steps is not None):
+            _save_checkpoint(accelerator, run_dir, global_step, layout, config.save_total_limit)
+    progress.close()
+
+    accelerator.wait_for_everyone()
+    tokenizer = load_tokenizer(config) if main else None
+    state_dict = (
+        accelerator.get_state_dict(model) if (config.full or not config.merge_lora) else None
+    )
+    if main:
+        kind = save_final_model(
+            accelerator.unwrap_model(model), config, run_dir / "model", tokenizer, state_dict
+        )
+        info.update(
+            status="completed",
+            model_kind=kind,
+            steps=global_step,
+            final=last,
+            finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+        _write_json(run_dir / "train.json", info)
+    if config.report_to:
+        accelerator.end_training()
+    accelerator.wait_for_everyone()
+    return run_dir
+
+
+def _optimizer_step(
+    packed: list[PackedBatch],
+    model: torch.nn.Module,
+    head: torch.nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    accelerator: Any,
+    config: TrainConfig,
+) -> dict[str, Any]:
+    """One optimizer step over this rank's micro-batches; returns the step's global metrics.
+
+    Each micro-batch's loss sum is scaled by world * grad_accum / (trained tokens of the whole
+    step on all ranks): accelerate divides by grad_accum and the engines average over ranks, so
+    the gradient is exactly that of the mean over the step's trained tokens.
+    """
+    started = time.perf_counter()
+    lr = scheduler.get_last_lr()[0]  # the rate this step applies (logged before the scheduler moves)
+    counts = torch.tensor(
+        [sum(b.num_trained for b in packed), sum(b.num_tokens for b in packed)],
+        dtype=torch.float64,
+        device=accelerator.device,
+    )
+    trained, tokens = (int(x) for x in accelerator.reduce(counts, reduction="sum").tolist())
+    scale = accelerator.num_processes * config.grad_accum / trained if trained else 0.0
+    loss_total = torch.zeros((), dtype=torch.float64, device=accelerator.device)
+    grad_norm: float | None = None
+    model.train()
+    for batch in packed:
+        with accelerator.accumulate(model):
+            summed = loss_sum(
+                model,
+                batch.to(accelerator.device),
+                config.loss_impl,
+                config.loss_chunk_tokens,
+                head,
+            )
+            accelerator.backward(summed * scale)
+            loss_total += summed.detach().double()
+            if accelerator.sync_gradients:
+                grad_norm = _clip(accelerator, model, config.max_grad_norm)
+            optimizer.step()  # accelerate skips it until the last micro-batch
+            if accelerator.sync_gradients:
+                scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+    loss = float(accelerator.reduce(loss_total, reduction="sum")) / trained if trained else 0.0
+    elapsed = time.perf_counter() - started
+    return {
+        "loss": loss,
+        "lr": lr,
+        "grad_norm": grad_norm,
+        "trained_tokens": trained,
+        "tokens": tokens,
+        "tokens_per_s": tokens / elapsed if elapsed > 0 else None,
+        "trained_tokens_per_s": trained / elapsed if elapsed > 0 else None,
+    }
+
+
+def _clip(accelerator: Any, model: torch.nn.Module, max_norm: float | None) -> float | None:
+    """Clip to max_norm (no clipping: an infinite bound) and return the global norm before it."""
+    norm = accelerator.clip_grad_norm_(model.parameters(), max_norm if max_norm else math.inf)
+    return None if norm is None else float(norm)
+
+
+def _save_checkpoint(
+    accelerator: Any, run_dir: Path, step: int, layout: dict[str, int], keep: int | None
+) -> None:
+    """model + optimizer + scheduler + RNG (accelerate, safetensors weights) + data position."""
+    target = run_dir / "checkpoints" / f"step-{step}"
+    accelerator.save_state(str(target), safe_serialization=True)
+    if accelerator.is_main_process:
+        _write_json(target / "trainer_state.json", {"global_step": step, "layout": layout})
+        if keep is not None:
+            for old in _checkpoints(run_dir)[:-keep]:
+                shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+class _Progress:
+    """A rich progress bar showing loss, trained tokens/s, learning rate and grad norm."""
+
+    def __init__(self, total: int, done: int, enabled: bool) -> None:
+        self.bar = None
+        if not enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.description}"),
+        )
+        self.task = self.bar.add_task("", total=total, completed=done)
+        self.bar.start()
+
+    def update(self, metrics: dict[str, Any], show: bool) -> None:
+        if self.bar is None:
+            return
+        text = None
+        if show:
+            gn = metrics.get("grad_norm")
+            text = (
+                f"loss {metrics['loss']:.4f}  {metrics.get('trained_tokens_per_s') or 0:,.0f} trained tok/s"
+                f"  lr {metrics['lr']:.2e}  gnorm {gn if gn is None else f'{gn:.3f}'}"
+            )
+        self.bar.update(self.task, advance=1, description=text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -1,0 +1,118 @@
+"""Student rollouts: the loop's plumbing, with scripted students and a real tiny model."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from srft.toy.generate import episodes as make_episodes
+from srft.toy.protocol import assistant_message
+from srft.toy.rollout import load_student, rollout
+
+
+@pytest.fixture(scope="module")
+def tokenizer(toy_tokenizer: Any) -> Any:
+    return toy_tokenizer
+
+
+class ScriptedStudent:
+    """A stand-in model whose `generate` reads the prompt and answers by a fixed script.
+
+    `oracle=True` plays perfectly (grep, edit the line with the issue's old value, submit);
+    otherwise it always edits the first grep hit.
+    """
+
+    def __init__(self, tokenizer: Any, oracle: bool = True) -> None:
+        self.tokenizer = tokenizer
+        self.oracle = oracle
+        self.config = type("Config", (), {"max_position_embeddings": 2048})()
+
+    def _reply(self, prompt: str) -> str:
+        key, old, new = re.search(r"(\S+) is (\d+) but it should be (\d+)", prompt).groups()
+        last = prompt.rsplit("<|im_start|>user\n", 1)[-1]
+        if "->" in last:
+            return assistant_message("done .", "submit")
+        hits = re.findall(r"^(\S+):(\S+) = (\d+)$", last, re.M)
+        if not hits:
+            return assistant_message("search .", f"grep {key}")
+        line = next((h for h in hits if h == (h[0], key, old)), hits[0]) if self.oracle else hits[0]
+        return assistant_message("edit .", f"edit {line[0]} {line[1]} {new}")
+
+    def generate(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kw: Any
+    ) -> torch.Tensor:
+        rows = []
+        for ids, mask in zip(input_ids, attention_mask, strict=True):
+            prompt = self.tokenizer.decode(ids[mask.bool()])
+            reply = self.tokenizer(self._reply(prompt), add_special_tokens=False)["input_ids"]
+            rows.append([*reply, kw["eos_token_id"]])
+        width = max(map(len, rows))
+        new = torch.tensor([r + [kw["pad_token_id"]] * (width - len(r)) for r in rows])
+        return torch.cat([input_ids, new], dim=1)
+
+
+class Babbler(ScriptedStudent):
+    """Never writes a bash block."""
+
+    def _reply(self, prompt: str) -> str:
+        return "THOUGHT: hmm ."
+
+
+def test_an_oracle_student_resolves_every_episode(tokenizer: Any) -> None:
+    runs = rollout(ScriptedStudent(tokenizer), tokenizer, make_episodes(12, seed=5), batch_size=5)
+    assert all(r.resolved for r in runs)
+    assert all(r.stop == "submitted" and r.steps == 3 for r in runs)
+    assert sum(r.errors for r in runs) == 0
+    assert sum(r.wrong_edits for r in runs) == 0
+
+
+def test_a_first_hit_student_fails_where_the_first_hit_is_wrong(tokenizer: Any) -> None:
+    eps = make_episodes(30, seed=6, levels=(3,))
+    runs = rollout(ScriptedStudent(tokenizer, oracle=False), tokenizer, eps)
+    for r in runs:
+        assert r.resolved == (r.wrong_edits == 0)
+    assert 0 < sum(r.resolved for r in runs) < 30
+
+
+def test_a_reply_without_a_bash_block_gets_a_format_error_until_the_step_limit(
+    tokenizer: Any,
+) -> None:
+    runs = rollout(Babbler(tokenizer), tokenizer, make_episodes(3, seed=7), max_steps=4)
+    for r in runs:
+        assert r.stop == "step_limit"
+        assert r.steps == r.errors == 4
+        assert "EXACTLY ONE action" in r.messages[-1]["content"]
+        assert not r.resolved
+
+
+def test_a_tiny_random_model_rolls_out_greedy_and_sampled(tokenizer: Any, tmp_path: Path) -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+    )
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    model, tok = load_student(tmp_path)
+    eps = make_episodes(4, seed=8)
+    for temperature in (0.0, 1.0):
+        runs = rollout(model, tok, eps, temperature=temperature, max_steps=2, max_new_tokens=8)
+        assert [r.episode for r in runs] == eps
+        assert all((r.steps == 2 and r.stop == "step_limit") or r.done for r in runs)
+        assert not any(r.resolved for r in runs)
+
+
+def test_loading_a_folder_without_a_model_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        load_student(tmp_path)

@@ -1,0 +1,185 @@
+"""The training loop: the loss is the mean over a step's trained tokens, resume is exact, and
+the run folder holds what the next stages load."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import make_rows, save_dataset
+from srft.train.config import TrainConfig
+from srft.train.trainer import DatasetError, train
+
+torch = pytest.importorskip("torch")
+safetensors = pytest.importorskip("safetensors.torch")
+
+
+def _losses(run: Path) -> list[float]:
+    return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return safetensors.load_file(str(run / "model" / "model.safetensors"))
+
+
+def _config(tmp_path: Path, model_dir: Path, name: str, **kwargs) -> TrainConfig:
+    values = dict(
+        data=tmp_path / "data",
+        model=str(model_dir),
+        output_dir=tmp_path / name,
+        full=True,
+        lr=1e-2,
+        lr_scheduler="linear",
+        progress=False,
+        seed=7,
+    )
+    values.update(kwargs)
+    return TrainConfig(**values)
+
+
+@pytest.fixture
+def equal_rows(tmp_path: Path) -> Path:
+    """Eight rows of 24 tokens: any token budget that is a multiple of 24 packs whole rows."""
+    return save_dataset(make_rows([24] * 8, seed=1), tmp_path / "data")
+
+
+def test_grad_accum_of_four_micro_batches_equals_one_batch_four_times_larger(
+    tmp_path, model_dir, equal_rows
+):
+    accum = train(_config(tmp_path, model_dir, "accum", batch_tokens=24, grad_accum=4, max_steps=2))
+    whole = train(_config(tmp_path, model_dir, "whole", batch_tokens=96, grad_accum=1, max_steps=2))
+    assert _losses(accum) == pytest.approx(_losses(whole), abs=1e-5)
+    a, w = _weights(accum), _weights(whole)
+    for name in a:
+        torch.testing.assert_close(a[name], w[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_rows_of_unequal_trained_counts_weigh_by_token_not_by_row(tmp_path, model_dir):
+    """One row trains 2 tokens, the other 20: the step loss is the token mean, not the row mean."""
+    rows = make_rows([40, 40], seed=2)
+    rows[0]["labels"] = [-100] * 38 + rows[0]["input_ids"][38:]
+    save_dataset(rows, tmp_path / "data")
+    run = train(_config(tmp_path, model_dir, "run", batch_tokens=40, grad_accum=2, max_steps=1))
+    from transformers import AutoModelForCausalLM
+
+    from srft.train.collate import pack
+    from srft.train.loss import loss_sum
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    with torch.no_grad():
+        sums = [loss_sum(model, pack([r["input_ids"]], [r["labels"]]), "stock") for r in rows]
+    counts = [1, sum(x != -100 for x in rows[1]["labels"][1:])]
+    assert _losses(run)[0] == pytest.approx(float(sum(sums)) / sum(counts), rel=1e-5)
+
+
+def test_resumed_at_step_three_continues_exactly_like_an_uninterrupted_run(tmp_path, model_dir):
+    save_dataset(make_rows([11, 30, 17, 25, 40, 9, 33, 21, 14, 28], seed=4), tmp_path / "data")
+    cfg = _config(
+        tmp_path, model_dir, "run", batch_tokens=45, epochs=3, save_steps=3, lora_dropout=0.0
+    )
+    run = train(cfg)
+    uninterrupted = _losses(run)
+    final = _weights(run)
+    assert len(uninterrupted) > 4
+    # Simulate a crash right after the checkpoint of step 3: later state is gone.
+    for ckpt in (run / "checkpoints").iterdir():
+        if ckpt.name != "step-3":
+            shutil.rmtree(ckpt)
+    shutil.rmtree(run / "model")
+    resumed = train(cfg.model_copy(update={"resume": True}))
+    assert _losses(resumed) == pytest.approx(uninterrupted, abs=1e-5)
+    for name, tensor in _weights(resumed).items():
+        torch.testing.assert_close(tensor, final[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_an_existing_run_folder_is_not_overwritten_without_resume(tmp_path, model_dir, equal_rows):
+    cfg = _config(tmp_path, model_dir, "run", batch_tokens=96, max_steps=1)
+    train(cfg)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(cfg)
+
+
+def test_the_run_folder_holds_train_json_metrics_checkpoints_and_model(
+    tmp_path, model_dir, equal_rows
+):
+    run = train(_config(tmp_path, model_dir, "run", batch_tokens=48, max_steps=2, save_steps=1))
+    info = json.loads((run / "train.json").read_text())
+    assert (info["format"], info["version"], info["status"]) == ("srft.train", 1, "completed")
+    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [1, 2]
+    for key in ("loss", "lr", "grad_norm", "trained_tokens", "tokens_per_s"):
+        assert all(m[key] is not None for m in metrics), key
+    ckpt = run / "checkpoints" / "step-1"
+    assert (ckpt / "model.safetensors").exists()
+    assert {"optimizer.bin", "scheduler.bin", "trainer_state.json"} <= {
+        p.name for p in ckpt.iterdir()
+    }
+    assert (run / "model" / "model.safetensors").exists()
+
+
+def test_save_total_limit_keeps_only_the_newest_checkpoints(tmp_path, model_dir, equal_rows):
+    run = train(
+        _config(
+            tmp_path,
+            model_dir,
+            "run",
+            batch_tokens=24,
+            max_steps=4,
+            save_steps=1,
+            save_total_limit=2,
+        )
+    )
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-3", "step-4"]
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_a_lora_run_saves_a_model_that_load_model_returns(tmp_path, model_dir, equal_rows, merge):
+    from srft.train import load_model
+
+    run = train(
+        _config(
+            tmp_path,
+            model_dir,
+            "run",
+            full=False,
+            lora_r=4,
+            merge_lora=merge,
+            batch_tokens=96,
+            max_steps=1,
+        )
+    )
+    assert (run / "model" / "adapter_config.json").exists() is not merge
+    model, _ = load_model(run)
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([[5, 6, 7]])).logits
+    assert logits.shape == (1, 3, 128)
+
+
+def test_a_lora_run_changes_only_adapter_weights(tmp_path, model_dir, equal_rows):
+    run = train(
+        _config(tmp_path, model_dir, "run", full=False, lora_r=4, batch_tokens=96, max_steps=2)
+    )
+    saved = safetensors.load_file(str(run / "model" / "adapter_model.safetensors"))
+    assert saved and all("lora_" in name for name in saved)
+    assert any(t.abs().sum() > 0 for n, t in saved.items() if "lora_B" in n)
+
+
+def test_a_missing_label_column_is_reported_with_the_dataset_path(tmp_path, model_dir):
+    import datasets
+
+    datasets.Dataset.from_list([{"input_ids": [1, 2, 3]}]).save_to_disk(
+        str(tmp_path / "data" / "hf")
+    )
+    with pytest.raises(DatasetError, match=r"data/hf: missing column\(s\) labels"):
+        train(_config(tmp_path, model_dir, "run", max_steps=1))
+
+
+def test_rows_over_max_length_fail_with_row_and_length_unless_truncated(tmp_path, model_dir):
+    save_dataset(make_rows([10, 50, 12]), tmp_path / "data")
+    with pytest.raises(DatasetError, match="row 1 has 50 tokens > max_length 20"):
+        train(_config(tmp_path, model_dir, "a", max_length=20, max_steps=1))
+    run = train(_config(tmp_path, model_dir, "b", max_length=20, truncate=True, max_steps=1))
+    assert json.loads((run / "train.json").read_text())["dataset"]["tokens"] == 10 + 20 + 12
