@@ -32,6 +32,14 @@ def test_mini_v1_provider_reasoning_is_kept_apart_from_content(ingest_one, fixtu
     assert "Thinking" not in t.step_assistant(0).content
 
 
+def test_mini_v1_format_error_text_is_marked_as_an_interrupt(ingest_one, fixtures_dir):
+    t = ingest_one(fixtures_dir / "mini-swe-agent-v1/trajs/calc__div-2")["calc__div-2"]
+    (complaint,) = t.step_observations(0)
+    assert complaint.role == "user"
+    assert complaint.interrupt == "FormatError"
+    assert t.step_observations(1)[0].interrupt is None
+
+
 def test_mini_v1_metadata_comes_from_info(ingest_one, fixtures_dir):
     t = ingest_one(fixtures_dir / "mini-swe-agent-v1/trajs/calc__add-1")["calc__add-1"]
     assert t.metadata.model == "fixture/model-a"

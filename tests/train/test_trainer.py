@@ -25,6 +25,14 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return safetensors.load_file(str(run / "model" / "model.safetensors"))
 
 
+def assert_same_weights(got: dict[str, torch.Tensor], want: dict[str, torch.Tensor]) -> None:
+    """Equal up to float noise: Adam divides by sqrt(v), so a summation-order difference in a
+    near-zero gradient can move a weight by ~1e-6 at lr 1e-2 (a real difference moves it ~1e-2)."""
+    assert got.keys() == want.keys()
+    for name in got:
+        torch.testing.assert_close(got[name], want[name], rtol=0, atol=2e-5, msg=name)
+
+
 def _config(tmp_path: Path, model_dir: Path, name: str, **kwargs) -> TrainConfig:
     values = dict(
         data=tmp_path / "data",
@@ -52,9 +60,7 @@ def test_grad_accum_of_four_micro_batches_equals_one_batch_four_times_larger(
     accum = train(_config(tmp_path, model_dir, "accum", batch_tokens=24, grad_accum=4, max_steps=2))
     whole = train(_config(tmp_path, model_dir, "whole", batch_tokens=96, grad_accum=1, max_steps=2))
     assert _losses(accum) == pytest.approx(_losses(whole), abs=1e-5)
-    a, w = _weights(accum), _weights(whole)
-    for name in a:
-        torch.testing.assert_close(a[name], w[name], rtol=1e-5, atol=1e-6, msg=name)
+    assert_same_weights(_weights(accum), _weights(whole))
 
 
 def test_rows_of_unequal_trained_counts_weigh_by_token_not_by_row(tmp_path, model_dir):
@@ -69,10 +75,15 @@ def test_rows_of_unequal_trained_counts_weigh_by_token_not_by_row(tmp_path, mode
     from srft.train.loss import loss_sum
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    alone = [pack([r["input_ids"]], [r["labels"]]) for r in rows]
     with torch.no_grad():
-        sums = [loss_sum(model, pack([r["input_ids"]], [r["labels"]]), "stock") for r in rows]
-    counts = [1, sum(x != -100 for x in rows[1]["labels"][1:])]
-    assert _losses(run)[0] == pytest.approx(float(sum(sums)) / sum(counts), rel=1e-5)
+        sums = [float(loss_sum(model, batch, "stock")) for batch in alone]
+    counts = [batch.num_trained for batch in alone]
+    assert counts[0] == 2 and counts[1] > 10
+    token_mean = sum(sums) / sum(counts)
+    row_mean = (sums[0] / counts[0] + sums[1] / counts[1]) / 2
+    assert _losses(run)[0] == pytest.approx(token_mean, rel=1e-5)
+    assert _losses(run)[0] != pytest.approx(row_mean, rel=1e-3)
 
 
 def test_resumed_at_step_three_continues_exactly_like_an_uninterrupted_run(tmp_path, model_dir):
@@ -91,8 +102,7 @@ def test_resumed_at_step_three_continues_exactly_like_an_uninterrupted_run(tmp_p
     shutil.rmtree(run / "model")
     resumed = train(cfg.model_copy(update={"resume": True}))
     assert _losses(resumed) == pytest.approx(uninterrupted, abs=1e-5)
-    for name, tensor in _weights(resumed).items():
-        torch.testing.assert_close(tensor, final[name], rtol=1e-5, atol=1e-6, msg=name)
+    assert_same_weights(_weights(resumed), final)
 
 
 def test_an_existing_run_folder_is_not_overwritten_without_resume(tmp_path, model_dir, equal_rows):

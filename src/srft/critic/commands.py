@@ -7,8 +7,6 @@ from pathlib import Path
 
 import typer
 
-from srft.critic.client import RESPONSE_FORMATS
-
 
 def critic(
     corpus: Path = typer.Argument(
@@ -72,7 +70,7 @@ def critic(
         None, "--tokens-per-minute", help="[llm] Token rate limit (prompt estimate + max_tokens)."
     ),
     response_format: str = typer.Option(
-        "auto", help=f"[llm] auto | {' | '.join(RESPONSE_FORMATS)}"
+        "auto", help="[llm] auto | json_schema | json_object | plain"
     ),
     tokenizer: Path | None = typer.Option(
         None, help="[llm] tokenizer.json (or folder) to count tokens exactly."

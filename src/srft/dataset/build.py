@@ -21,6 +21,7 @@ or random fingerprint is written.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -86,13 +87,24 @@ class Encoder:
         self.backend = backend
         self.renderer = ChatRenderer(tokenizer, chat_template)
 
-    def tokenize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Token ids and (start, end) character offsets of `text`, as the chat template's own
-        tokenization does it (`add_special_tokens=False`: the template writes BOS itself)."""
-        enc = self.backend.encode(text, add_special_tokens=False)
+    def tokenize(self, text: str, points: list[int]) -> tuple[np.ndarray, dict[int, int]]:
+        """Token ids of `text`, cut at the character `points`, and the token index of each point.
+
+        The text is tokenized in one call as pre-split pieces, so no token spans a cut: a turn
+        boundary is a token boundary, as it is at inference, where the prompt ends with the
+        assistant header and the model's first token starts the turn. (Tokenizing the whole
+        string would let e.g. the header's newline merge with the spaces a turn starts with.)
+        `add_special_tokens=False`: the template writes BOS itself.
+        """
+        cuts = sorted({0, len(text), *points})
+        pieces = [text[a:b] for a, b in itertools.pairwise(cuts)]
+        enc = self.backend.encode(pieces, is_pretokenized=True, add_special_tokens=False)
         ids = np.asarray(enc.ids, dtype=np.int32)
-        offsets = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
-        return ids, offsets
+        words = np.asarray([-1 if w is None else w for w in enc.word_ids], dtype=np.int64)
+        if words.size and (words[0] < 0 or np.any(np.diff(words) < 0)):
+            raise BuildError("the tokenizer did not keep the pieces of the text in order")
+        first = np.searchsorted(words, np.arange(len(cuts)), side="left")
+        return ids, {c: int(t) for c, t in zip(cuts, first, strict=True)}
 
     def encode(
         self,
@@ -108,16 +120,10 @@ class Encoder:
             rendering = self.renderer.render(trajectory)
         except RenderError as e:
             raise BuildError(str(e)) from e
-        ids, offsets = self.tokenize(rendering.text)
-        starts, ends = offsets[:, 0], offsets[:, 1]
+        points = [c for p in rendering.parts for c in (p.start, p.end)] + rendering.step_starts
+        ids, token_at = self.tokenize(rendering.text, points)
         where = f"trajectory {trajectory.id!r}"
-
-        spans: list[tuple[int, int]] = []
-        for part in rendering.parts:
-            label = f"step {part.step}" if part.step is not None else f"message {part.message}"
-            a = _token_boundary(starts, ends, part.start, f"{where}, {label}: start")
-            b = _token_boundary(starts, ends, part.end, f"{where}, {label}: end")
-            spans.append((a, b))
+        spans = [(token_at[p.start], token_at[p.end]) for p in rendering.parts]
 
         n_steps = len(trajectory.steps)
         keep_steps = n_steps
@@ -132,10 +138,7 @@ class Encoder:
                 return Encoded(row=None, skipped="overlong")
             # Cut only between steps: just before a later step's assistant header, so every
             # kept step keeps its assistant part and all its observations.
-            cuts = [
-                _token_boundary(starts, ends, h, f"{where}, step {k}: header", inside_ok=True)
-                for k, h in enumerate(rendering.step_starts)
-            ] + [length]
+            cuts = [token_at[h] for h in rendering.step_starts] + [length]
             keep_steps = max((k for k in range(n_steps + 1) if cuts[k] <= max_length), default=0)
             if keep_steps == 0:
                 return Encoded(row=None, skipped="overlong")
@@ -234,24 +237,6 @@ class Encoder:
             with_before = decode(ids[a - 1 : b].tolist(), skip_special_tokens=False)
             return with_before == before + expected
         return False
-
-
-def _token_boundary(
-    starts: np.ndarray, ends: np.ndarray, char: int, where: str, *, inside_ok: bool = False
-) -> int:
-    """The index of the first token at or after character `char`, which must fall between
-    two tokens. A token that straddles it (a merge across the turn boundary) is an error: no
-    token span could then reproduce the turn exactly. For truncation points (`inside_ok`) the
-    cut moves before the straddling token instead."""
-    t = int(np.searchsorted(starts, char, side="left"))
-    if t > 0 and ends[t - 1] > char:
-        if inside_ok:
-            return t - 1
-        raise BuildError(
-            f"{where}: token {t - 1} spans the turn boundary at character {char} "
-            "(the tokenizer merges across it), so no exact token span exists"
-        )
-    return t
 
 
 # -- worker processes -----------------------------------------------------------------------

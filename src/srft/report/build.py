@@ -118,7 +118,9 @@ def clip(text: str, limit: int) -> str:
     head = limit * 2 // 3
     tail = limit - head
     omitted = len(text) - head - tail
-    return f"{text[:head]}\n\n[... {omitted} characters omitted in the report ...]\n\n{text[-tail:]}"
+    return (
+        f"{text[:head]}\n\n[... {omitted} characters omitted in the report ...]\n\n{text[-tail:]}"
+    )
 
 
 def split_thought_action(message: Message) -> tuple[str, str]:
@@ -133,7 +135,9 @@ def split_thought_action(message: Message) -> tuple[str, str]:
         calls = []
         for call in message.tool_calls:
             args = call.arguments
-            shown = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False, indent=1)
+            shown = (
+                args if isinstance(args, str) else json.dumps(args, ensure_ascii=False, indent=1)
+            )
             calls.append(f"{call.name}({shown})")
         return thought, "\n".join(calls)
     content = message.content
@@ -195,14 +199,18 @@ def trajectory_view(
 
 def label_counts(views: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     """Steps per label (rows) and outcome (columns); steps without a label count as unlabeled."""
-    counts: dict[str, dict[str, int]] = {k: dict.fromkeys(OUTCOMES, 0) for k in (*LABELS, UNLABELED)}
+    counts: dict[str, dict[str, int]] = {
+        k: dict.fromkeys(OUTCOMES, 0) for k in (*LABELS, UNLABELED)
+    }
     for view in views:
         for step in view["steps"]:
             counts[step["label"] or UNLABELED][view["outcome"]] += 1
     return counts
 
 
-def labels_by_position(views: list[dict[str, Any]], bins: int = POSITION_BINS) -> list[dict[str, int]]:
+def labels_by_position(
+    views: list[dict[str, Any]], bins: int = POSITION_BINS
+) -> list[dict[str, int]]:
     """For each tenth of a trajectory (by step index / steps), how many steps carry each label."""
     out = [dict.fromkeys((*LABELS, UNLABELED), 0) for _ in range(bins)]
     for view in views:
@@ -227,19 +235,31 @@ def length_histogram(views: list[dict[str, Any]], bins: int = 12) -> dict[str, A
     return {"edges": [i * width for i in range(n_bins + 1)], "counts": counts}
 
 
-def policy_tokens(
-    rows: list[dict[str, Any]], outcomes: Mapping[str, str]
-) -> dict[str, Any]:
+def policy_tokens(rows: list[dict[str, Any]], outcomes: Mapping[str, str]) -> dict[str, Any]:
     """A policy's dataset reduced for the report: per-row spans and per-outcome token accounting.
 
     `masked` counts assistant tokens of masked steps (the tokens SRFT keeps in context but does
     not learn); the masked fraction is masked / (trained + masked) assistant tokens.
     """
     per_row: dict[str, Any] = {}
-    by_outcome = {o: {"rows": 0, "tokens": 0, "trained": 0, "masked": 0, "steps_trained": 0, "steps_masked": 0} for o in OUTCOMES}
+    by_outcome = {
+        o: {
+            "rows": 0,
+            "tokens": 0,
+            "trained": 0,
+            "masked": 0,
+            "steps_trained": 0,
+            "steps_masked": 0,
+        }
+        for o in OUTCOMES
+    }
     for row in rows:
         spans = [[s["index"], s["start"], s["end"], bool(s["trained"])] for s in row["steps"]]
-        per_row[row["trajectory_id"]] = {"tokens": row["num_tokens"], "trained": row["num_trained"], "spans": spans}
+        per_row[row["trajectory_id"]] = {
+            "tokens": row["num_tokens"],
+            "trained": row["num_trained"],
+            "spans": spans,
+        }
         acc = by_outcome[row.get("outcome") or outcomes.get(row["trajectory_id"], "unknown")]
         acc["rows"] += 1
         acc["tokens"] += row["num_tokens"]
@@ -297,7 +317,10 @@ def collect_report_data(
 
     policies: dict[str, Any] = {}
     for policy, folder in (datasets or {}).items():
-        policies[policy] = {"dataset": str(folder), **policy_tokens(read_dataset_rows(folder), outcomes)}
+        policies[policy] = {
+            "dataset": str(folder),
+            **policy_tokens(read_dataset_rows(folder), outcomes),
+        }
     for policy, folder in (runs or {}).items():
         entry = policies.setdefault(policy, {"rows": {}, "by_outcome": {}, "dropped": {}})
         records = read_metrics(folder)
@@ -359,7 +382,7 @@ def render_html(data: Mapping[str, Any]) -> str:
     )
     replacements = {
         "{{TITLE}}": html.escape(str(data.get("title", "SRFT report"))),
-        "{{CSP}}": html.escape(csp),
+        "{{CSP}}": html.escape(csp, quote=False),  # single quotes only, inside a "-quoted attribute
         "{{CSS}}": _asset("report.css"),
         "{{DATA}}": embed_json(data),
         "{{SCRIPT}}": script,

@@ -21,14 +21,18 @@ def _pairs(specs: list[str], option: str) -> dict[str, str]:
 
 def report_command(
     corpus: Path = typer.Option(..., "--corpus", "-c", help="The corpus JSONL (`srft ingest`)."),
-    verdicts: Path | None = typer.Option(None, "--verdicts", "-v", help="The verdicts JSONL (`srft critic`)."),
+    verdicts: Path | None = typer.Option(
+        None, "--verdicts", "-v", help="The verdicts JSONL (`srft critic`)."
+    ),
     dataset: list[str] = typer.Option(
         [], "--dataset", "-d", help="POLICY=DIR of a dataset folder (`srft build`); repeat."
     ),
     run: list[str] = typer.Option(
         [], "--run", "-r", help="POLICY=DIR of a train run folder (`srft train`); repeat."
     ),
-    eval_json: Path | None = typer.Option(None, "--eval", "-e", help="eval.json (`srft evaluate nll`)."),
+    eval_json: Path | None = typer.Option(
+        None, "--eval", "-e", help="eval.json (`srft evaluate nll`)."
+    ),
     settings: Path | None = typer.Option(
         None, "--settings", help="A JSON or YAML file of settings to show (e.g. the run config)."
     ),
@@ -36,7 +40,9 @@ def report_command(
     max_text: int = typer.Option(
         6000, help="Cut texts longer than this many characters (in the report only)."
     ),
-    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="Where to write the HTML."),
+    output: Path = typer.Option(
+        Path("report.html"), "--output", "-o", help="Where to write the HTML."
+    ),
 ) -> None:
     """Write one self-contained HTML report (works offline): summary, charts, policy
     comparison with held-out NLL, and a trajectory browser with the critic's labels and the

@@ -96,6 +96,7 @@ def evaluate_students(
             )
             outcomes[name] = [r.resolved for r in runs]
             per_student[name] = summarise(runs)
+            per_student[name]["outcomes"] = outcomes[name]
             if keep_episodes:
                 per_student[name]["episodes"] = [r.to_dict() for r in runs]
         names = list(students)

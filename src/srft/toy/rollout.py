@@ -94,15 +94,12 @@ def load_student(path: str | Path, tokenizer_path: str | Path | None = None) -> 
     from srft.train.model import load_model
 
     path = Path(path)
-    if not any(
-        (p / n).exists()
-        for p in (path, path / "model")
-        for n in ("config.json", "adapter_config.json")
-    ):
+    folder = path / "model" if (path / "model").is_dir() else path
+    if not any((folder / n).exists() for n in ("config.json", "adapter_config.json")):
         raise FileNotFoundError(f"{path}: no model here (no config.json, nor model/config.json)")
-    model, tokenizer = load_model(path)
+    model, tokenizer = load_model(folder)
     if tokenizer_path is not None or tokenizer is None:
-        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_path or path))
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_path or folder))
     model.eval()
     return model, tokenizer
 

@@ -99,6 +99,12 @@ class TrainConfig(BaseModel):
     activation_checkpointing: bool = Field(
         True, description="Recompute layer activations in backward."
     )
+    checkpoint_every_n_layers: int = Field(
+        1, ge=1, description="Checkpoint only every n-th layer (more memory, less recompute)."
+    )
+    checkpoint_offload: bool = Field(
+        False, description="Keep checkpointed activations in pinned host memory."
+    )
     compile: bool = Field(False, description="torch.compile each decoder layer.")
 
     # --- operations --------------------------------------------------------------------------

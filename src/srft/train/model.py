@@ -63,7 +63,12 @@ def build_model(config: TrainConfig) -> nn.Module:
         model = AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
     model.config.use_cache = False
     if config.activation_checkpointing:
-        model.activation_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # transformers' own selective checkpointing: every n-th layer, optionally to host memory.
+        model.activation_checkpointing_enable(
+            activation_checkpointing_kwargs={"use_reentrant": False},
+            every_n_layers=config.checkpoint_every_n_layers,
+            offload=config.checkpoint_offload,
+        )
     if not config.full:
         model = _add_lora(model, config)
     if config.compile:

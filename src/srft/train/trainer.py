@@ -117,15 +117,29 @@ class Batches:
         return [self.micro_batch(rows) for rows in micro_batches]
 
 
-def _epoch_plans(lengths: list[int], config: TrainConfig, world: int, epoch: int) -> list[StepPlan]:
-    return plan_epoch(
-        lengths,
-        batch_tokens=config.batch_tokens,
-        grad_accum=config.grad_accum,
-        world_size=world,
-        seed=config.seed,
-        epoch=epoch,
-    )
+def step_schedule(lengths: list[int], config: TrainConfig, world: int) -> list[tuple[int, StepPlan]]:
+    """Every optimizer step of the run as (epoch, plan), in order.
+
+    Epochs can differ in step count (a new shuffle packs differently). With `max_steps` the run
+    takes exactly that many steps, starting new epochs as needed; otherwise `epochs` epochs.
+    """
+    schedule: list[tuple[int, StepPlan]] = []
+    epoch = 0
+    while True:
+        if config.max_steps is None and epoch == config.epochs:
+            return schedule
+        plans = plan_epoch(
+            lengths,
+            batch_tokens=config.batch_tokens,
+            grad_accum=config.grad_accum,
+            world_size=world,
+            seed=config.seed,
+            epoch=epoch,
+        )
+        schedule.extend((epoch, plan) for plan in plans)
+        if config.max_steps is not None and len(schedule) >= config.max_steps:
+            return schedule[: config.max_steps]
+        epoch += 1
 
 
 def _checkpoints(run_dir: Path) -> list[Path]:
@@ -210,8 +224,8 @@ def train(config: TrainConfig) -> Path:
         weight_decay=config.weight_decay,
         fused=torch.cuda.is_available() or None,
     )
-    steps_per_epoch = len(_epoch_plans(lengths, config, world, 0))
-    total_steps = config.max_steps or steps_per_epoch * config.epochs
+    schedule = step_schedule(lengths, config, world)
+    total_steps = len(schedule)
     scheduler = get_scheduler(
         config.lr_scheduler,
         optimizer,
@@ -252,7 +266,7 @@ def train(config: TrainConfig) -> Path:
             "world_size": world,
         },
         "dataset": {"path": str(config.data), "rows": len(ds), "tokens": sum(lengths)},
-        "steps_per_epoch": steps_per_epoch,
+        "epochs": schedule[-1][0] + 1,
         "total_steps": total_steps,
         "versions": _versions(),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -265,8 +279,7 @@ def train(config: TrainConfig) -> Path:
     progress = _Progress(total_steps, global_step, enabled=main and config.progress)
     last: dict[str, Any] = {}
     while global_step < total_steps:
-        epoch, step_in_epoch = divmod(global_step, steps_per_epoch)
-        plan = _epoch_plans(lengths, config, world, epoch)[step_in_epoch]
+        epoch, plan = schedule[global_step]
         last = _optimizer_step(
             batches.step(plan[accelerator.process_index]),
             model,
@@ -328,7 +341,9 @@ def _optimizer_step(
     the gradient is exactly that of the mean over the step's trained tokens.
     """
     started = time.perf_counter()
-    lr = scheduler.get_last_lr()[0]  # the rate this step applies (logged before the scheduler moves)
+    lr = scheduler.get_last_lr()[
+        0
+    ]  # the rate this step applies (logged before the scheduler moves)
     counts = torch.tensor(
         [sum(b.num_trained for b in packed), sum(b.num_tokens for b in packed)],
         dtype=torch.float64,

@@ -35,8 +35,42 @@ def id_from_file(origin: Origin) -> str:
     return name
 
 
-def walk_messages(raw_messages: list[Any]) -> tuple[list[Message], dict[str, Any]]:
-    """Canonical messages of a mini-swe-agent message list, and what `exit` messages carried."""
+# mini-swe-agent 1.x's default templates for framework complaints, by interrupt kind. v1 saves
+# them as plain `user` messages, so they are recognised by their text (the run's own templates,
+# from `info.config.agent`, take precedence).
+DEFAULT_INTERRUPT_TEMPLATES = {
+    "FormatError": "Please always provide EXACTLY ONE action in triple backticks",
+    "ExecutionTimeoutError": "The last command <command>",
+}
+_TEMPLATE_KEYS = {
+    "FormatError": "format_error_template",
+    "ExecutionTimeoutError": "timeout_template",
+}
+
+
+def interrupt_prefixes(info: Any) -> dict[str, str]:
+    """Literal text that starts each interrupt message (templates cut at their first `{`)."""
+    prefixes = dict(DEFAULT_INTERRUPT_TEMPLATES)
+    config = info.get("config") if isinstance(info, dict) else None
+    agent = config.get("agent") if isinstance(config, dict) else None
+    if isinstance(agent, dict):
+        for kind, key in _TEMPLATE_KEYS.items():
+            template = agent.get(key)
+            if isinstance(template, str):
+                literal = template.split("{", 1)[0].strip()
+                if len(literal) >= 10:
+                    prefixes[kind] = literal
+    return prefixes
+
+
+def walk_messages(
+    raw_messages: list[Any], prefixes: dict[str, str] | None = None
+) -> tuple[list[Message], dict[str, Any]]:
+    """Canonical messages of a mini-swe-agent message list, and what `exit` messages carried.
+
+    `prefixes` recognise interrupts saved as plain text (v1): kind -> start of the message.
+    """
+    prefixes = DEFAULT_INTERRUPT_TEMPLATES if prefixes is None else prefixes
     messages: list[Message] = []
     exit_info: dict[str, Any] = {}
     seen_assistant = False
@@ -64,6 +98,12 @@ def walk_messages(raw_messages: list[Any]) -> tuple[list[Message], dict[str, Any
             interrupt = extra.get("interrupt_type")
             if isinstance(interrupt, str) and interrupt:
                 message.interrupt = interrupt
+            elif message.role == "user" and code is None:
+                text = message.content.lstrip()
+                for kind, prefix in prefixes.items():
+                    if text.startswith(prefix):
+                        message.interrupt = kind
+                        break
         messages.append(message)
     return messages, exit_info
 
@@ -97,7 +137,7 @@ def convert_saved_run(record: Any, origin: Origin, format_name: str) -> Trajecto
     """A `{info, messages, trajectory_format}` record (v1 or v2) as a canonical trajectory."""
     record = expect_dict(record, "trajectory")
     raw_messages = expect_list(record.get("messages"), "messages")
-    messages, exit_info = walk_messages(raw_messages)
+    messages, exit_info = walk_messages(raw_messages, interrupt_prefixes(record.get("info")))
     instance_id = optional_str(record.get("instance_id"), "instance_id") or id_from_file(origin)
     if not instance_id:
         raise fail("no instance_id and no file name to take one from")

@@ -31,6 +31,7 @@ from srft.corpus.formats._chat import (
     optional_float,
     optional_str,
     parse_arguments,
+    response_reasoning,
     text_of,
     type_name,
 )
@@ -182,6 +183,7 @@ class _Stream:
             self.turn = Message(
                 role="assistant",
                 content=_response_text(response) or _thought(args, n),
+                reasoning=response_reasoning({"response": response}),
                 tool_calls=[call],
             )
             self.messages.append(self.turn)

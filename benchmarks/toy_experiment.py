@@ -1,0 +1,290 @@
+"""The toy experiment: do sft < rft < srft hold when the students are rolled out?
+
+For each teacher setting and seed: generate teacher episodes (`srft.toy.generate`), ingest them
+(`srft.corpus.ingest`), label them with the true labels and with the `rules` critic, build four
+datasets with the product's builder (sft; rft; srft with true labels; srft with rules labels),
+train a small word-level Llama from scratch on each with the product's trainer
+(`srft.train.trainer.train`, equal optimizer steps), and roll every student out on the same
+fresh episodes, greedy and sampled at T=1 (`srft.toy.eval`).
+
+Training runs in chunks (constant learning rate after warm-up, resumed from the trainer's own
+checkpoints), and all students are evaluated after every chunk, so a time limit still leaves
+complete, paired numbers. Results are appended to `<out>/results.jsonl` as they come;
+`--summarise` turns that file into the markdown tables of docs/benchmarks.md (means over seeds,
+pooled Wilson intervals, pooled paired differences).
+
+    nice -n 10 python benchmarks/toy_experiment.py --out /tmp/toy-exp --episodes 2000 \\
+        --seeds 0,1,2 --settings default,sloppy --steps 300 --eval-every 100
+    python benchmarks/toy_experiment.py --out /tmp/toy-exp --summarise
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+POLICIES: dict[str, tuple[str, str | None]] = {
+    # student name: (build policy, verdicts: None, "true" or "rules")
+    "sft": ("sft", None),
+    "rft": ("rft", None),
+    "srft-true": ("srft", "true"),
+    "srft-rules": ("srft", "rules"),
+}
+
+
+def student_config(vocab_size: int, hidden: int, layers: int, max_len: int) -> dict[str, Any]:
+    """A small Llama, word-level vocabulary, trained from random init."""
+    return {
+        "model_type": "llama",
+        "architectures": ["LlamaForCausalLM"],
+        "vocab_size": vocab_size,
+        "hidden_size": hidden,
+        "intermediate_size": hidden * 2,
+        "num_hidden_layers": layers,
+        "num_attention_heads": max(1, hidden // 32),
+        "num_key_value_heads": max(1, hidden // 32),
+        "max_position_embeddings": max_len,
+        "tie_word_embeddings": True,
+        "rms_norm_eps": 1e-5,
+        "bos_token_id": None,
+        "eos_token_id": None,
+        "pad_token_id": 0,
+    }
+
+
+def prepare(out: Path, setting: str, seed: int, episodes: int, tokenizer: Path, max_len: int) -> dict[str, Path]:
+    """Data of one (setting, seed): generate, ingest, label, build the four datasets."""
+    from srft.corpus.ingest import ingest
+    from srft.corpus.io import read_corpus
+    from srft.critic.rules import judge_rules
+    from srft.critic.verdicts import write_verdicts
+    from srft.dataset.build import build_dataset
+    from srft.toy.generate import generate
+    from srft.toy.teacher import TeacherConfig
+
+    root = out / setting / f"seed-{seed}"
+    data = root / "data"
+    if not (data / "toy.json").exists():
+        generate(data, episodes, seed=seed, config=TeacherConfig.preset(setting))
+    corpus = root / "corpus.jsonl"
+    if not corpus.exists():
+        ingest([data / "trajs"], labels=[data / "toy.teacher.json"], output=corpus)
+    verdicts = {"true": data / "labels.jsonl", "rules": root / "rules.verdicts.jsonl"}
+    if not verdicts["rules"].exists():
+        write_verdicts((judge_rules(t) for t in read_corpus(corpus)), verdicts["rules"])
+    datasets = {}
+    for name, (policy, labels) in POLICIES.items():
+        folder = root / "datasets" / name
+        if not (folder / "build.json").exists():
+            build_dataset(
+                corpus,
+                verdicts[labels] if labels else None,
+                policy=policy,
+                tokenizer=str(tokenizer),
+                output=folder,
+                max_length=max_len,
+                overlong="skip",
+            )
+        datasets[name] = folder
+    return datasets
+
+
+def dataset_facts(folder: Path) -> dict[str, Any]:
+    """Rows and trained tokens of a built dataset (from its manifest)."""
+    manifest = json.loads((folder / "build.json").read_text())
+    return {k: manifest.get(k) for k in ("counts", "stats") if k in manifest}
+
+
+def train_to(run: Path, data: Path, steps: int, args: argparse.Namespace, seed: int, model_cfg: Path, tokenizer: Path) -> None:
+    """Train (or resume) the student in `run` up to `steps` optimizer steps."""
+    from srft.train.config import TrainConfig
+    from srft.train.trainer import train
+
+    train(
+        TrainConfig(
+            data=data,
+            output_dir=run,
+            model_config_path=model_cfg,
+            tokenizer=str(tokenizer),
+            full=True,
+            max_steps=steps,
+            lr=args.lr,
+            lr_scheduler="constant_with_warmup",
+            warmup_steps=min(50, args.eval_every),
+            batch_tokens=args.batch_tokens,
+            max_length=args.max_len,
+            seed=seed,
+            precision="fp32",
+            activation_checkpointing=False,
+            save_steps=args.eval_every,
+            save_total_limit=1,
+            resume=(run / "metrics.jsonl").exists(),
+            progress=False,
+            log_steps=10_000,
+        )
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    """The whole experiment; appends one JSON line per (setting, seed, step) evaluation."""
+    import torch
+
+    from srft.toy.eval import evaluate_students, format_table
+    from srft.toy.rollout import load_student
+    from srft.toy.tokenizer import save_tokenizer
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer_dir = out / "tokenizer"
+    tok = save_tokenizer(tokenizer_dir)
+    model_cfg = out / "student-config.json"
+    model_cfg.write_text(json.dumps(student_config(len(tok), args.hidden, args.layers, args.max_len)))
+    results = out / "results.jsonl"
+    deadline = time.monotonic() + args.time_limit * 60
+    hardware = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    for chunk_end in range(args.eval_every, args.steps + 1, args.eval_every):
+        for setting in args.settings:
+            for seed in args.seeds:
+                if time.monotonic() > deadline:
+                    print("time limit reached; results so far are in", results, flush=True)
+                    return
+                t0 = time.monotonic()
+                datasets = prepare(out, setting, seed, args.episodes, tokenizer_dir, args.max_len)
+                runs = {}
+                for name, data in datasets.items():
+                    runs[name] = out / setting / f"seed-{seed}" / "runs" / name
+                    train_to(runs[name], data, chunk_end, args, seed, model_cfg, tokenizer_dir)
+                t_train = time.monotonic() - t0
+                students = {name: load_student(path) for name, path in runs.items()}
+                result = evaluate_students(
+                    students,
+                    episodes=args.eval_episodes,
+                    seed=args.eval_seed,
+                    temperatures=(0.0, 1.0),
+                )
+                record = {
+                    "setting": setting,
+                    "seed": seed,
+                    "step": chunk_end,
+                    "train_episodes": args.episodes,
+                    "seconds_train": round(t_train, 1),
+                    "seconds_eval": round(time.monotonic() - t0 - t_train, 1),
+                    "datasets": {n: dataset_facts(d) for n, d in datasets.items()},
+                    "final_loss": {
+                        n: json.loads((p / "metrics.jsonl").read_text().splitlines()[-1]).get("loss")
+                        for n, p in runs.items()
+                    },
+                    "args": {k: v for k, v in vars(args).items() if k != "func"},
+                    "hardware": hardware,
+                    "eval": result,
+                }
+                with results.open("a") as f:
+                    f.write(json.dumps(record) + "\n")
+                print(f"== {setting} seed {seed} step {chunk_end} "
+                      f"(train {t_train:.0f}s, eval {record['seconds_eval']:.0f}s)", flush=True)
+                print(format_table(result), flush=True)
+
+
+def summarise(out: Path) -> str:
+    """Markdown tables from results.jsonl: the latest step that every seed reached, per setting."""
+    from srft.toy.eval import paired_difference, wilson
+
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line]
+    lines: list[str] = []
+    for setting in sorted({r["setting"] for r in records}):
+        mine = [r for r in records if r["setting"] == setting]
+        seeds = sorted({r["seed"] for r in mine})
+        steps = sorted({r["step"] for r in mine if all(
+            any(x["seed"] == s and x["step"] == r["step"] for x in mine) for s in seeds)})
+        for step in steps:
+            at = [r for r in mine if r["step"] == step]
+            for mode in at[0]["eval"]["modes"]:
+                names = list(at[0]["eval"]["modes"][mode]["students"])
+                lines.append(f"\n**{setting} teacher, step {step}, {mode}** "
+                             f"({len(at)} seeds x {at[0]['eval']['episodes']} episodes)\n")
+                lines.append("| student | success (pooled) | 95% Wilson | per seed | L1 / L2 / L3 | errors/step | wrong-edit episodes |")
+                lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+                outcomes: dict[str, list[bool]] = {}
+                for name in names:
+                    k = n = 0
+                    per_seed, lv, err, wrong = [], {"1": [0, 0], "2": [0, 0], "3": [0, 0]}, [], []
+                    for r in at:
+                        s = r["eval"]["modes"][mode]["students"][name]
+                        k += s["success"]["k"]
+                        n += s["success"]["n"]
+                        per_seed.append(f"{s['success']['rate']:.0%}")
+                        for level, v in s["per_level"].items():
+                            lv[level][0] += v["k"]
+                            lv[level][1] += v["n"]
+                        err.append(s["error_rate"])
+                        wrong.append(s["wrong_edit_episodes"])
+                    lo, hi = wilson(k, n)
+                    levels = " / ".join(f"{a / b:.0%}" if b else "-" for a, b in lv.values())
+                    lines.append(
+                        f"| {name} | {k / n:.1%} | [{lo:.1%}, {hi:.1%}] | {', '.join(per_seed)} | "
+                        f"{levels} | {sum(err) / len(err):.2f} | {sum(wrong) / len(wrong):.1%} |"
+                    )
+                    outcomes[name] = []
+                for r in at:
+                    for name in names:
+                        eps = r["eval"]["modes"][mode]["students"][name].get("outcomes")
+                        if eps is None:
+                            break
+                        outcomes[name] += eps
+                if all(outcomes[n] for n in names):
+                    lines.append("\n| paired difference (pooled over seeds) | mean | 95% CI |")
+                    lines.append("| --- | --- | --- |")
+                    for a, b in (("rft", "sft"), ("srft-true", "sft"), ("srft-true", "rft"),
+                                 ("srft-rules", "sft"), ("srft-rules", "rft")):
+                        if a in outcomes and b in outcomes:
+                            d = paired_difference(outcomes[a], outcomes[b])
+                            lines.append(f"| {a} - {b} | {d['diff']:+.1%} | "
+                                         f"[{d['lo']:+.1%}, {d['hi']:+.1%}] |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True)
+    p.add_argument("--summarise", action="store_true", help="Print the tables of results.jsonl.")
+    p.add_argument("--episodes", type=int, default=2000, help="Teacher episodes per (setting, seed).")
+    p.add_argument("--settings", type=lambda s: s.split(","), default=["default", "sloppy"])
+    p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
+    p.add_argument("--steps", type=int, default=300, help="Optimizer steps per student.")
+    p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--eval-episodes", type=int, default=150)
+    p.add_argument("--eval-seed", type=int, default=9999)
+    p.add_argument("--batch-tokens", type=int, default=8192)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--max-len", type=int, default=1024)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--time-limit", type=float, default=60.0, help="Minutes; stops between evaluations.")
+    args = p.parse_args(argv)
+    if args.summarise:
+        print(summarise(Path(args.out)))
+        return
+    if args.steps % args.eval_every:
+        sys.exit("--steps must be a multiple of --eval-every")
+    run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""`srft build` and `srft export` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from srft.cli import app
+from srft.corpus.io import write_corpus
+from srft.critic.verdicts import write_verdicts
+
+from .conftest import trajectory, verdict
+
+TURNS = [{"say": "Look.", "obs": "a.py"}, {"say": "Oops.", "obs": "error"}, {"say": "Done."}]
+
+
+def _inputs(tmp_path: Path) -> tuple[Path, Path]:
+    corpus, verdicts = tmp_path / "corpus.jsonl", tmp_path / "verdicts.jsonl"
+    write_corpus([trajectory(TURNS, id="u1")], corpus)
+    write_verdicts([verdict("u1", ["good", "unnecessary", "good"])], verdicts)
+    return corpus, verdicts
+
+
+def test_build_with_policy_options_then_export(smollm2_path, tmp_path):
+    corpus, verdicts = _inputs(tmp_path)
+    result = CliRunner().invoke(app, [
+        "build", str(corpus), "--verdicts", str(verdicts), "--policy", "srft",
+        "--option", 'mask=["mistake","unnecessary"]', "--tokenizer", str(smollm2_path),
+        "--max-length", "2048", "-o", str(tmp_path / "ds"),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "unnecessary" in result.output and "tokens trained" in result.output
+    manifest = json.loads((tmp_path / "ds" / "build.json").read_text())
+    assert manifest["policy"]["options"]["mask"] == ["mistake", "unnecessary"]
+    stats = json.loads((tmp_path / "ds" / "stats.json").read_text())
+    assert stats["steps_by_label"]["unnecessary"] == {"trained": 0, "masked": 1}
+
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "ds"), "--to", "axolotl",
+                                      "-o", str(tmp_path / "ax")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ax" / "data.jsonl").exists()
+
+
+def test_build_errors_are_one_clear_line_and_exit_code_1(smollm2_path, tmp_path):
+    corpus, _ = _inputs(tmp_path)
+    result = CliRunner().invoke(app, [
+        "build", str(corpus), "--policy", "srft", "--tokenizer", str(smollm2_path),
+        "--max-length", "2048", "-o", str(tmp_path / "ds"),
+    ])
+    assert result.exit_code == 1
+    assert "error: policy 'srft' needs critic verdicts" in result.output
+
+
+def test_export_to_an_unknown_trainer_names_the_choices(smollm2_path, tmp_path):
+    corpus, verdicts = _inputs(tmp_path)
+    CliRunner().invoke(app, ["build", str(corpus), "--verdicts", str(verdicts), "--tokenizer",
+                             str(smollm2_path), "--max-length", "2048", "-o", str(tmp_path / "ds")])
+    result = CliRunner().invoke(app, ["export", str(tmp_path / "ds"), "--to", "unsloth",
+                                      "-o", str(tmp_path / "x")])
+    assert result.exit_code == 1
+    assert "unknown export target 'unsloth'; choose one of axolotl, llamafactory, trl" in result.output
