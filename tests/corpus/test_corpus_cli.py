@@ -13,11 +13,11 @@ from srft.corpus.stats import compute_stats, estimate_tokens
 runner = CliRunner()
 
 
-def test_ingest_writes_the_corpus_and_prints_read_accepted_rejected(tmp_path, fixtures_dir):
+def test_ingest_writes_the_corpus_and_prints_read_accepted_rejected(tmp_path, format_fixtures):
     output = tmp_path / "corpus.jsonl"
-    result = runner.invoke(app, ["ingest", str(fixtures_dir), "-o", str(output)])
+    result = runner.invoke(app, ["ingest", *map(str, format_fixtures), "-o", str(output)])
     assert result.exit_code == 0, result.output
-    assert "read 14 = accepted 14 + rejected 0" in result.output
+    assert "read 14 = accepted 14 + rejected 0" in " ".join(result.output.split())
     assert len(list(read_corpus(output))) == 14
 
 
@@ -58,7 +58,7 @@ def test_ingest_skip_invalid_writes_rejects(tmp_path, fixtures_dir):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "read 3 = accepted 2 + rejected 1" in result.output
+    assert "read 3 = accepted 2 + rejected 1" in " ".join(result.output.split())
     assert json.loads(rejects.read_text())["record"] == "line 3"
 
 
@@ -73,9 +73,9 @@ def test_labels_option_is_repeatable(tmp_path, fixtures_dir):
     assert trajectory.outcome.status == "resolved"
 
 
-def test_stats_prints_a_table_per_format(tmp_path, fixtures_dir):
+def test_stats_prints_a_table_per_format(tmp_path, format_fixtures):
     output = tmp_path / "corpus.jsonl"
-    runner.invoke(app, ["ingest", str(fixtures_dir), "-o", str(output)])
+    runner.invoke(app, ["ingest", *map(str, format_fixtures), "-o", str(output)])
     result = runner.invoke(app, ["stats", str(output)])
     assert result.exit_code == 0, result.output
     for name in ("mini-swe-agent-v1", "openhands", "nebius-swe-agent", "total"):

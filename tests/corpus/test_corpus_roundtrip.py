@@ -128,10 +128,12 @@ def test_a_corpus_file_written_again_is_identical(tmp_path: Path, corpus: list[T
     assert first.read_bytes() == second.read_bytes()
 
 
-def test_an_ingested_corpus_written_again_is_identical(tmp_path: Path, fixtures_dir: Path) -> None:
+def test_an_ingested_corpus_written_again_is_identical(
+    tmp_path: Path, format_fixtures: list[Path]
+) -> None:
     from srft.corpus.ingest import ingest
 
     first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
-    ingest([fixtures_dir], output=first)
+    ingest(list(format_fixtures), output=first)
     write_corpus(read_corpus(first), second)
     assert first.read_bytes() == second.read_bytes()

@@ -10,6 +10,7 @@ import pytest
 
 from srft.corpus.model import Message, Outcome, Source, ToolCall, Trajectory
 from srft.critic.verdicts import CriticInfo, StepVerdict, Verdict
+
 from .templates import QWEN3_LIKE, QWEN25_LIKE
 
 # name -> chat template override (None: SmolLM2's own ChatML template, no tool support)

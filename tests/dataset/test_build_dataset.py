@@ -59,16 +59,25 @@ def test_build_writes_the_dataset_folder_of_the_contract(inputs, smollm2_path, t
     assert len(manifest["inputs"]["corpus"]["sha256"]) == 64
     assert len(manifest["chat_template"]["sha256"]) == 64
     assert summary.counts == {
-        "read": 3, "rows": 2, "dropped": 1, "rejected": 0, "skipped_overlong": 0,
-        "truncated": 0, "truncated_steps": 0,
+        "read": 3,
+        "rows": 2,
+        "dropped": 1,
+        "rejected": 0,
+        "skipped_overlong": 0,
+        "truncated": 0,
+        "truncated_steps": 0,
     }
 
 
 def test_same_inputs_give_byte_identical_outputs(inputs, smollm2_path, tmp_path):
     _build(inputs, tmp_path / "a", tokenizer=smollm2_path)
     _build(inputs, tmp_path / "b", tokenizer=smollm2_path)
-    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
-    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    files_a = sorted(
+        p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
+    )
+    files_b = sorted(
+        p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file()
+    )
     assert files_a == files_b and len(files_a) >= 6
     for rel in files_a:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
@@ -78,7 +87,10 @@ def test_stats_count_trained_and_masked_tokens_per_label(inputs, smollm2_path, t
     summary = _build(inputs, tmp_path / "ds", tokenizer=smollm2_path)
     stats = json.loads((tmp_path / "ds" / "stats.json").read_text())
     assert stats == summary.stats
-    assert stats["steps_by_label"]["mistake"] == {"trained": 1, "masked": 1}  # r1 trained, u1 masked
+    assert stats["steps_by_label"]["mistake"] == {
+        "trained": 1,
+        "masked": 1,
+    }  # r1 trained, u1 masked
     assert stats["steps_by_label"]["good"] == {"trained": 4, "masked": 0}
     ds = load_dataset_folder(tmp_path / "ds")
     assert stats["tokens"]["trained"] == sum(ds["num_trained"])
@@ -87,7 +99,7 @@ def test_stats_count_trained_and_masked_tokens_per_label(inputs, smollm2_path, t
 
 
 def test_verdicts_for_trajectories_not_in_the_corpus_are_an_error(inputs, smollm2_path, tmp_path):
-    corpus, verdicts = inputs
+    _corpus, verdicts = inputs
     with verdicts.open("a") as f:
         f.write(json.dumps(verdict("ghost", ["good"]).model_dump(mode="json")) + "\n")
     with pytest.raises(BuildError, match=r"verdicts for 1 trajectories not in .*'ghost'"):
@@ -97,7 +109,7 @@ def test_verdicts_for_trajectories_not_in_the_corpus_are_an_error(inputs, smollm
 def test_a_verdict_with_the_wrong_number_of_steps_is_an_error_naming_the_trajectory(
     inputs, smollm2_path, tmp_path
 ):
-    corpus, verdicts = inputs
+    _corpus, verdicts = inputs
     write_verdicts([verdict("u1", ["good", "mistake"])], verdicts)
     with pytest.raises(BuildError, match=r"trajectory 'u1': the verdict labels 2 steps but .* 3"):
         _build(inputs, tmp_path / "ds", tokenizer=smollm2_path)
@@ -106,21 +118,29 @@ def test_a_verdict_with_the_wrong_number_of_steps_is_an_error_naming_the_traject
 def test_srft_without_a_verdicts_file_is_an_error(inputs, smollm2_path, tmp_path):
     corpus, _ = inputs
     with pytest.raises(BuildError, match="policy 'srft' needs critic verdicts: pass --verdicts"):
-        build_dataset(corpus, None, policy="srft", tokenizer=smollm2_path,
-                      output=tmp_path / "ds", max_length=4096)
+        build_dataset(
+            corpus,
+            None,
+            policy="srft",
+            tokenizer=smollm2_path,
+            output=tmp_path / "ds",
+            max_length=4096,
+        )
 
 
 def test_a_missing_verdict_is_an_error_or_a_counted_rejection_with_skip_invalid(
     inputs, smollm2_path, tmp_path
 ):
-    corpus, verdicts = inputs
+    _corpus, verdicts = inputs
     write_verdicts([verdict("r1", ["good"] * 3)], verdicts)
     with pytest.raises(BuildError, match=r"corpus.jsonl:2: trajectory 'u1' has no verdict"):
         _build(inputs, tmp_path / "ds", tokenizer=smollm2_path)
     summary = _build(inputs, tmp_path / "ds", tokenizer=smollm2_path, skip_invalid=True)
     c = summary.counts
     assert (c["read"], c["rows"], c["dropped"], c["rejected"]) == (3, 1, 1, 1)
-    rejected = [json.loads(x) for x in (tmp_path / "ds" / "rejected.jsonl").read_text().splitlines()]
+    rejected = [
+        json.loads(x) for x in (tmp_path / "ds" / "rejected.jsonl").read_text().splitlines()
+    ]
     assert rejected[0]["trajectory_id"] == "u1" and "no verdict" in rejected[0]["reason"]
 
 
@@ -134,8 +154,14 @@ def test_an_invalid_corpus_line_is_rejected_and_counted(inputs, smollm2_path, tm
 
 
 def test_overlong_trajectories_are_counted_when_skipped(inputs, smollm2_path, tmp_path):
-    summary = _build(inputs, tmp_path / "ds", tokenizer=smollm2_path, policy="sft",
-                     max_length=20, overlong="skip")
+    summary = _build(
+        inputs,
+        tmp_path / "ds",
+        tokenizer=smollm2_path,
+        policy="sft",
+        max_length=20,
+        overlong="skip",
+    )
     assert summary.counts["skipped_overlong"] == 3 and summary.counts["rows"] == 0
 
 

@@ -25,11 +25,25 @@ def _inputs(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_build_with_policy_options_then_export(smollm2_path, tmp_path):
     corpus, verdicts = _inputs(tmp_path)
-    result = CliRunner().invoke(app, [
-        "build", str(corpus), "--verdicts", str(verdicts), "--policy", "srft",
-        "--option", 'mask=["mistake","unnecessary"]', "--tokenizer", str(smollm2_path),
-        "--max-length", "2048", "-o", str(tmp_path / "ds"),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "build",
+            str(corpus),
+            "--verdicts",
+            str(verdicts),
+            "--policy",
+            "srft",
+            "--option",
+            'mask=["mistake","unnecessary"]',
+            "--tokenizer",
+            str(smollm2_path),
+            "--max-length",
+            "2048",
+            "-o",
+            str(tmp_path / "ds"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "unnecessary" in result.output and "tokens trained" in result.output
     manifest = json.loads((tmp_path / "ds" / "build.json").read_text())
@@ -37,27 +51,55 @@ def test_build_with_policy_options_then_export(smollm2_path, tmp_path):
     stats = json.loads((tmp_path / "ds" / "stats.json").read_text())
     assert stats["steps_by_label"]["unnecessary"] == {"trained": 0, "masked": 1}
 
-    result = CliRunner().invoke(app, ["export", str(tmp_path / "ds"), "--to", "axolotl",
-                                      "-o", str(tmp_path / "ax")])
+    result = CliRunner().invoke(
+        app, ["export", str(tmp_path / "ds"), "--to", "axolotl", "-o", str(tmp_path / "ax")]
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ax" / "data.jsonl").exists()
 
 
 def test_build_errors_are_one_clear_line_and_exit_code_1(smollm2_path, tmp_path):
     corpus, _ = _inputs(tmp_path)
-    result = CliRunner().invoke(app, [
-        "build", str(corpus), "--policy", "srft", "--tokenizer", str(smollm2_path),
-        "--max-length", "2048", "-o", str(tmp_path / "ds"),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "build",
+            str(corpus),
+            "--policy",
+            "srft",
+            "--tokenizer",
+            str(smollm2_path),
+            "--max-length",
+            "2048",
+            "-o",
+            str(tmp_path / "ds"),
+        ],
+    )
     assert result.exit_code == 1
     assert "error: policy 'srft' needs critic verdicts" in result.output
 
 
 def test_export_to_an_unknown_trainer_names_the_choices(smollm2_path, tmp_path):
     corpus, verdicts = _inputs(tmp_path)
-    CliRunner().invoke(app, ["build", str(corpus), "--verdicts", str(verdicts), "--tokenizer",
-                             str(smollm2_path), "--max-length", "2048", "-o", str(tmp_path / "ds")])
-    result = CliRunner().invoke(app, ["export", str(tmp_path / "ds"), "--to", "unsloth",
-                                      "-o", str(tmp_path / "x")])
+    CliRunner().invoke(
+        app,
+        [
+            "build",
+            str(corpus),
+            "--verdicts",
+            str(verdicts),
+            "--tokenizer",
+            str(smollm2_path),
+            "--max-length",
+            "2048",
+            "-o",
+            str(tmp_path / "ds"),
+        ],
+    )
+    result = CliRunner().invoke(
+        app, ["export", str(tmp_path / "ds"), "--to", "unsloth", "-o", str(tmp_path / "x")]
+    )
     assert result.exit_code == 1
-    assert "unknown export target 'unsloth'; choose one of axolotl, llamafactory, trl" in result.output
+    assert (
+        "unknown export target 'unsloth'; choose one of axolotl, llamafactory, trl" in result.output
+    )

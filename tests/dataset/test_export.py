@@ -25,8 +25,9 @@ TURNS = [
 ]
 
 
-@pytest.fixture(params=["smollm2", "qwen25"])
-def dataset(request, smollm2_path, tmp_path) -> Path:
+@pytest.fixture(scope="module", params=["smollm2", "qwen25"])
+def dataset(request, smollm2_path, tmp_path_factory) -> Path:
+    tmp_path = tmp_path_factory.mktemp(request.param)
     corpus, verdicts = tmp_path / "corpus.jsonl", tmp_path / "verdicts.jsonl"
     trajs = [trajectory(TURNS, id="u1"), trajectory(TURNS[:2], id="u2")]
     write_corpus(trajs, corpus)
@@ -38,12 +39,21 @@ def dataset(request, smollm2_path, tmp_path) -> Path:
     if request.param == "qwen25":
         template = tmp_path / "qwen25.jinja"
         template.write_text(QWEN25_LIKE)
-    build_dataset(corpus, verdicts, policy="srft", tokenizer=smollm2_path, chat_template=template,
-                  output=tmp_path / "ds", max_length=4096)
+    build_dataset(
+        corpus,
+        verdicts,
+        policy="srft",
+        tokenizer=smollm2_path,
+        chat_template=template,
+        output=tmp_path / "ds",
+        max_length=4096,
+    )
     return tmp_path / "ds"
 
 
-def _axolotl_trained_positions(tokenizer, template: str, messages, tools) -> tuple[list[int], set[int]]:
+def _axolotl_trained_positions(
+    tokenizer, template: str, messages, tools
+) -> tuple[list[int], set[int]]:
     """Axolotl's per-message rule, reimplemented from its documentation and independent of the
     builder: a turn whose training flag is true is trained on its own tokens (found by
     rendering the conversation up to the turn, with and without it) and, with
@@ -90,7 +100,9 @@ def test_axolotl_config_names_the_per_message_training_field(dataset, tmp_path):
     config = yaml.safe_load((tmp_path / "ax" / "axolotl.yaml").read_text())
     ds = config["datasets"][0]
     assert (ds["type"], ds["message_field_training"], ds["train_on_eos"]) == (
-        "chat_template", "train", "turn",
+        "chat_template",
+        "train",
+        "turn",
     )
     assert config["chat_template_jinja"] == (tmp_path / "ax" / "chat_template.jinja").read_text()
 
@@ -101,7 +113,10 @@ def test_llamafactory_export_alternates_turns_and_flags_each_gpt_turn(dataset, t
     roles = [t["from"] for t in record["conversations"]]
     assert roles == ["human", "gpt", "observation", "gpt", "observation", "gpt", "human", "gpt"]
     assert [t["train"] for t in record["conversations"] if t["from"] == "gpt"] == [
-        True, False, True, True,
+        True,
+        False,
+        True,
+        True,
     ]
     assert record["system"] == "You are an agent."
     assert '"name": "bash"' in record["conversations"][1]["value"]

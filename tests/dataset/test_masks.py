@@ -90,9 +90,7 @@ def test_qwen3_like_template_trains_earlier_turns_without_the_thinking_it_droppe
     assert "where is it" not in _text(tokenizer, row["input_ids"])
 
 
-def test_qwen3_like_template_keeps_thinking_of_turns_after_the_last_user_query(
-    encoders, tokenizer
-):
+def test_qwen3_like_template_keeps_thinking_of_turns_after_the_last_user_query(encoders, tokenizer):
     row = _encode(encoders["qwen3"], AGENT)  # observations are tool messages
     assert _step_text(tokenizer, row, 0).startswith("<think>\nwhere is it\n</think>\n\nLook first.")
 
@@ -122,7 +120,13 @@ def test_end_of_turn_token_is_trained_for_trained_steps_only(encoders, tokenizer
 def test_system_user_and_tool_tokens_are_never_trained(encoders, tokenizer, template):
     row = _encode(encoders[template], AGENT)
     trained = _trained_text(tokenizer, row)
-    for context in ("You are an agent.", "Fix the bug.", "setup.py", "patched fine", "<|im_start|>"):
+    for context in (
+        "You are an agent.",
+        "Fix the bug.",
+        "setup.py",
+        "patched fine",
+        "<|im_start|>",
+    ):
         assert context not in trained
     assert row["num_trained"] == int(np.count_nonzero(row["labels"] != IGNORE_INDEX))
 
@@ -206,7 +210,9 @@ def test_truncation_keeps_whole_steps_from_the_start(encoders, tokenizer):
     assert res.truncated_steps == 1
     assert [s["index"] for s in row["steps"]] == [0, 1]
     assert row["num_tokens"] <= limit
-    assert _text(tokenizer, row["input_ids"]).endswith("patched fine<|im_end|>\n")  # step 1's observation
+    assert _text(tokenizer, row["input_ids"]).endswith(
+        "patched fine<|im_end|>\n"
+    )  # step 1's observation
     assert np.array_equal(row["input_ids"], full["input_ids"][: row["num_tokens"]])
 
 
@@ -215,3 +221,36 @@ def test_truncation_that_cannot_keep_the_first_step_skips_the_trajectory(encoder
         AGENT, _decision(3), policy="test", max_length=10, overlong="truncate"
     )
     assert res.row is None and res.skipped == "overlong"
+
+
+CHATML = (
+    "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+def test_sentencepiece_style_tokenizers_are_tokenized_whole_and_still_exact():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<unk>", "<|im_start|>", "<|im_end|>"]
+    raw = Tokenizer(models.BPE(unk_token="<unk>"))
+    # Metaspace marks the start of every pre-split piece, so cutting the text at turn
+    # boundaries would add spaces; the builder must notice and tokenize the whole string.
+    raw.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    raw.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
+    corpus = ["You are an agent. Fix the bug. Look first. Edit it. Done. setup.py patched fine"]
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=specials, show_progress=False)
+    raw.train_from_iterator(corpus * 20, trainer)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        unk_token="<unk>",
+        eos_token="<|im_end|>",
+        additional_special_tokens=["<|im_start|>"],
+    )
+    encoder = Encoder(tok, CHATML)
+    assert not encoder.split_pieces
+    traj = trajectory([{"say": "Look first.", "obs": "setup.py"}, {"say": "Done."}])
+    row = _encode(encoder, traj, masked={0})  # verified inside: decode == rendered turn
+    trained = tok.decode(row["input_ids"][row["labels"] != IGNORE_INDEX].tolist())
+    assert trained.replace(" ", "") == "Done.<|im_end|>"

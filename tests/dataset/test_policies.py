@@ -55,7 +55,9 @@ def test_srft_trains_resolved_trajectories_fully_but_records_their_labels():
 
 
 def test_srft_judges_resolved_trajectories_when_asked():
-    d = make_policy("srft", {"judge_resolved": True}).decide(_traj("resolved"), verdict("t1", LABELS))
+    d = make_policy("srft", {"judge_resolved": True}).decide(
+        _traj("resolved"), verdict("t1", LABELS)
+    )
     assert d.trained == (True, False, True)
 
 
@@ -70,7 +72,9 @@ def test_srft_drops_unknown_outcomes_by_default_never_treating_them_as_resolved(
 
 
 def test_srft_judges_unknown_outcomes_like_unresolved_ones_when_asked():
-    d = make_policy("srft", {"unknown_outcome": "judge"}).decide(_traj("unknown"), verdict("t1", LABELS))
+    d = make_policy("srft", {"unknown_outcome": "judge"}).decide(
+        _traj("unknown"), verdict("t1", LABELS)
+    )
     assert d.keep and d.trained == (True, False, True)
 
 
@@ -86,7 +90,9 @@ def test_srft_handles_a_failed_critic_call_as_configured(on_failed, keep, traine
 
 
 def test_srft_without_a_verdict_for_an_unresolved_trajectory_is_an_error():
-    with pytest.raises(PolicyError, match="trajectory 't1' has no verdict; policy 'srft' needs one"):
+    with pytest.raises(
+        PolicyError, match="trajectory 't1' has no verdict; policy 'srft' needs one"
+    ):
         make_policy("srft").decide(_traj("unresolved"), None)
 
 

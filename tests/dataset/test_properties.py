@@ -1,6 +1,6 @@
 """Property tests: for random trajectories, labels and templates, the masks are exact.
 
-The oracle is independent of the builder's span logic: every turn's text carries a unique
+Rows may be truncated (whole steps only). The oracle is independent of the builder's span logic: every turn's text carries a unique
 marker (`S<n>K` for assistant text, `O<n>Q` for observations), so the trained text must show
 the markers of exactly the trained steps and no observation, task or system marker.
 """
@@ -38,22 +38,34 @@ def turns(draw):
     return out
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     spec=turns(),
     template=st.sampled_from(sorted(TEMPLATES)),
     mask_bits=st.lists(st.booleans(), min_size=6, max_size=6),
+    max_length=st.one_of(st.just(10**6), st.integers(min_value=30, max_value=300)),
 )
 def test_masks_are_exact_for_random_trajectories_and_templates(
-    encoders, tokenizer, spec, template, mask_bits
+    encoders, tokenizer, spec, template, mask_bits, max_length
 ):
     traj = trajectory(spec, system="SYSMARK", task="TASKMARK")
     n = len(traj.steps)
     trained = tuple(not mask_bits[i] for i in range(n))
     decision = Decision(True, trained, ("good",) * n, "test")
     # encode() verifies the row (decode == rendered turn, labels, nothing stray) or raises
-    row = encoders[template].encode(traj, decision, policy="test", max_length=1_000_000).row
+    encoded = encoders[template].encode(
+        traj, decision, policy="test", max_length=max_length, overlong="truncate"
+    )
+    row = encoded.row
+    if row is None:  # not even the first step with its observations fits
+        assert encoded.skipped == "overlong"
+        return
     ids, labels = row["input_ids"], row["labels"]
+    kept = len(row["steps"])
+    assert [s["index"] for s in row["steps"]] == list(range(kept))  # whole steps, from the start
+    assert kept == n - encoded.truncated_steps and len(ids) <= max_length
 
     in_trained_spans = np.zeros(len(ids), dtype=bool)
     for step in row["steps"]:
@@ -68,6 +80,6 @@ def test_masks_are_exact_for_random_trajectories_and_templates(
 
     trained_text = tokenizer.decode(ids[labels != IGNORE_INDEX].tolist())
     for i in range(n):
-        assert (f"S{i}K" in trained_text) == trained[i]
+        assert (f"S{i}K" in trained_text) == (trained[i] and i < kept)
         assert f"O{i}Q" not in trained_text
     assert "SYSMARK" not in trained_text and "TASKMARK" not in trained_text

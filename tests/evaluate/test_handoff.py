@@ -10,7 +10,7 @@ from srft.evaluate.handoff import HANDOFF_FORMAT, write_handoff
 
 def test_handoff_writes_serve_agent_and_harness_commands_naming_the_model(tmp_path, tiny_model_dir):
     h = write_handoff(tmp_path / "run", tiny_model_dir, name="srft", subset="lite", workers=2)
-    folder = tmp_path / "run" / "handoff"
+    folder = tmp_path / "run" / "handoff" / "srft"
     data = json.loads((folder / "handoff.json").read_text())
     assert data["format"] == HANDOFF_FORMAT and data["merged"] is False
     assert h.commands["serve"].startswith(f"vllm serve {tiny_model_dir.resolve()}")
@@ -45,7 +45,7 @@ def test_a_lora_adapter_is_merged_into_a_servable_model(tmp_path, tiny_model_dir
     peft_model.save_pretrained(adapter)
 
     h = write_handoff(tmp_path / "run", adapter)
-    merged = tmp_path / "run" / "handoff" / "merged"
+    merged = tmp_path / "run" / "handoff" / "student" / "merged"
     assert h.merged and h.model_dir == str(merged.resolve())
     assert not (merged / "adapter_config.json").exists()
     ids = torch.tensor([[1, 2, 3, 4]])

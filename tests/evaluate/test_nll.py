@@ -146,3 +146,30 @@ def test_reading_an_eval_file_of_another_format_is_an_error(tmp_path):
     path.write_text(json.dumps({"format": "something", "version": 1}))
     with pytest.raises(EvaluateError, match="not an srft eval file"):
         read_eval(path)
+
+
+def test_the_nll_command_writes_eval_json_and_prints_the_table(
+    tiny_model_dir, write_dataset, tmp_path
+):
+    from typer.testing import CliRunner
+
+    from srft.cli import app
+
+    folder = write_dataset([make_row("a", "resolved", [(2, 6, True, "good")], 10)])
+    out = tmp_path / "eval.json"
+    args = ["evaluate", "nll", str(folder), "-m", f"base={tiny_model_dir}", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert read_eval(out)["models"]["base"]["by_label"]["good"]["tokens"] == 4
+    assert "good" in result.output
+
+
+def test_the_nll_command_rejects_a_model_without_a_name(write_dataset, tiny_model_dir):
+    from typer.testing import CliRunner
+
+    from srft.cli import app
+
+    folder = write_dataset([make_row("a", "resolved", [(2, 6, True, "good")], 10)])
+    result = CliRunner().invoke(app, ["evaluate", "nll", str(folder), "-m", str(tiny_model_dir)])
+    assert result.exit_code != 0
+    assert "expected NAME=PATH" in result.output

@@ -21,32 +21,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.shared]
 DEEPSEEK = "mini-swe-agent-v2-deepseek"
 
 
-@pytest.fixture(scope="module")
-def tiny_student(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> Path:
-    """A 2-layer random Llama with SmolLM2's tokenizer and chat template: trains in seconds."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(smollm2_path)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=8192,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    folder = tmp_path_factory.mktemp("tiny-student")
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def write_config(folder: Path, data_dir: Path, student: Path, policies: list[str]) -> Path:
     config = {
         "name": "e2e on DeepSeek trajectories",

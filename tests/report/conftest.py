@@ -175,7 +175,8 @@ def _rows(policy: str, trajectories: list[Trajectory]) -> list[dict[str, Any]]:
 
 
 def write_inputs(folder: Path) -> dict[str, Any]:
-    """Write datasets, runs and eval.json for the policies `sft`, `rft` and `srft`."""
+    """Write datasets, runs and eval.json for the policies `sft`, `rft` and `srft`, and the
+    agent-evaluation hand-off of the `srft` student."""
     import datasets
 
     trajectories = corpus()
@@ -227,7 +228,17 @@ def write_inputs(folder: Path) -> dict[str, Any]:
             for name, shift in {"base": 0.0, "sft": 0.1, "srft": 0.3}.items()
         },
     }
-    return {"datasets": dataset_dirs, "runs": run_dirs, "eval_json": eval_json}
+    from srft.evaluate.handoff import write_handoff
+
+    (folder / "runs" / "srft" / "model").mkdir()
+    write_handoff(folder / "runs" / "srft", folder / "runs" / "srft" / "model", name="srft")
+    handoffs = {"srft": folder / "runs" / "srft" / "handoff" / "srft"}
+    return {
+        "datasets": dataset_dirs,
+        "runs": run_dirs,
+        "eval_json": eval_json,
+        "handoffs": handoffs,
+    }
 
 
 @pytest.fixture(scope="session")

@@ -187,8 +187,11 @@ def test_the_report_command_writes_the_file(tmp_path, report_inputs):
         f"srft={report_inputs['runs']['srft']}",
     ]
     args += ["-e", str(tmp_path / "eval.json"), "--settings", str(tmp_path / "settings.yaml")]
+    args += ["--handoff", f"srft={report_inputs['handoffs']['srft']}"]
     args += ["-o", str(tmp_path / "out" / "report.html"), "--title", "CLI"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "report.html").is_file()
-    assert "<title>CLI</title>" in (tmp_path / "out" / "report.html").read_text()
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<title>CLI</title>" in page
+    assert "mini-extra swebench" in page

@@ -139,3 +139,9 @@ def test_the_nll_table_shows_each_models_numbers_and_the_change_from_the_base(op
     assert "base" in text and "srft" in text
     srft_row = table.locator("tr", has_text="srft")
     assert "2.600" in srft_row.inner_text() and "+0.600" in srft_row.inner_text()
+
+
+def test_the_agent_evaluation_commands_are_listed(opened):
+    text = opened.page.locator("#handoff").inner_text()
+    assert "vllm serve" in text and "mini-extra swebench" in text
+    assert "swebench.harness.run_evaluation" in text

@@ -13,6 +13,10 @@ transformers = pytest.importorskip("transformers")
 
 VOCAB = 128
 
+# Matrices of 32x64 gain nothing from threads, and on a shared CI machine the thread pool's
+# contention made every matmul ~5x slower.
+torch.set_num_threads(1)
+
 
 def tiny_config(arch: str = "qwen2") -> transformers.PretrainedConfig:
     """A 2-layer model small enough to train in milliseconds; GQA like the real ones."""

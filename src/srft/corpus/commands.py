@@ -42,9 +42,9 @@ def ingest_command(
 ) -> None:
     """Read agent trajectories in any supported format into one canonical corpus (JSONL).
 
-    The format of each record is detected from its content. Label files found among the
-    inputs are used as outcome labels too. Without --skip-invalid, the first invalid record
-    stops the run with an error naming file, record and reason.
+    Each record's format is detected from its content; label files among the inputs are used.
+
+    Without --skip-invalid, the first invalid record stops the run (file, record and reason).
     """
     from srft.corpus.ingest import ingest
 

@@ -375,7 +375,9 @@ class PromptBuilder:
                     "use --mode window"
                 )
             return [req]
-        cap = min(self.max_text_tokens, max(self.min_text_tokens, self.max_prompt_tokens // 4))
+        # Texts are cut so that a window holds several steps (a step is about two texts), not
+        # one huge observation per request.
+        cap = min(self.max_text_tokens, max(self.min_text_tokens, self.max_prompt_tokens // 16))
         sizes = [self.count(self.render_step(trajectory, i, cap)) + 2 for i in range(n)]
         header = self.header_tokens(trajectory)
         room = int(self.max_prompt_tokens * 0.95) - header

@@ -86,7 +86,7 @@ def rules_info() -> CriticInfo:
         name="rules",
         model=None,
         prompt_version=RULES_VERSION,
-        mode="per-step",
+        mode=None,
         used={"outcome": False, "patch": False, "evaluation": False, "reference_patch": False},
     )
 

@@ -86,6 +86,7 @@ class Encoder:
         self.tokenizer = tokenizer
         self.backend = backend
         self.renderer = ChatRenderer(tokenizer, chat_template)
+        self.split_pieces = self._pieces_are_faithful()
 
     def tokenize(self, text: str, points: list[int]) -> tuple[np.ndarray, dict[int, int]]:
         """Token ids of `text`, cut at the character `points`, and the token index of each point.
@@ -94,9 +95,22 @@ class Encoder:
         boundary is a token boundary, as it is at inference, where the prompt ends with the
         assistant header and the model's first token starts the turn. (Tokenizing the whole
         string would let e.g. the header's newline merge with the spaces a turn starts with.)
-        `add_special_tokens=False`: the template writes BOS itself.
+        Tokenizers whose pieces do not concatenate faithfully (SentencePiece-style Metaspace
+        adds a word-start marker to every piece) tokenize the whole string instead, and a token
+        across a cut is then reported by `token_index`. `add_special_tokens=False`: the
+        template writes BOS itself.
         """
         cuts = sorted({0, len(text), *points})
+        if not self.split_pieces:
+            enc = self.backend.encode(text, add_special_tokens=False)
+            ids = np.asarray(enc.ids, dtype=np.int32)
+            offsets = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
+            starts, ends = offsets[:, 0], offsets[:, 1]
+            at = {}
+            for c in cuts:
+                t = int(np.searchsorted(starts, c, side="left"))
+                at[c] = -t if t > 0 and ends[t - 1] > c else t  # negative: inside token t-1
+            return ids, at
         pieces = [text[a:b] for a, b in itertools.pairwise(cuts)]
         enc = self.backend.encode(pieces, is_pretokenized=True, add_special_tokens=False)
         ids = np.asarray(enc.ids, dtype=np.int32)
@@ -105,6 +119,11 @@ class Encoder:
             raise BuildError("the tokenizer did not keep the pieces of the text in order")
         first = np.searchsorted(words, np.arange(len(cuts)), side="left")
         return ids, {c: int(t) for c, t in zip(cuts, first, strict=True)}
+
+    def _pieces_are_faithful(self) -> bool:
+        probe = ["<x>\n", "  y z", "\n\n w"]
+        enc = self.backend.encode(probe, is_pretokenized=True, add_special_tokens=False)
+        return self.backend.decode(enc.ids, skip_special_tokens=False) == "".join(probe)
 
     def encode(
         self,
@@ -123,7 +142,16 @@ class Encoder:
         points = [c for p in rendering.parts for c in (p.start, p.end)] + rendering.step_starts
         ids, token_at = self.tokenize(rendering.text, points)
         where = f"trajectory {trajectory.id!r}"
-        spans = [(token_at[p.start], token_at[p.end]) for p in rendering.parts]
+        spans = []
+        for part in rendering.parts:
+            step = f"step {part.step}" if part.step is not None else f"message {part.message}"
+            a, b = token_at[part.start], token_at[part.end]
+            if a < 0 or b < 0:
+                raise BuildError(
+                    f"{where}, {step}: a token spans the turn's boundary (the tokenizer merges "
+                    "across it), so no exact token span exists"
+                )
+            spans.append((a, b))
 
         n_steps = len(trajectory.steps)
         keep_steps = n_steps
@@ -138,7 +166,9 @@ class Encoder:
                 return Encoded(row=None, skipped="overlong")
             # Cut only between steps: just before a later step's assistant header, so every
             # kept step keeps its assistant part and all its observations.
-            cuts = [token_at[h] for h in rendering.step_starts] + [length]
+            # (a cut inside a token moves before it)
+            cuts = [abs(token_at[h]) - (token_at[h] < 0) for h in rendering.step_starts]
+            cuts.append(length)
             keep_steps = max((k for k in range(n_steps + 1) if cuts[k] <= max_length), default=0)
             if keep_steps == 0:
                 return Encoded(row=None, skipped="overlong")

@@ -95,7 +95,7 @@ def _fmt(value: float | None) -> str:
 
 @evaluate_app.command("handoff")
 def handoff_command(
-    run_dir: Path = typer.Argument(..., help="The run folder to write `handoff/` into."),
+    run_dir: Path = typer.Argument(..., help="The run folder to write `handoff/NAME/` into."),
     model_dir: Path = typer.Argument(..., help="The trained model (or LoRA adapter) folder."),
     name: str = typer.Option("student", help="A name for the model (served as srft-NAME)."),
     merge: bool = typer.Option(True, help="Merge a LoRA adapter into its base model first."),
@@ -125,7 +125,7 @@ def handoff_command(
     )
     for step in ("serve", "agent", "harness"):
         typer.echo(f"# {step}\n{h.commands[step]}\n")
-    typer.echo(f"wrote {Path(run_dir) / 'handoff'}")
+    typer.echo(f"wrote {Path(run_dir) / 'handoff' / name}")
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,7 @@ what a user needs to do it with the field's tools: a merged model folder (a LoRA
 merged into its base with PEFT, since vLLM serves plain checkpoints most simply), and the exact
 commands to serve it with vLLM, run mini-swe-agent on SWE-bench with it, and score the patches
 with the SWE-bench harness. The commands are written as scripts and a README into the run
-folder (`handoff/`), plus `handoff.json` for tools; see `docs/evaluate.md`.
+folder (`handoff/<name>/`), plus `handoff.json` for tools; see `docs/evaluate.md`.
 """
 
 from __future__ import annotations
@@ -129,11 +129,11 @@ def write_handoff(
     max_model_len: int = 32768,
     tool_call_parser: str | None = None,
 ) -> Handoff:
-    """Write the hand-off for `model_dir` into `run_dir/handoff/` and return it.
+    """Write the hand-off for `model_dir` into `run_dir/handoff/<name>/` and return it.
 
     `model_dir` is a model folder or a train run folder (its `model/` is used).
 
-    A LoRA adapter is merged into `run_dir/handoff/merged/` when `merge` is set (otherwise the
+    A LoRA adapter is merged into `run_dir/handoff/<name>/merged/` when `merge` is set (otherwise the
     commands name the adapter folder as it is, which vLLM cannot serve alone: the README says
     so). `tool_call_parser` (e.g. `hermes` for Qwen) is for students trained on tool calls;
     mini-swe-agent's default text actions need none.
@@ -143,7 +143,7 @@ def write_handoff(
         model_dir = model_dir / "model"  # a train run folder: its final model
     if not model_dir.is_dir():
         raise FileNotFoundError(f"{model_dir}: no such model folder")
-    folder = run_dir / "handoff"
+    folder = run_dir / "handoff" / name
     folder.mkdir(parents=True, exist_ok=True)
     merged = False
     served_dir = model_dir

@@ -11,11 +11,12 @@ Next steps (edit {config} and rerun `srft run {config}`; only what changed runs 
   - a real critic: any OpenAI-compatible endpoint (vLLM, llama.cpp, a hosted API)
         critic:
           name: llm
-          options: {{base_url: http://localhost:8000/v1, model: Qwen/Qwen2.5-72B-Instruct,
-                    api_key_env: OPENAI_API_KEY}}
-  - a real student: a model folder or hub id, trained on a GPU
+          options: {{base_urls: http://localhost:8000/v1, model: Qwen/Qwen2.5-72B-Instruct,
+                    api_key_env: OPENAI_API_KEY}}   # the variable's NAME; the key stays in env
+  - a real student: a model folder or hub id, trained on a GPU (or several, via a launcher)
         train:
           model: Qwen/Qwen2.5-Coder-7B-Instruct
+          launcher: accelerate launch --num_processes 8    # optional
   - your own trajectories instead of the toy ones: replace `toy:` with
         inputs: [path/to/trajs]
         labels: [path/to/results.json]

@@ -164,6 +164,15 @@ class TrainSettings(_Section):
         ),
     )
 
+    launcher: str | None = Field(
+        None,
+        description=(
+            "Run each training under this launcher as a subprocess, e.g. `accelerate launch "
+            "--config_file zero3.yaml --num_processes 8` or `torchrun --nproc_per_node 8` "
+            "(srft appends `-m srft.cli train --config FILE`). Default: in the `srft run` process."
+        ),
+    )
+
     @model_validator(mode="after")
     def _valid_trainer_options(self) -> TrainSettings:
         # Checked against the trainer's own schema now, so a typo fails before any stage runs.

@@ -245,25 +245,60 @@ def build_action(
 
 
 def train_action(config: RunConfig, row: str):
-    """One student (`srft train`), resumed from its last checkpoint after an interruption."""
+    """One student (`srft train`), resumed from its last checkpoint after an interruption.
+
+    Without `train.launcher` the trainer runs in this process. With one (e.g. `accelerate launch
+    --config_file zero3.yaml --num_processes 8`), the stage writes the trainer's config file and
+    runs `<launcher> -m srft.cli train --config FILE` as a subprocess, so one `srft run` drives a
+    multi-GPU training while every other stage stays in the single driver process.
+    """
 
     def action(ctx: StageContext) -> dict[str, Any]:
         from srft.train.config import TrainConfig
-        from srft.train.trainer import train
 
         run = ctx.path(f"runs/{row}")
-        resume = ctx.resume and (run / "checkpoints").is_dir()
+        resumed = ctx.resume and any(run.glob("checkpoints/step-*"))
         train_config = TrainConfig(
             data=ctx.path(f"datasets/{row}"),
             output_dir=run,
             model=resolve_model(config.train.model),
             tokenizer=resolve_model(config.tokenizer),
-            resume=resume,
+            # The trainer starts over by itself when an interrupted run left no checkpoint.
+            resume=ctx.resume,
             **config.train.options,
         )
-        return {"resumed": resume, **as_summary(train(train_config))}
+        if config.train.launcher is None:
+            from srft.train.trainer import train
+
+            train(train_config)
+        else:
+            launch_training(config.train.launcher, train_config, run / TRAIN_CONFIG_FILE, ctx)
+        return {"resumed": resumed, "run": str(run)}
 
     return action
+
+
+TRAIN_CONFIG_FILE = "srft-run.train.yaml"
+
+
+def launch_training(launcher: str, train_config: Any, config_file: Path, ctx: StageContext) -> None:
+    """Run `srft train --config config_file` under `launcher`; a failure names the command."""
+    import shlex
+    import subprocess
+    import sys
+
+    import yaml
+
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text(yaml.safe_dump(train_config.dump(), sort_keys=False), encoding="utf-8")
+    words = shlex.split(launcher)
+    if words and words[0] in ("python", "python3"):
+        words[0] = sys.executable
+    command = [*words, "-m", "srft.cli", "train", "--config", str(config_file)]
+    ctx.log(f"  $ {shlex.join(command)}")
+    done = subprocess.run(command, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"`{shlex.join(command)}` exited with status {done.returncode}")
 
 
 def eval_action(config: RunConfig, name: str, model: str | None):
@@ -448,7 +483,11 @@ def build_graph(config: RunConfig) -> list[Stage]:
                 train_action(config, row),
                 outputs=[f"runs/{row}/model", f"runs/{row}/metrics.jsonl"],
                 clean=[f"runs/{row}"],
-                settings={"model": student, "options": config.train.options},
+                settings={
+                    "model": student,
+                    "options": config.train.options,
+                    "launcher": config.train.launcher,
+                },
                 after=[f"build/{row}"],
                 resumable=True,
             )

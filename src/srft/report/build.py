@@ -99,6 +99,19 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     return records
 
 
+def read_handoff(where: str | Path) -> dict[str, Any]:
+    """A hand-off's `handoff.json`, given the file or the `handoff/` folder holding it."""
+    path = Path(where)
+    if path.is_dir():
+        path = path / "handoff.json"
+    if not path.is_file():
+        raise ReportError(f"{where}: no handoff.json")
+    data = _read_json(path) or {}
+    if data.get("format") != "srft.handoff":
+        raise ReportError(f"{path}: not an srft hand-off file")
+    return data
+
+
 def _read_json(path: str | Path | Mapping[str, Any] | None) -> dict[str, Any] | None:
     if path is None or isinstance(path, Mapping):
         return dict(path) if path is not None else None
@@ -308,6 +321,7 @@ def collect_report_data(
     settings: Mapping[str, Any] | None = None,
     title: str = "SRFT report",
     max_text: int = DEFAULT_MAX_TEXT,
+    handoffs: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Any]:
     """Everything the report shows, as one JSON-able object (see the module docstring)."""
     trajectories = _trajectories(corpus)
@@ -352,6 +366,7 @@ def collect_report_data(
         },
         "policies": policies,
         "eval": _read_json(eval_json),
+        "handoffs": {name: read_handoff(where) for name, where in (handoffs or {}).items()},
         "trajectories": views,
     }
 
@@ -408,12 +423,15 @@ def write_report(
     settings: Mapping[str, Any] | None = None,
     title: str = "SRFT report",
     max_text: int = DEFAULT_MAX_TEXT,
+    handoffs: Mapping[str, str | Path] | None = None,
 ) -> Path:
     """Write the self-contained report to `output_html` and return its path.
 
     `datasets` and `runs` map a policy name (sft, rft, srft, ...) to its dataset folder and its
-    train run folder; `eval_json` is the evaluate stage's file (or its object). Every input
-    but the corpus is optional: the report says what it lacks instead of failing.
+    train run folder; `eval_json` is the evaluate stage's file (or its object); `handoffs`
+    maps a model name to its agent-evaluation hand-off (`handoff/` folder or `handoff.json`,
+    see `srft.evaluate.handoff`), whose commands the report lists. Every input but the corpus
+    is optional: the report says what it lacks instead of failing.
     """
     data = collect_report_data(
         corpus=corpus,
@@ -424,6 +442,7 @@ def write_report(
         settings=settings,
         title=title,
         max_text=max_text,
+        handoffs=handoffs,
     )
     path = Path(output_html)
     path.parent.mkdir(parents=True, exist_ok=True)

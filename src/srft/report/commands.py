@@ -33,6 +33,9 @@ def report_command(
     eval_json: Path | None = typer.Option(
         None, "--eval", "-e", help="eval.json (`srft evaluate nll`)."
     ),
+    handoff: list[str] = typer.Option(
+        [], "--handoff", help="NAME=DIR of an agent-evaluation hand-off (`srft evaluate handoff`)."
+    ),
     settings: Path | None = typer.Option(
         None, "--settings", help="A JSON or YAML file of settings to show (e.g. the run config)."
     ),
@@ -64,6 +67,7 @@ def report_command(
             datasets=_pairs(dataset, "--dataset"),
             runs=_pairs(run, "--run"),
             eval_json=eval_json,
+            handoffs=_pairs(handoff, "--handoff"),
             settings=shown,
             title=title,
             max_text=max_text,

@@ -160,9 +160,9 @@
     return root;
   }
 
-  function chartCard(id, title, hint, body, legendItems) {
+  function chartCard(id, title, hint, body, legendItems, missing) {
     return card("chart", el("h3", { text: title }), el("p", { class: "hint", text: hint }),
-      el("div", { id: id }, body || el("p", { class: "empty", text: "No data for this chart." })),
+      el("div", { id: id }, body || el("p", { class: "empty", text: "No data for this chart" + (missing ? ": " + missing : ".") })),
       legendItems ? legend(legendItems) : null);
   }
 
@@ -291,15 +291,15 @@
         chartCard("chart-labels", "Steps by critic label", "How many steps the critic gave each label, split by the trajectory's outcome.", byLabel,
           outcomes.map(function (o) { return { name: o, color: colorOf(o) }; })),
         chartCard("chart-position", "Label by position in the trajectory", "Share of each label among steps in each tenth of a trajectory.", byPos,
-          DATA.labels.map(function (l) { return { name: l, color: colorOf(l) }; })),
+          DATA.labels.map(function (l) { return { name: l, color: colorOf(l) }; }), "no steps have critic labels."),
         chartCard("chart-masked", "Masked-token fraction by outcome", "Assistant tokens in masked steps / all assistant tokens, per policy's dataset.", masked,
-          policies.map(function (p, i) { return { name: p, color: PALETTE[i % PALETTE.length] }; })),
+          policies.map(function (p, i) { return { name: p, color: PALETTE[i % PALETTE.length] }; }), "no dataset folders were given (srft report --dataset POLICY=DIR)."),
         chartCard("chart-lengths", "Trajectory lengths", "Number of steps per trajectory.", lengths,
           outcomes.map(function (o) { return { name: o, color: colorOf(o) }; })),
         chartCard("chart-nll", "Held-out NLL per step label", "Mean negative log-likelihood per assistant token (lower = the model finds these actions more likely).", nll,
-          nllModels.map(function (m, i) { return { name: m, color: PALETTE[i % PALETTE.length] }; })),
+          nllModels.map(function (m, i) { return { name: m, color: PALETTE[i % PALETTE.length] }; }), "no eval.json was given (srft evaluate nll, then srft report --eval)."),
         chartCard("chart-loss", "Training loss", "Loss per optimizer step, one line per policy.", loss,
-          losses.map(function (p) { return { name: p, color: PALETTE[Object.keys(DATA.policies).indexOf(p) % PALETTE.length] }; }))
+          losses.map(function (p) { return { name: p, color: PALETTE[Object.keys(DATA.policies).indexOf(p) % PALETTE.length] }; }), "no training runs were given (srft report --run POLICY=DIR).")
       )));
   }
 
@@ -366,6 +366,22 @@
         el("p", { class: "note", text: "Differences are against " + modelNames[0] + ". Rows evaluated: " + fmtInt(d.rows_evaluated) + " of " + fmtInt(d.rows_read) + (d.rows_skipped ? " (" + fmtInt(d.rows_skipped) + " skipped, listed in eval.json)" : "") + ". Green: lower NLL on good/recover/unnecessary steps, higher on mistakes." })));
     }
     main.appendChild(section);
+  }
+
+  // -- agent-evaluation hand-off ---------------------------------------------------------------
+
+  function renderHandoffs(main) {
+    var names = Object.keys(DATA.handoffs || {});
+    if (!names.length) return;
+    main.appendChild(el("section", { id: "handoff" }, el("h2", { text: "Agent evaluation (hand-off)" }),
+      el("p", { class: "lead", text: "Serve the student with vLLM, run mini-swe-agent on SWE-bench with it, score the patches with the SWE-bench harness (needs Docker)." }),
+      names.map(function (name) {
+        var h = DATA.handoffs[name], c = h.commands || {};
+        return card("handoff", el("h3", { text: name + " · " + h.model_dir + (h.merged ? " (LoRA merged)" : ""), style: { margin: "0 0 6px", fontSize: "14px" } }),
+          ["serve", "agent", "harness"].map(function (step) {
+            return c[step] ? el("div", { class: "part action" }, el("div", { class: "k", text: step }), el("pre", { text: c[step] })) : null;
+          }));
+      })));
   }
 
   // -- trajectory browser -----------------------------------------------------------------------
@@ -452,7 +468,7 @@
     if (state.policy) {
       tok = span
         ? el("span", { class: "tok " + (span[3] ? "trained" : "masked"), text: (span[3] ? "trained " : "masked ") + fmtInt(span[2] - span[1]) + " tok" })
-        : el("span", { class: "tok absent", text: "not in dataset" });
+        : el("span", { class: "tok absent", text: spanByIndex ? "cut off (beyond max length)" : "not in dataset" });
     }
     var dim = state.label && label !== state.label;
     var body = el("div", { class: "body" });
@@ -552,6 +568,7 @@
   renderSummary(main);
   renderCharts(main);
   renderComparison(main);
+  renderHandoffs(main);
   renderBrowser(main);
   document.documentElement.setAttribute("data-ready", "1");
 })();

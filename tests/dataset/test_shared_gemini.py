@@ -1,0 +1,63 @@
+"""Real trajectories: two Gemini runs (one resolved, one unresolved) with `rules` verdicts
+build under every policy, and every row passes the builder's verification."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from srft.critic.rules import judge_rules
+from srft.critic.verdicts import write_verdicts
+from srft.dataset.build import IGNORE_INDEX, build_dataset, load_dataset_folder
+
+GEMINI = "mini-swe-agent-v1-gemini"
+RUNS = {"django__django-16429": "resolved", "django__django-15127": "unresolved"}
+
+
+@pytest.fixture(scope="module")
+def gemini_inputs(shared_trajectories: Path, tmp_path_factory) -> tuple[Path, Path]:
+    from srft.corpus.ingest import ingest
+    from srft.corpus.io import read_corpus
+
+    root = shared_trajectories / GEMINI
+    tmp = tmp_path_factory.mktemp("gemini")
+    corpus = tmp / "corpus.jsonl"
+    ingest(
+        [root / "trajs" / run / f"{run}.traj.json" for run in RUNS],
+        labels=[root / "logs" / run / "report.json" for run in RUNS],
+        output=corpus,
+    )
+    verdicts = tmp / "verdicts.jsonl"
+    write_verdicts([judge_rules(t) for t in read_corpus(corpus)], verdicts)
+    return corpus, verdicts
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("policy", "kept"),
+    [
+        ("sft", set(RUNS)),
+        ("rft", {"django__django-16429"}),
+        ("srft", set(RUNS)),
+        ("srft-unresolved-only", {"django__django-15127"}),
+    ],
+)
+def test_gemini_runs_build_under_each_policy(gemini_inputs, smollm2_path, tmp_path, policy, kept):
+    corpus, verdicts = gemini_inputs
+    summary = build_dataset(
+        corpus, verdicts, policy=policy, tokenizer=smollm2_path, output=tmp_path, max_length=10**6
+    )
+    rows = load_dataset_folder(tmp_path)
+    assert set(rows["trajectory_id"]) == kept
+    assert summary.counts["read"] == 2 and summary.counts["rows"] == len(kept)
+    for row in rows:
+        assert row["outcome"] == RUNS[row["trajectory_id"]]
+        masked = [s for s in row["steps"] if not s["trained"]]
+        if policy in ("sft", "rft") or row["outcome"] == "resolved":
+            assert not masked
+        else:
+            assert masked and all(s["label"] == "mistake" for s in masked)
+            for s in masked:
+                assert set(row["labels"][s["start"] : s["end"]]) == {IGNORE_INDEX}

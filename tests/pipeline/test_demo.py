@@ -1,0 +1,74 @@
+"""The embedded demo's path: toy trajectories -> rules critic -> students -> report that opens.
+
+The shipped demo trains SmolLM2-135M for a few steps (minutes; measured in docs/run.md). Here the
+same demo folder is prepared and then edited the way a user would (a tiny student, fewer
+episodes, one step), which runs every stage of the demo's graph in seconds and checks the
+report in a real headless browser.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from srft.pipeline.run import RunResult, prepare_demo, run_demo
+
+pytestmark = pytest.mark.slow
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -> RunResult:
+    folder = tmp_path_factory.mktemp("demo")
+    config_path = prepare_demo(folder)
+    config = yaml.safe_load(config_path.read_text())
+    config["toy"]["episodes"] = 12
+    config["policies"] = ["sft", "srft"]
+    config["train"] = {
+        "model": str(tiny_student),
+        "options": {"max_steps": 1, "full": True, "batch_tokens": 4096, "progress": False},
+    }
+    config_path.write_text(yaml.safe_dump(config))
+    return run_demo(folder, log=lambda m: None)
+
+
+def test_the_demo_runs_from_toy_generation_to_the_report(demo: RunResult) -> None:
+    assert demo.ran[0] == "generate" and demo.ran[-1] == "report"
+    assert demo.report is not None and demo.report.exists()
+
+
+def test_the_demo_trajectories_have_earned_outcomes_of_both_kinds(demo: RunResult) -> None:
+    outcomes = {
+        json.loads(line)["outcome"]["status"]
+        for line in (demo.run_dir / "corpus.jsonl").read_text().splitlines()
+    }
+    assert outcomes == {"resolved", "unresolved"}
+
+
+def test_the_demo_report_opens_in_a_browser_without_errors(demo: RunResult) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed")
+    shots = PROJECT_ROOT / "test-output" / "pipeline"
+    shots.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        assert demo.report is not None
+        page.goto(demo.report.as_uri())
+        page.wait_for_load_state("load")
+        page.screenshot(path=str(shots / "demo-report.png"), full_page=False)
+        text = page.inner_text("body")
+        browser.close()
+    assert errors == []
+    assert "srft" in text and "sft" in text
