@@ -15,6 +15,8 @@ Usage: python benchmarks/critic_throughput.py [--requests 1600] [--concurrency 3
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -79,12 +81,14 @@ def throughput(requests: int, concurrency: int, latency: float, workdir: Path) -
     try:
         base_url = server.stdout.readline().strip()  # type: ignore[union-attr]
         critic = LLMCritic(model="fake", base_urls=base_url, concurrency=concurrency, timeout=30)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         summary = run_critic(corpus, workdir / "tp" / "v.jsonl", critic)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         server.terminate()
         server.wait()
+    server_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_cpu_s = server_cpu.ru_utime + server_cpu.ru_stime
     sent = summary["requests"]["requests"]
     ideal = concurrency / latency
     rate = sent / elapsed
@@ -92,6 +96,14 @@ def throughput(requests: int, concurrency: int, latency: float, workdir: Path) -
         f"throughput: {sent} requests in {elapsed:.2f} s = {rate:.1f} req/s; ideal "
         f"{ideal:.0f} req/s (concurrency {concurrency}, latency {latency * 1000:.0f} ms); "
         f"ratio {rate / ideal:.3f} (goal >= 0.90); {summary['requests']['retries']} retries"
+    )
+    # On a shared, overloaded machine the wall-clock ratio measures the machine; the CPU cost
+    # per request says what the critic itself needs.
+    per = 1000 * cpu / max(sent, 1)
+    print(
+        f"  critic CPU {per:.2f} ms/request (ceiling on one free core: {1000 / per:.0f} req/s); "
+        f"test server CPU {1000 * server_cpu_s / max(sent, 1):.2f} ms/request; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
 
 

@@ -61,7 +61,9 @@ def student_config(vocab_size: int, hidden: int, layers: int, max_len: int) -> d
     }
 
 
-def prepare(out: Path, setting: str, seed: int, episodes: int, tokenizer: Path, max_len: int) -> dict[str, Path]:
+def prepare(
+    out: Path, setting: str, seed: int, episodes: int, tokenizer: Path, max_len: int
+) -> dict[str, Path]:
     """Data of one (setting, seed): generate, ingest, label, build the four datasets."""
     from srft.corpus.ingest import ingest
     from srft.corpus.io import read_corpus
@@ -104,7 +106,15 @@ def dataset_facts(folder: Path) -> dict[str, Any]:
     return {k: manifest.get(k) for k in ("counts", "stats") if k in manifest}
 
 
-def train_to(run: Path, data: Path, steps: int, args: argparse.Namespace, seed: int, model_cfg: Path, tokenizer: Path) -> None:
+def train_to(
+    run: Path,
+    data: Path,
+    steps: int,
+    args: argparse.Namespace,
+    seed: int,
+    model_cfg: Path,
+    tokenizer: Path,
+) -> None:
     """Train (or resume) the student in `run` up to `steps` optimizer steps."""
     from srft.train.config import TrainConfig
     from srft.train.trainer import train
@@ -119,7 +129,7 @@ def train_to(run: Path, data: Path, steps: int, args: argparse.Namespace, seed: 
             max_steps=steps,
             lr=args.lr,
             lr_scheduler="constant_with_warmup",
-            warmup_steps=min(50, args.eval_every),
+            warmup_steps=min(args.warmup, args.eval_every),
             batch_tokens=args.batch_tokens,
             max_length=args.max_len,
             seed=seed,
@@ -127,6 +137,7 @@ def train_to(run: Path, data: Path, steps: int, args: argparse.Namespace, seed: 
             activation_checkpointing=False,
             save_steps=args.eval_every,
             save_total_limit=1,
+            loss_impl=args.loss,
             resume=(run / "metrics.jsonl").exists(),
             progress=False,
             log_steps=10_000,
@@ -148,7 +159,9 @@ def run(args: argparse.Namespace) -> None:
     tokenizer_dir = out / "tokenizer"
     tok = save_tokenizer(tokenizer_dir)
     model_cfg = out / "student-config.json"
-    model_cfg.write_text(json.dumps(student_config(len(tok), args.hidden, args.layers, args.max_len)))
+    model_cfg.write_text(
+        json.dumps(student_config(len(tok), args.hidden, args.layers, args.max_len))
+    )
     results = out / "results.jsonl"
     deadline = time.monotonic() + args.time_limit * 60
     hardware = {
@@ -177,6 +190,8 @@ def run(args: argparse.Namespace) -> None:
                     episodes=args.eval_episodes,
                     seed=args.eval_seed,
                     temperatures=(0.0, 1.0),
+                    max_steps=args.eval_step_limit,
+                    max_new_tokens=40,
                 )
                 record = {
                     "setting": setting,
@@ -187,7 +202,9 @@ def run(args: argparse.Namespace) -> None:
                     "seconds_eval": round(time.monotonic() - t0 - t_train, 1),
                     "datasets": {n: dataset_facts(d) for n, d in datasets.items()},
                     "final_loss": {
-                        n: json.loads((p / "metrics.jsonl").read_text().splitlines()[-1]).get("loss")
+                        n: json.loads((p / "metrics.jsonl").read_text().splitlines()[-1]).get(
+                            "loss"
+                        )
                         for n, p in runs.items()
                     },
                     "args": {k: v for k, v in vars(args).items() if k != "func"},
@@ -196,29 +213,152 @@ def run(args: argparse.Namespace) -> None:
                 }
                 with results.open("a") as f:
                     f.write(json.dumps(record) + "\n")
-                print(f"== {setting} seed {seed} step {chunk_end} "
-                      f"(train {t_train:.0f}s, eval {record['seconds_eval']:.0f}s)", flush=True)
+                print(
+                    f"== {setting} seed {seed} step {chunk_end} "
+                    f"(train {t_train:.0f}s, eval {record['seconds_eval']:.0f}s)",
+                    flush=True,
+                )
                 print(format_table(result), flush=True)
+
+
+def decision_signal(out: Path) -> str:
+    """What each policy trains at the decisions that matter, counted in the built datasets.
+
+    Per policy (over every setting and seed prepared under `out`): trained steps by true label;
+    at the *wrong-first* decision (the first edit after a `grep` whose first hit is not the
+    issue's line) how many trained examples edit the first hit vs the right line; how many
+    trained steps follow a wrong edit (recoveries and submits of a wrong state); and trained
+    tokens per step.
+    """
+    from srft.critic.verdicts import load_verdicts
+    from srft.dataset.build import load_dataset_folder
+    from srft.toy.env import make_episode
+
+    lines = [
+        "| setting | policy | rows | trained steps: good / unnecessary / mistake / recover "
+        "| wrong-first decision trained: first hit / right line | trained steps after a wrong edit "
+        "| trained tokens |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for setting_dir in sorted(
+        p for p in out.iterdir() if (p / "seed-0").is_dir() or any(p.glob("seed-*"))
+    ):
+        for name in POLICIES:
+            counts = {"good": 0, "unnecessary": 0, "mistake": 0, "recover": 0}
+            first = right = after_wrong = rows = tokens = 0
+            for seed_dir in sorted(setting_dir.glob("seed-*")):
+                folder = seed_dir / "datasets" / name
+                if not (folder / "build.json").exists():
+                    continue
+                truth = load_verdicts(seed_dir / "data" / "labels.jsonl")
+                runs = {
+                    p.parent.name: p for p in (seed_dir / "data" / "trajs").glob("*/*.traj.json")
+                }
+                for row in load_dataset_folder(folder):
+                    rows += 1
+                    tokens += row["num_trained"]
+                    tid = row["trajectory_id"]
+                    labels = truth[tid].labels()
+                    _, level, seed = tid.rsplit("-", 2)
+                    episode = make_episode(int(seed), int(level))
+                    messages = json.loads(runs[tid].read_text())["messages"]
+                    commands = [
+                        m["content"].split("```bash\n")[1].split("\n```")[0]
+                        for m in messages
+                        if m["role"] == "assistant"
+                    ]
+                    right_line = f"{episode.target_file}:{episode.target_key} = {episode.old_value}"
+                    wrong_first = False
+                    seen_edit = seen_wrong = False
+                    for step, cmd, label in zip(row["steps"], commands, labels, strict=True):
+                        if step["trained"]:
+                            counts[label] += 1
+                            after_wrong += seen_wrong
+                        if cmd.startswith("grep ") and not seen_edit:
+                            obs = messages[2 + 2 * step["index"] + 1]["content"]
+                            hits = (
+                                obs.split("<output>\n", 1)[-1].split("\n</output>")[0].splitlines()
+                            )
+                            wrong_first = bool(hits) and hits[0] != right_line
+                        if cmd.startswith("edit ") and len(cmd.split()) == 4 and not seen_edit:
+                            seen_edit = True
+                            if wrong_first and step["trained"]:
+                                if (
+                                    cmd.split()[1] == episode.target_file
+                                    and cmd.split()[2] == episode.target_key
+                                ):
+                                    right += 1
+                                else:
+                                    first += 1
+                            seen_wrong = label == "mistake"
+            if rows:
+                lines.append(
+                    f"| {setting_dir.name} | {name} | {rows} | "
+                    f"{counts['good']} / {counts['unnecessary']} / {counts['mistake']} / {counts['recover']} | "
+                    f"{first} / {right} | {after_wrong} | {tokens} |"
+                )
+    return "\n".join(lines)
+
+
+def critic_agreement(out: Path) -> str:
+    """How well the rules critic finds the true `mistake` steps (precision, recall, F1)."""
+    from srft.critic.verdicts import load_verdicts
+
+    lines = [
+        "| setting | true mistakes | rules mistakes | precision | recall | F1 |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for setting_dir in sorted(
+        p for p in out.iterdir() if any(p.glob("seed-*/rules.verdicts.jsonl"))
+    ):
+        tp = fp = fn = 0
+        for seed_dir in sorted(setting_dir.glob("seed-*")):
+            truth = load_verdicts(seed_dir / "data" / "labels.jsonl")
+            rules = load_verdicts(seed_dir / "rules.verdicts.jsonl")
+            for tid, verdict in truth.items():
+                for t, r in zip(verdict.labels(), rules[tid].labels(), strict=True):
+                    tp += t == "mistake" and r == "mistake"
+                    fp += t != "mistake" and r == "mistake"
+                    fn += t == "mistake" and r != "mistake"
+        precision = tp / max(1, tp + fp)
+        recall = tp / max(1, tp + fn)
+        f1 = 2 * precision * recall / max(1e-9, precision + recall)
+        lines.append(
+            f"| {setting_dir.name} | {tp + fn} | {tp + fp} | {precision:.2f} | "
+            f"{recall:.2f} | {f1:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def summarise(out: Path) -> str:
     """Markdown tables from results.jsonl: the latest step that every seed reached, per setting."""
     from srft.toy.eval import paired_difference, wilson
 
-    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line]
+    records = [
+        json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line
+    ]
     lines: list[str] = []
     for setting in sorted({r["setting"] for r in records}):
         mine = [r for r in records if r["setting"] == setting]
         seeds = sorted({r["seed"] for r in mine})
-        steps = sorted({r["step"] for r in mine if all(
-            any(x["seed"] == s and x["step"] == r["step"] for x in mine) for s in seeds)})
+        steps = sorted(
+            {
+                r["step"]
+                for r in mine
+                if all(any(x["seed"] == s and x["step"] == r["step"] for x in mine) for s in seeds)
+            }
+        )
         for step in steps:
             at = [r for r in mine if r["step"] == step]
             for mode in at[0]["eval"]["modes"]:
                 names = list(at[0]["eval"]["modes"][mode]["students"])
-                lines.append(f"\n**{setting} teacher, step {step}, {mode}** "
-                             f"({len(at)} seeds x {at[0]['eval']['episodes']} episodes)\n")
-                lines.append("| student | success (pooled) | 95% Wilson | per seed | L1 / L2 / L3 | errors/step | wrong-edit episodes |")
+                lines.append(
+                    f"\n**{setting} teacher, step {step}, {mode}** "
+                    f"({len(at)} seeds x {at[0]['eval']['episodes']} episodes)\n"
+                )
+                lines.append(
+                    "| student | success (pooled) | 95% Wilson | per seed | L1 / L2 / L3 | errors/step | wrong-edit episodes |"
+                )
                 lines.append("| --- | --- | --- | --- | --- | --- | --- |")
                 outcomes: dict[str, list[bool]] = {}
                 for name in names:
@@ -250,36 +390,60 @@ def summarise(out: Path) -> str:
                 if all(outcomes[n] for n in names):
                     lines.append("\n| paired difference (pooled over seeds) | mean | 95% CI |")
                     lines.append("| --- | --- | --- |")
-                    for a, b in (("rft", "sft"), ("srft-true", "sft"), ("srft-true", "rft"),
-                                 ("srft-rules", "sft"), ("srft-rules", "rft")):
+                    for a, b in (
+                        ("rft", "sft"),
+                        ("srft-true", "sft"),
+                        ("srft-true", "rft"),
+                        ("srft-rules", "sft"),
+                        ("srft-rules", "rft"),
+                    ):
                         if a in outcomes and b in outcomes:
                             d = paired_difference(outcomes[a], outcomes[b])
-                            lines.append(f"| {a} - {b} | {d['diff']:+.1%} | "
-                                         f"[{d['lo']:+.1%}, {d['hi']:+.1%}] |")
+                            lines.append(
+                                f"| {a} - {b} | {d['diff']:+.1%} | "
+                                f"[{d['lo']:+.1%}, {d['hi']:+.1%}] |"
+                            )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", required=True)
     p.add_argument("--summarise", action="store_true", help="Print the tables of results.jsonl.")
-    p.add_argument("--episodes", type=int, default=2000, help="Teacher episodes per (setting, seed).")
+    p.add_argument(
+        "--episodes", type=int, default=2000, help="Teacher episodes per (setting, seed)."
+    )
     p.add_argument("--settings", type=lambda s: s.split(","), default=["default", "sloppy"])
     p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=300, help="Optimizer steps per student.")
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--eval-episodes", type=int, default=150)
     p.add_argument("--eval-seed", type=int, default=9999)
+    p.add_argument("--eval-step-limit", type=int, default=8, help="Turns per eval episode.")
     p.add_argument("--batch-tokens", type=int, default=8192)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", type=int, default=10, help="Linear warm-up steps.")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--max-len", type=int, default=1024)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--time-limit", type=float, default=60.0, help="Minutes; stops between evaluations.")
+    p.add_argument(
+        "--loss",
+        default="stock",
+        help="Trainer loss_impl (stock is fastest for tiny vocabularies).",
+    )
+    p.add_argument(
+        "--time-limit", type=float, default=60.0, help="Minutes; stops between evaluations."
+    )
     args = p.parse_args(argv)
     if args.summarise:
         print(summarise(Path(args.out)))
+        print()
+        print(decision_signal(Path(args.out)))
+        print()
+        print(critic_agreement(Path(args.out)))
         return
     if args.steps % args.eval_every:
         sys.exit("--steps must be a multiple of --eval-every")

@@ -1,7 +1,7 @@
 """Write docs/config-reference.md from the run config schema (`--check`: fail if it is stale).
 
-    python scripts/gen_config_reference.py           # rewrite the file
-    python scripts/gen_config_reference.py --check   # exit 1 if the committed file is out of date
+python scripts/gen_config_reference.py           # rewrite the file
+python scripts/gen_config_reference.py --check   # exit 1 if the committed file is out of date
 """
 
 from __future__ import annotations

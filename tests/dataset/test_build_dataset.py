@@ -174,3 +174,9 @@ def test_worker_processes_give_the_same_bytes(inputs, smollm2_path, tmp_path):
         if name == "build.json":  # the manifest records nothing about processes
             assert json.loads(one.read_text()) == json.loads(two.read_text())
         assert one.read_bytes() == two.read_bytes(), name
+
+
+def test_a_folder_that_is_not_an_srft_dataset_is_refused(tmp_path):
+    (tmp_path / "build.json").write_text('{"format": "something-else"}')
+    with pytest.raises(BuildError, match=r"build.json: not an srft dataset"):
+        load_dataset_folder(tmp_path)

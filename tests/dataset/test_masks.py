@@ -254,3 +254,18 @@ def test_sentencepiece_style_tokenizers_are_tokenized_whole_and_still_exact():
     row = _encode(encoder, traj, masked={0})  # verified inside: decode == rendered turn
     trained = tok.decode(row["input_ids"][row["labels"] != IGNORE_INDEX].tolist())
     assert trained.replace(" ", "") == "Done.<|im_end|>"
+
+
+def test_a_turn_closed_by_another_special_token_ends_there(tokenizer):
+    # Like Llama 3.1, which ends built-in tool calls with <|eom_id|> instead of <|eot_id|>.
+    template = (
+        "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] }}"
+        "{% if m['role'] == 'assistant' and 'call' in m['content'] %}{{ '<|endoftext|>\\n' }}"
+        "{% else %}{{ '<|im_end|>\\n' }}{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+    )
+    encoder = Encoder(tokenizer, template)
+    traj = trajectory([{"say": "call it", "obs": "result here"}, {"say": "Done."}])
+    row = _encode(encoder, traj)
+    assert _step_text(tokenizer, row, 0) == "call it<|endoftext|>"
+    assert "result here" not in _trained_text(tokenizer, row)

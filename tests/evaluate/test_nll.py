@@ -173,3 +173,28 @@ def test_the_nll_command_rejects_a_model_without_a_name(write_dataset, tiny_mode
     result = CliRunner().invoke(app, ["evaluate", "nll", str(folder), "-m", str(tiny_model_dir)])
     assert result.exit_code != 0
     assert "expected NAME=PATH" in result.output
+
+
+def test_a_lora_adapter_folder_is_evaluated_on_its_base_model(
+    tiny_model_dir, write_dataset, tmp_path
+):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    lora = get_peft_model(
+        base, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
+    lora.save_pretrained(tmp_path / "adapter")
+    row = make_row("t", "resolved", [(3, 20, True, "good")], 24)
+    report = evaluate_nll(write_dataset([row]), {"lora": tmp_path / "adapter"})
+
+    ids = torch.tensor([row["input_ids"]])
+    labels = torch.full_like(ids, -100)
+    labels[0, 3:20] = ids[0, 3:20]
+    with torch.no_grad():
+        expected = lora.eval()(input_ids=ids, labels=labels).loss.item()
+    got = report["models"]["lora"]["by_label"]["good"]["nll_per_token"]
+    assert got == pytest.approx(expected, rel=1e-4)

@@ -195,3 +195,10 @@ def test_the_report_command_writes_the_file(tmp_path, report_inputs):
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<title>CLI</title>" in page
     assert "mini-extra swebench" in page
+
+
+def test_trajectories_beyond_the_browser_limit_are_counted_and_the_omission_stated(report_inputs):
+    data = collect_report_data(corpus=report_inputs["corpus"], max_trajectories=2)
+    assert [t["id"] for t in data["trajectories"]] == ["alpha", "bravo"]
+    assert data["summary"]["trajectories"] == 5
+    assert data["summary"]["browser_omitted"] == 3

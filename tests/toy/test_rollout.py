@@ -89,6 +89,7 @@ def test_a_reply_without_a_bash_block_gets_a_format_error_until_the_step_limit(
         assert not r.resolved
 
 
+@pytest.mark.slow
 def test_a_tiny_random_model_rolls_out_greedy_and_sampled(tokenizer: Any, tmp_path: Path) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 

@@ -52,7 +52,8 @@ def test_editing_the_first_hit_is_a_silent_mistake_that_fails() -> None:
     assert edit.command == "edit cache.cfg pool_size 25"
     assert edit.observation.returncode == 0
     assert edit.label == "mistake"
-    assert run.labels() == ["good", "mistake", "good"]
+    assert run.labels() == ["good", "mistake", "mistake"]
+    assert run.steps[2].command == "submit"
     assert not run.resolved
 
 

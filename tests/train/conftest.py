@@ -1,76 +1,26 @@
-"""Tiny random models and datasets built in code, so the trainer's tests run in seconds on CPU."""
+"""Fixtures of the trainer's tests (the helpers are in `tiny.py`)."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")
-datasets = pytest.importorskip("datasets")
-transformers = pytest.importorskip("transformers")
+pytest.importorskip("transformers")
+pytest.importorskip("datasets")
 
-VOCAB = 128
-
-# Matrices of 32x64 gain nothing from threads, and on a shared CI machine the thread pool's
-# contention made every matmul ~5x slower.
-torch.set_num_threads(1)
+from .tiny import tiny_model  # noqa: E402
 
 
-def tiny_config(arch: str = "qwen2") -> transformers.PretrainedConfig:
-    """A 2-layer model small enough to train in milliseconds; GQA like the real ones."""
-    common = dict(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
-    )
-    if arch == "llama":
-        return transformers.LlamaConfig(**common)
-    return transformers.Qwen2Config(**common)
-
-
-def tiny_model(arch: str = "qwen2", seed: int = 0) -> torch.nn.Module:
-    """A fresh random tiny causal LM in fp32 with SDPA attention."""
-    torch.manual_seed(seed)
-    return transformers.AutoModelForCausalLM.from_config(
-        tiny_config(arch), dtype=torch.float32, attn_implementation="sdpa"
-    )
-
-
-def make_rows(lengths: list[int], seed: int = 0, trained_every: int = 2) -> list[dict]:
-    """Rows shaped like `srft build` output: alternating trained / masked spans of 5 tokens.
-
-    `trained_every=0` gives rows with no trained token at all.
-    """
-    rng = random.Random(seed)
-    rows = []
-    for n in lengths:
-        ids = [rng.randrange(3, VOCAB) for _ in range(n)]
-        labels = [
-            t if trained_every and (i // 5) % trained_every == 1 else -100
-            for i, t in enumerate(ids)
-        ]
-        rows.append(
-            {
-                "input_ids": ids,
-                "labels": labels,
-                "num_tokens": n,
-                "num_trained": sum(x != -100 for x in labels),
-            }
-        )
-    return rows
-
-
-def save_dataset(rows: list[dict], folder: Path) -> Path:
-    """A dataset folder with `hf/` as `srft build` writes it; returns the folder."""
-    datasets.Dataset.from_list(rows).save_to_disk(str(folder / "hf"))
-    return folder
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Matrices of 32x64 gain nothing from threads, and on a shared CI machine the thread pool's
+    contention made every matmul ~5x slower. Restored afterwards for the other stages' tests."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

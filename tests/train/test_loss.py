@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import make_rows, tiny_model
 from srft.train.collate import IGNORE_INDEX, pack
 from srft.train.loss import LOSS_IMPLS, loss_sum
+
+from .tiny import make_rows, tiny_model
 
 torch = pytest.importorskip("torch")
 

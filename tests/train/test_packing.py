@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import make_rows, tiny_model
 from srft.train.collate import pack
 from srft.train.loss import loss_sum
+
+from .tiny import make_rows, tiny_model
 
 torch = pytest.importorskip("torch")
 

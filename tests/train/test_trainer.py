@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_rows, save_dataset
 from srft.train.config import TrainConfig
 from srft.train.trainer import DatasetError, train
+
+from .tiny import make_rows, save_dataset
 
 torch = pytest.importorskip("torch")
 safetensors = pytest.importorskip("safetensors.torch")

@@ -14,76 +14,72 @@ def critic(
     ),
     output: Path = typer.Option(..., "-o", "--output", help="Verdicts JSONL to write."),
     critic: str = typer.Option("rules", "--critic", help="rules | file | llm"),
-    labels_from: Path | None = typer.Option(None, help="[file] Labels JSONL made elsewhere."),
+    labels_from: Path | None = typer.Option(None, help="file: Labels JSONL made elsewhere."),
     base_url: list[str] = typer.Option(
-        [], "--base-url", help="[llm] Server URL ending in /v1; repeat to spread load."
+        [], "--base-url", help="llm: Server URL ending in /v1; repeat to spread load."
     ),
-    model: str | None = typer.Option(None, help="[llm] Model name the server knows."),
+    model: str | None = typer.Option(None, help="llm: Model name the server knows."),
     api_key_env: str = typer.Option(
-        "OPENAI_API_KEY", help="[llm] Environment variable holding the API key."
+        "OPENAI_API_KEY", help="llm: Environment variable holding the API key."
     ),
-    mode: str = typer.Option("whole", help="[llm] whole | window | per-step"),
-    concurrency: int = typer.Option(8, min=1, help="[llm] Requests in flight at once."),
-    max_prompt_tokens: int = typer.Option(
-        100_000, min=256, help="[llm] Prompt budget per request."
-    ),
+    mode: str = typer.Option("whole", help="llm: whole | window | per-step"),
+    concurrency: int = typer.Option(8, min=1, help="llm: Requests in flight at once."),
+    max_prompt_tokens: int = typer.Option(100_000, min=256, help="llm: Prompt budget per request."),
     max_text_tokens: int = typer.Option(
-        4_000, min=16, help="[llm] Cut long texts to this in window/per-step mode."
+        4_000, min=16, help="llm: Cut long texts to this in window/per-step mode."
     ),
     window_overlap: int = typer.Option(
-        2, min=0, help="[llm] Earlier steps shown as context per window."
+        2, min=0, help="llm: Earlier steps shown as context per window."
     ),
     max_window_steps: int = typer.Option(
-        50, min=1, help="[llm] At most this many steps labelled per window."
+        50, min=1, help="llm: At most this many steps labelled per window."
     ),
     prompt_dir: Path | None = typer.Option(
-        None, help="[llm] Folder with your own system.j2 and user.j2."
+        None, help="llm: Folder with your own system.j2 and user.j2."
     ),
     outcome: bool = typer.Option(
-        True, "--outcome/--no-outcome", help="[llm] Show the run's outcome."
+        True, "--outcome/--no-outcome", help="llm: Show the run's outcome."
     ),
-    patch: bool = typer.Option(True, "--patch/--no-patch", help="[llm] Show the submitted patch."),
+    patch: bool = typer.Option(True, "--patch/--no-patch", help="llm: Show the submitted patch."),
     evaluation: bool = typer.Option(
-        True, "--evaluation/--no-evaluation", help="[llm] Show the evaluation result."
+        True, "--evaluation/--no-evaluation", help="llm: Show the evaluation result."
     ),
     reference_patches: Path | None = typer.Option(
-        None, help="[llm] instance id -> gold patch (JSON or JSONL)."
+        None, help="llm: instance id -> gold patch (JSON or JSONL)."
     ),
-    max_reasks: int = typer.Option(2, min=0, help="[llm] Re-asks after an invalid answer."),
-    temperature: float = typer.Option(0.0, help="[llm] Sampling temperature."),
-    max_tokens: int = typer.Option(
-        8192, min=16, help="[llm] Cap on completion tokens per request."
-    ),
+    max_reasks: int = typer.Option(2, min=0, help="llm: Re-asks after an invalid answer."),
+    temperature: float = typer.Option(0.0, help="llm: Sampling temperature."),
+    max_tokens: int = typer.Option(8192, min=16, help="llm: Cap on completion tokens per request."),
     tokens_per_step: int = typer.Option(
-        100, min=8, help="[llm] Completion tokens allowed per labelled step."
+        100, min=8, help="llm: Completion tokens allowed per labelled step."
     ),
     timeout: float = typer.Option(
-        300.0, help="[llm] Seconds before a request is abandoned and retried."
+        300.0, help="llm: Seconds before a request is abandoned and retried."
     ),
     max_retries: int = typer.Option(
-        6, min=0, help="[llm] Retries on 408/409/429/5xx, timeouts, dropped connections."
+        6, min=0, help="llm: Retries on 408/409/429/5xx, timeouts, dropped connections."
     ),
     rpm: float | None = typer.Option(
-        None, "--requests-per-minute", help="[llm] Request rate limit."
+        None, "--requests-per-minute", help="llm: Request rate limit."
     ),
     tpm: float | None = typer.Option(
-        None, "--tokens-per-minute", help="[llm] Token rate limit (prompt estimate + max_tokens)."
+        None, "--tokens-per-minute", help="llm: Token rate limit (prompt estimate + max_tokens)."
     ),
     response_format: str = typer.Option(
-        "auto", help="[llm] auto | json_schema | json_object | plain"
+        "auto", help="llm: auto | json_schema | json_object | plain"
     ),
     tokenizer: Path | None = typer.Option(
-        None, help="[llm] tokenizer.json (or folder) to count tokens exactly."
+        None, help="llm: tokenizer.json (or folder) to count tokens exactly."
     ),
-    chars_per_token: float = typer.Option(4.0, help="[llm] Token estimate without --tokenizer."),
+    chars_per_token: float = typer.Option(4.0, help="llm: Token estimate without --tokenizer."),
     cache: Path | None = typer.Option(
-        None, help="[llm] SQLite store (default: critic-cache.sqlite beside the output)."
+        None, help="llm: SQLite store (default: critic-cache.sqlite beside the output)."
     ),
     emit_batch: Path | None = typer.Option(
-        None, help="[llm] Write missing requests as OpenAI Batch JSONL instead of sending."
+        None, help="llm: Write missing requests as OpenAI Batch JSONL instead of sending."
     ),
     batch_output: Path | None = typer.Option(
-        None, help="[llm] Import an OpenAI Batch output file first."
+        None, help="llm: Import an OpenAI Batch output file first."
     ),
     price_prompt: float | None = typer.Option(None, help="USD per million prompt tokens."),
     price_completion: float | None = typer.Option(None, help="USD per million completion tokens."),
@@ -102,35 +98,13 @@ def critic(
             raise typer.BadParameter("--critic file needs --labels-from PATH")
         options["labels_from"] = labels_from
     elif critic == "llm":
-        from srft.critic.prompt import (
-            Hindsight,
-            PromptBuilder,
-            PromptTemplate,
-            load_reference_patches,
-        )
-        from srft.critic.tokens import TokenCounter
-
         if not base_url or not model:
             raise typer.BadParameter("--critic llm needs --base-url and --model")
-        template = PromptTemplate.from_dir(prompt_dir) if prompt_dir else PromptTemplate.builtin()
-        refs = load_reference_patches(reference_patches) if reference_patches else {}
-        builder = PromptBuilder(
-            template=template,
-            hindsight=Hindsight(
-                outcome=outcome, patch=patch, evaluation=evaluation, reference_patches=refs
-            ),
-            counter=TokenCounter(chars_per_token=chars_per_token, tokenizer=tokenizer),
-            max_prompt_tokens=max_prompt_tokens,
-            max_text_tokens=max_text_tokens,
-            window_overlap=window_overlap,
-            max_window_steps=max_window_steps,
-        )
         options.update(
             model=model,
             base_urls=base_url,
             mode=mode,
             api_key_env=api_key_env,
-            prompt=builder,
             max_reasks=max_reasks,
             temperature=temperature,
             max_tokens=max_tokens,
@@ -142,7 +116,25 @@ def critic(
             tokens_per_minute=tpm,
             response_format=response_format,
             emit_batch=emit_batch,
+            prompt_dir=prompt_dir,
+            outcome=outcome,
+            patch=patch,
+            evaluation=evaluation,
+            reference_patches=reference_patches,
+            tokenizer=tokenizer,
+            chars_per_token=chars_per_token,
+            max_prompt_tokens=max_prompt_tokens,
+            max_text_tokens=max_text_tokens,
+            window_overlap=window_overlap,
+            max_window_steps=max_window_steps,
         )
+    elif critic != "rules":
+        from srft.critic.registry import critic_names
+
+        if critic not in critic_names():
+            raise typer.BadParameter(
+                f"unknown critic {critic!r}; known: {', '.join(critic_names())}"
+            )
     prices = None
     if price_prompt is not None or price_completion is not None:
         prices = (price_prompt or 0.0, price_completion or 0.0)

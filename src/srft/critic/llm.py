@@ -19,6 +19,7 @@ from srft.corpus.model import Trajectory
 from srft.critic.batch import BatchWriter, DeferredToBatch
 from srft.critic.client import ChatClient, RequestFailed
 from srft.critic.prompt import (
+    MODES,
     AnswerError,
     CriticRequest,
     Mode,
@@ -66,6 +67,8 @@ class LLMCritic:
         backoff_base: float = 1.0,
         emit_batch: str | Path | None = None,
     ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
         self.model = model
         self.base_urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         self.mode = mode
@@ -244,3 +247,43 @@ class LLMCritic:
             out["batch_requests_written"] = self.batch.count
             out["batch_file"] = str(self.batch.path)
         return out
+
+
+def build_llm_critic(
+    *,
+    prompt_dir: str | Path | None = None,
+    outcome: bool = True,
+    patch: bool = True,
+    evaluation: bool = True,
+    reference_patches: str | Path | None = None,
+    tokenizer: str | Path | None = None,
+    chars_per_token: float = 4.0,
+    max_prompt_tokens: int = 100_000,
+    max_text_tokens: int = 4_000,
+    window_overlap: int = 2,
+    max_window_steps: int = 50,
+    **options: Any,
+) -> LLMCritic:
+    """An `LLMCritic` from flat settings (the CLI's flags, or `critic.options` of a run config).
+
+    The prompt settings build its `PromptBuilder`; everything else goes to `LLMCritic`.
+    """
+    from srft.critic.prompt import Hindsight, PromptTemplate, load_reference_patches
+    from srft.critic.tokens import TokenCounter
+
+    if "prompt" in options:
+        return LLMCritic(**options)
+    template = PromptTemplate.from_dir(prompt_dir) if prompt_dir else PromptTemplate.builtin()
+    refs = load_reference_patches(reference_patches) if reference_patches else {}
+    builder = PromptBuilder(
+        template=template,
+        hindsight=Hindsight(
+            outcome=outcome, patch=patch, evaluation=evaluation, reference_patches=refs
+        ),
+        counter=TokenCounter(chars_per_token=chars_per_token, tokenizer=tokenizer),
+        max_prompt_tokens=max_prompt_tokens,
+        max_text_tokens=max_text_tokens,
+        window_overlap=window_overlap,
+        max_window_steps=max_window_steps,
+    )
+    return LLMCritic(prompt=builder, **options)

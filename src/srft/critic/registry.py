@@ -45,7 +45,7 @@ class AsyncCritic(Protocol):
 _FACTORIES: dict[str, str] = {
     "rules": "srft.critic.rules:RulesCritic",
     "file": "srft.critic.file:FileCritic",
-    "llm": "srft.critic.llm:LLMCritic",
+    "llm": "srft.critic.llm:build_llm_critic",
 }
 
 

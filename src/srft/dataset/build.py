@@ -23,9 +23,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -449,7 +448,7 @@ def build_dataset(
 
 
 def _read_corpus(
-    corpus: Path, reject: Any, counts: dict[str, int]
+    corpus: Path, reject: Callable[[str, str | None, str], None], counts: dict[str, int]
 ) -> Iterator[tuple[str, Trajectory]]:
     with corpus.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
@@ -612,8 +611,3 @@ def _srft_version() -> str:
     from srft import __version__
 
     return __version__
-
-
-def default_num_proc() -> int:
-    """Worker processes worth starting: one per CPU beyond the first, at least one."""
-    return max(1, (os.cpu_count() or 1) - 1)

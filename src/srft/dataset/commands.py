@@ -57,9 +57,12 @@ def build(
     output: Path = typer.Option(..., "-o", "--output", help="Dataset folder to write."),
 ) -> None:
     """Build the masked training set: one row per kept trajectory, masked steps in context."""
+    import datasets
+
     from srft.dataset.build import BuildError, build_dataset
     from srft.dataset.stats import print_stats
 
+    datasets.disable_progress_bars()  # our own summary follows; the save bar is noise
     try:
         summary = build_dataset(
             corpus,

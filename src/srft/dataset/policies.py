@@ -20,6 +20,7 @@ unless told to judge it like an unresolved one. Adding a policy is one class wit
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -48,7 +49,7 @@ class Decision:
     reason: str
 
 
-class Policy:
+class Policy(ABC):
     """Base of all policies: a name, validated options, and `decide`."""
 
     name: ClassVar[str]
@@ -59,9 +60,9 @@ class Policy:
     def __init__(self, options: BaseModel) -> None:
         self.options = options
 
+    @abstractmethod
     def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
         """Decide for one trajectory; `verdict` is its critic verdict, if the build has one."""
-        raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
         """Name and fully resolved options, for the build manifest."""

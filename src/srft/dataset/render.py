@@ -16,13 +16,14 @@ text, so the cost is linear and the spans are those of the text actually trained
 
 What the template supports (tool calls, a `tool` role, reasoning, tool schemas) is probed once
 per template with sentinel messages. Whatever it does not render is written as text (see
-`docs/dataset.md`, "Text rendering"), so no tool call or observation is ever silently lost.
+`docs/dataset.md`, "Rendering"), so no tool call or observation is ever silently lost.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,10 @@ class ChatRenderer:
         self.tokenizer = tokenizer
         self.template: str = template
         self.special_tokens = _special_token_strings(tokenizer)
+        self._special = re.compile(
+            "|".join(re.escape(t) for t in sorted(self.special_tokens, key=len, reverse=True))
+            or "(?!)"
+        )
         self.features = self._probe()
 
     # -- rendering ---------------------------------------------------------------------------
@@ -214,11 +219,14 @@ class ChatRenderer:
                     )
                 end = found + len(anchor)
             if eot:
-                e = text.find(eot, end)
-                if e < 0:
+                # The turn ends with the first special token after its text: usually the
+                # probed end-of-turn, but a template may close some turns differently (Llama
+                # 3.1 ends built-in tool calls with <|eom_id|>, not <|eot_id|>).
+                m = self._special.search(text, end)
+                if m is None:
                     raise RenderError(f"{where}: no end-of-turn {eot!r} after the turn's text")
-                end = e + len(eot)
-            if text.find(header, start, end - len(eot)) >= 0 and header not in _body(message):
+                end = m.end()
+            if text.find(header, start, end) >= 0 and header not in _body(message):
                 raise RenderError(f"{where}: the turn's span contains another assistant header")
             parts.append(AssistantPart(message=i, step=step, start=start, end=end))
             if step is not None:

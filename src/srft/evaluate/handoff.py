@@ -133,9 +133,9 @@ def write_handoff(
 
     `model_dir` is a model folder or a train run folder (its `model/` is used).
 
-    A LoRA adapter is merged into `run_dir/handoff/<name>/merged/` when `merge` is set (otherwise the
-    commands name the adapter folder as it is, which vLLM cannot serve alone: the README says
-    so). `tool_call_parser` (e.g. `hermes` for Qwen) is for students trained on tool calls;
+    A LoRA adapter is merged into `run_dir/handoff/<name>/merged/` when `merge` is set
+    (otherwise the commands name the adapter folder as it is, which vLLM cannot serve alone:
+    the README says so). `tool_call_parser` (e.g. `hermes` for Qwen) is for students trained on tool calls;
     mini-swe-agent's default text actions need none.
     """
     run_dir, model_dir = Path(run_dir), Path(model_dir)
@@ -159,7 +159,7 @@ def write_handoff(
         subset=subset,
         split=split,
         workers=workers,
-        agent_output=str((folder / "swebench" / name).resolve()),
+        agent_output=str((folder / "swebench").resolve()),
         run_id=f"srft-{name}",
     )
     h.commands = build_commands(h, max_model_len=max_model_len, tool_call_parser=tool_call_parser)

@@ -239,6 +239,13 @@ class RunConfig(_Section):
         description="Outcome label files (SWE-bench reports, run summaries, CSV/JSONL).",
     )
     format: str | None = Field(None, description="Force one input format instead of detecting it.")
+    skip_invalid: bool = Field(
+        True,
+        description=(
+            "Ingest: set aside records that cannot be read (each with its file, record and "
+            "reason, in `corpus.rejects.jsonl`; the count is printed) instead of stopping."
+        ),
+    )
     toy: ToySettings | None = Field(
         None, description="Generate toy trajectories instead of reading `inputs` (the demo)."
     )

@@ -170,9 +170,12 @@ def ingest_action(config: RunConfig):
             labels=labels,
             output=ctx.path("corpus.jsonl"),
             format=fmt,
-            skip_invalid=True,
+            skip_invalid=config.skip_invalid,
             rejects=ctx.path("corpus.rejects.jsonl"),
         )
+        ctx.log(f"  read {summary.read}: {summary.accepted} accepted, {summary.rejected} rejected")
+        if summary.rejected:
+            ctx.log(f"  the rejected records and why: {ctx.path('corpus.rejects.jsonl')}")
         return as_summary(summary)
 
     return action
@@ -400,7 +403,12 @@ def build_graph(config: RunConfig) -> list[Stage]:
             ingest_action(config),
             outputs=["corpus.jsonl"],
             clean=["corpus.jsonl", "corpus.rejects.jsonl"],
-            settings={"inputs": config.inputs, "labels": config.labels, "format": config.format},
+            settings={
+                "inputs": config.inputs,
+                "labels": config.labels,
+                "format": config.format,
+                "skip_invalid": config.skip_invalid,
+            },
             inputs=[*config.inputs, *config.labels],
             after=source,
         )

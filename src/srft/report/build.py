@@ -36,6 +36,10 @@ POSITION_BINS = 10
 # Text longer than this is cut in the middle in the report (the corpus keeps it whole): a
 # 250-trajectory corpus with full observations would make a report too big to open smoothly.
 DEFAULT_MAX_TEXT = 6000
+# The browser embeds at most this many trajectories (the charts count all of them); beyond a few
+# thousand, a single HTML file becomes too heavy for a browser tab. The report says how many
+# were left out.
+DEFAULT_MAX_TRAJECTORIES = 2000
 
 
 class ReportError(ValueError):
@@ -322,6 +326,7 @@ def collect_report_data(
     title: str = "SRFT report",
     max_text: int = DEFAULT_MAX_TEXT,
     handoffs: Mapping[str, str | Path] | None = None,
+    max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
 ) -> dict[str, Any]:
     """Everything the report shows, as one JSON-able object (see the module docstring)."""
     trajectories = _trajectories(corpus)
@@ -363,11 +368,12 @@ def collect_report_data(
             "label_counts": label_counts(views),
             "labels_by_position": labels_by_position(views),
             "lengths": length_histogram(views),
+            "browser_omitted": max(0, len(views) - max_trajectories),
         },
         "policies": policies,
         "eval": _read_json(eval_json),
         "handoffs": {name: read_handoff(where) for name, where in (handoffs or {}).items()},
-        "trajectories": views,
+        "trajectories": views[:max_trajectories],
     }
 
 
@@ -424,14 +430,17 @@ def write_report(
     title: str = "SRFT report",
     max_text: int = DEFAULT_MAX_TEXT,
     handoffs: Mapping[str, str | Path] | None = None,
+    max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
 ) -> Path:
     """Write the self-contained report to `output_html` and return its path.
 
     `datasets` and `runs` map a policy name (sft, rft, srft, ...) to its dataset folder and its
     train run folder; `eval_json` is the evaluate stage's file (or its object); `handoffs`
     maps a model name to its agent-evaluation hand-off (`handoff/` folder or `handoff.json`,
-    see `srft.evaluate.handoff`), whose commands the report lists. Every input but the corpus
-    is optional: the report says what it lacks instead of failing.
+    see `srft.evaluate.handoff`), whose commands the report lists. The charts count every
+    trajectory; the browser embeds the first `max_trajectories` and says how many it left
+    out. Every input but the corpus is optional: the report says what it lacks instead of
+    failing.
     """
     data = collect_report_data(
         corpus=corpus,
@@ -443,6 +452,7 @@ def write_report(
         title=title,
         max_text=max_text,
         handoffs=handoffs,
+        max_trajectories=max_trajectories,
     )
     path = Path(output_html)
     path.parent.mkdir(parents=True, exist_ok=True)

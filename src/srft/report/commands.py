@@ -43,6 +43,9 @@ def report_command(
     max_text: int = typer.Option(
         6000, help="Cut texts longer than this many characters (in the report only)."
     ),
+    max_trajectories: int = typer.Option(
+        2000, help="Embed at most this many trajectories in the browser (charts count all)."
+    ),
     output: Path = typer.Option(
         Path("report.html"), "--output", "-o", help="Where to write the HTML."
     ),
@@ -71,6 +74,7 @@ def report_command(
             settings=shown,
             title=title,
             max_text=max_text,
+            max_trajectories=max_trajectories,
         )
     except (ReportError, ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)

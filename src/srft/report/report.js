@@ -14,6 +14,7 @@
   var PALETTE = ["#4f46e5", "#0ea5e9", "#f97316", "#14b8a6", "#a855f7", "#e11d48", "#65a30d", "#64748b"];
   var COLLAPSE_CHARS = 1500;
   var COLLAPSE_LINES = 24;
+  var LIST_LIMIT = 400;  // list items drawn at once; the filters narrow the rest
 
   // -- DOM helpers ------------------------------------------------------------------------------
 
@@ -48,6 +49,12 @@
   function fmtNum(n, d) { return n === null || n === undefined || isNaN(n) ? "–" : Number(n).toFixed(d === undefined ? 3 : d); }
   function fmtPct(x) { return x === null || x === undefined ? "–" : (100 * x).toFixed(1) + "%"; }
   function colorOf(key, i) { return COLORS[key] || PALETTE[(i || 0) % PALETTE.length]; }
+  // One colour per model / policy name across every chart (the base model first).
+  var NAMES = [];
+  Object.keys((DATA.eval || {}).models || {}).concat(Object.keys(DATA.policies)).forEach(function (n) {
+    if (NAMES.indexOf(n) < 0) NAMES.push(n);
+  });
+  function nameColor(name) { var i = NAMES.indexOf(name); return PALETTE[(i < 0 ? 0 : i) % PALETTE.length]; }
   function legend(items) {
     return el("div", { class: "legend" }, items.map(function (it) {
       return el("span", null, el("i", { style: { background: it.color } }), it.name);
@@ -68,40 +75,57 @@
     for (var i = 0; i < steps.length; i++) if (steps[i] * p >= v) return steps[i] * p;
     return 10 * p;
   }
+  // An axis from lo to hi at round steps (1, 2, 2.5, 5 x 10^k), about four of them.
+  function niceScale(lo, hi) {
+    if (!(hi > lo)) hi = lo + 1;
+    var raw = (hi - lo) / 4, p = Math.pow(10, Math.floor(Math.log10(raw)));
+    var step = [1, 2, 2.5, 5, 10].map(function (m) { return m * p; }).filter(function (v) { return v >= raw; })[0];
+    var min = Math.floor(lo / step + 1e-9) * step, max = Math.ceil(hi / step - 1e-9) * step;
+    return { min: min, max: max, step: step };
+  }
+  function axisTicks(scale) {
+    var out = [];
+    for (var v = scale.min; v <= scale.max + scale.step / 2; v += scale.step) out.push(Math.round(v / scale.step) * scale.step);
+    return out;
+  }
 
-  // Bars per category; `series` [{name, color, values}] stacked or side by side.
+  // Bars per category; `series` [{name, color, values}] stacked or side by side. Side-by-side
+  // bars may be negative (changes against a reference); they grow from the zero line.
   function barChart(opts) {
-    var W = 560, H = opts.height || 250, L = 48, R = 10, T = 10, B = opts.rotate ? 58 : 34;
+    var W = 560, H = opts.height || 250, L = 48, R = 10, T = 14, B = opts.rotate ? 58 : 34;
     var cats = opts.categories, series = opts.series;
+    var values = [].concat.apply([], series.map(function (se) { return se.values.map(function (v) { return v || 0; }); }));
     var totals = cats.map(function (_, i) {
       return opts.stacked
         ? series.reduce(function (s, se) { return s + (se.values[i] || 0); }, 0)
         : Math.max.apply(null, series.map(function (se) { return se.values[i] || 0; }).concat([0]));
     });
-    var max = opts.max || niceMax(Math.max.apply(null, totals.concat([0])));
+    var scale;
+    if (opts.max) scale = { min: 0, max: opts.max, step: opts.max / tickCount(opts.max) };
+    else if (opts.stacked || Math.min.apply(null, values.concat([0])) >= 0) {
+      var top = niceMax(Math.max.apply(null, totals.concat([0])));
+      scale = { min: 0, max: top, step: top / tickCount(top) };
+    } else scale = niceScale(Math.min.apply(null, values.concat([0])), Math.max.apply(null, values.concat([0])));
     var plotW = W - L - R, plotH = H - T - B;
+    function Y(v) { return T + plotH - plotH * (v - scale.min) / (scale.max - scale.min); }
     var root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": opts.title || "chart" });
-    var nt = tickCount(max);
-    for (var t = 0; t <= nt; t++) {
-      var yv = max * t / nt, y = T + plotH - plotH * t / nt;
-      root.appendChild(svg("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#eaecf0" }));
-      root.appendChild(svg("text", { x: L - 6, y: y + 4, "text-anchor": "end", text: opts.yFormat ? opts.yFormat(yv) : fmtAxis(yv) }));
-    }
+    axisTicks(scale).forEach(function (yv) {
+      root.appendChild(svg("line", { x1: L, x2: W - R, y1: Y(yv), y2: Y(yv), stroke: "#eaecf0" }));
+      root.appendChild(svg("text", { x: L - 6, y: Y(yv) + 4, "text-anchor": "end", text: opts.yFormat ? opts.yFormat(yv) : fmtAxis(yv) }));
+    });
     var band = plotW / Math.max(1, cats.length);
     cats.forEach(function (cat, i) {
       var x0 = L + band * i, bw = band * 0.72, pad = band * 0.14;
       var acc = 0;
       series.forEach(function (se, j) {
-        var v = se.values[i] || 0;
-        if (v === null) return;
-        var h = plotH * v / max, x, w, y;
-        if (opts.stacked) { x = x0 + pad; w = bw; y = T + plotH - plotH * acc / max - h; acc += v; }
-        else { w = bw / series.length; x = x0 + pad + w * j; y = T + plotH - h; }
+        var v = se.values[i] || 0, x, w, y, h;
+        if (opts.stacked) { x = x0 + pad; w = bw; y = Y(acc + v); h = Y(acc) - y; acc += v; }
+        else { w = bw / series.length; x = x0 + pad + w * j; y = Y(Math.max(v, 0)); h = Math.abs(Y(v) - Y(0)); }
         var rect = svg("rect", { x: x, y: y, width: Math.max(0, w - (opts.stacked ? 0 : 1)), height: Math.max(0, h), fill: se.color, rx: opts.stacked ? 0 : 2 });
         rect.appendChild(svg("title", { text: se.name + " · " + cat + ": " + (opts.valueFormat ? opts.valueFormat(v) : fmtInt(v)) }));
         root.appendChild(rect);
         if (!opts.stacked && opts.labels && v) {
-          root.appendChild(svg("text", { x: x + w / 2, y: y - 3, "text-anchor": "middle", text: opts.valueFormat ? opts.valueFormat(v) : fmtInt(v), style: "font-size:10px" }));
+          root.appendChild(svg("text", { x: x + w / 2, y: v >= 0 ? y - 3 : y + h + 11, "text-anchor": "middle", text: opts.valueFormat ? opts.valueFormat(v) : fmtInt(v), style: "font-size:10px" }));
         }
       });
       var lx = x0 + band / 2, ly = T + plotH + 14;
@@ -109,7 +133,7 @@
         ? svg("text", { x: lx, y: ly, "text-anchor": "end", transform: "rotate(-35 " + lx + " " + ly + ")", text: cat })
         : svg("text", { x: lx, y: ly, "text-anchor": "middle", text: cat }));
     });
-    root.appendChild(svg("line", { x1: L, x2: W - R, y1: T + plotH, y2: T + plotH, stroke: "#98a2b3" }));
+    root.appendChild(svg("line", { x1: L, x2: W - R, y1: Y(Math.max(0, scale.min)), y2: Y(Math.max(0, scale.min)), stroke: "#98a2b3" }));
     if (opts.xTitle) root.appendChild(svg("text", { x: L + plotW / 2, y: H - 2, "text-anchor": "middle", text: opts.xTitle }));
     return root;
   }
@@ -119,8 +143,8 @@
     return [2.5, 5, 10].indexOf(Math.round(m * 10) / 10) >= 0 ? 5 : 4;
   }
   function fmtAxis(v) {
-    if (v >= 1000) return (v / 1000).toFixed(v >= 10000 ? 0 : 1) + "k";
-    return Math.round(v * 100) / 100 + "";
+    if (Math.abs(v) >= 1000) return (v / 1000).toFixed(Math.abs(v) >= 10000 ? 0 : 1) + "k";
+    return String(Math.round(v * 1000) / 1000);
   }
 
   // Lines over numeric x; `series` [{name, color, points: [[x, y]]}].
@@ -129,17 +153,19 @@
     var pts = [].concat.apply([], opts.series.map(function (s) { return s.points; }));
     var xmax = Math.max.apply(null, pts.map(function (p) { return p[0]; }).concat([1]));
     var xmin = Math.min.apply(null, pts.map(function (p) { return p[0]; }).concat([xmax]));
-    var ymax = niceMax(Math.max.apply(null, pts.map(function (p) { return p[1]; }).concat([0])));
+    var ys = pts.map(function (p) { return p[1]; });
+    var yhi = Math.max.apply(null, ys.concat([0])), ylo = Math.min.apply(null, ys.concat([yhi]));
+    // Start the axis at zero unless the curves live in a narrow band far from it (a loss that
+    // moves from 10.8 to 10.7 would otherwise be a flat line).
+    var scale = ylo > 0 && yhi - ylo < 0.5 * yhi ? niceScale(ylo, yhi) : niceScale(0, yhi);
     var plotW = W - L - R, plotH = H - T - B;
     function X(x) { return L + (xmax === xmin ? plotW / 2 : plotW * (x - xmin) / (xmax - xmin)); }
-    function Y(y) { return T + plotH - plotH * y / ymax; }
+    function Y(y) { return T + plotH - plotH * (y - scale.min) / (scale.max - scale.min); }
     var root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": opts.title || "chart" });
-    var nt = tickCount(ymax);
-    for (var t = 0; t <= nt; t++) {
-      var yv = ymax * t / nt;
+    axisTicks(scale).forEach(function (yv) {
       root.appendChild(svg("line", { x1: L, x2: W - R, y1: Y(yv), y2: Y(yv), stroke: "#eaecf0" }));
       root.appendChild(svg("text", { x: L - 6, y: Y(yv) + 4, "text-anchor": "end", text: fmtAxis(yv) }));
-    }
+    });
     [xmin, Math.round((xmin + xmax) / 2), xmax].forEach(function (xv) {
       root.appendChild(svg("text", { x: X(xv), y: T + plotH + 14, "text-anchor": "middle", text: fmtInt(xv) }));
     });
@@ -252,7 +278,7 @@
         return outcomes.map(function (o) { return ((DATA.policies[p].by_outcome || {})[o] || {}).masked_fraction || 0; });
       }))))),
       series: policies.map(function (p, i) {
-        return { name: p, color: PALETTE[i % PALETTE.length], values: outcomes.map(function (o) {
+        return { name: p, color: nameColor(p), values: outcomes.map(function (o) {
           return ((DATA.policies[p].by_outcome || {})[o] || {}).masked_fraction || 0;
         }) };
       })
@@ -268,7 +294,7 @@
     var losses = Object.keys(DATA.policies).filter(function (p) { return (DATA.policies[p].loss || []).length; });
     var loss = losses.length ? lineChart({
       title: "training loss", xTitle: "optimizer step",
-      series: losses.map(function (p, i) { return { name: p, color: PALETTE[Object.keys(DATA.policies).indexOf(p) % PALETTE.length], points: DATA.policies[p].loss }; })
+      series: losses.map(function (p) { return { name: p, color: nameColor(p), points: DATA.policies[p].loss }; })
     }) : null;
 
     var nll = null, nllModels = [], nllLabels = [];
@@ -279,8 +305,23 @@
         title: "held-out NLL per label", categories: nllLabels, stacked: false, labels: true,
         valueFormat: function (v) { return fmtNum(v, 2); },
         series: nllModels.map(function (m, i) {
-          return { name: m, color: PALETTE[i % PALETTE.length], values: nllLabels.map(function (l) {
+          return { name: m, color: nameColor(m), values: nllLabels.map(function (l) {
             return ((DATA.eval.models[m].by_label || {})[l] || {}).nll_per_token || 0;
+          }) };
+        })
+      });
+    }
+
+    var delta = null, deltaModels = nllModels.slice(1);
+    if (nll && deltaModels.length) {
+      var refModel = DATA.eval.models[nllModels[0]];
+      delta = barChart({
+        title: "change in NLL against the first model", categories: nllLabels, stacked: false, labels: true,
+        valueFormat: function (v) { return (v >= 0 ? "+" : "") + fmtNum(v, 3); },
+        series: deltaModels.map(function (m, i) {
+          return { name: m, color: nameColor(m), values: nllLabels.map(function (l) {
+            var v = ((DATA.eval.models[m].by_label || {})[l] || {}).nll_per_token, r = ((refModel.by_label || {})[l] || {}).nll_per_token;
+            return v === undefined || v === null || r === undefined || r === null ? 0 : v - r;
           }) };
         })
       });
@@ -293,13 +334,15 @@
         chartCard("chart-position", "Label by position in the trajectory", "Share of each label among steps in each tenth of a trajectory.", byPos,
           DATA.labels.map(function (l) { return { name: l, color: colorOf(l) }; }), "no steps have critic labels."),
         chartCard("chart-masked", "Masked-token fraction by outcome", "Assistant tokens in masked steps / all assistant tokens, per policy's dataset.", masked,
-          policies.map(function (p, i) { return { name: p, color: PALETTE[i % PALETTE.length] }; }), "no dataset folders were given (srft report --dataset POLICY=DIR)."),
+          policies.map(function (p) { return { name: p, color: nameColor(p) }; }), "no dataset folders were given (srft report --dataset POLICY=DIR)."),
         chartCard("chart-lengths", "Trajectory lengths", "Number of steps per trajectory.", lengths,
           outcomes.map(function (o) { return { name: o, color: colorOf(o) }; })),
         chartCard("chart-nll", "Held-out NLL per step label", "Mean negative log-likelihood per assistant token (lower = the model finds these actions more likely).", nll,
-          nllModels.map(function (m, i) { return { name: m, color: PALETTE[i % PALETTE.length] }; }), "no eval.json was given (srft evaluate nll, then srft report --eval)."),
+          nllModels.map(function (m) { return { name: m, color: nameColor(m) }; }), "no eval.json was given (srft evaluate nll, then srft report --eval)."),
+        delta ? chartCard("chart-nll-delta", "Change in held-out NLL against " + nllModels[0], "Per step label: a student's NLL per token minus " + nllModels[0] + "'s. SRFT aims for a drop on good steps and a smaller drop (or a rise) on mistakes than SFT.", delta,
+          deltaModels.map(function (m) { return { name: m, color: nameColor(m) }; })) : null,
         chartCard("chart-loss", "Training loss", "Loss per optimizer step, one line per policy.", loss,
-          losses.map(function (p) { return { name: p, color: PALETTE[Object.keys(DATA.policies).indexOf(p) % PALETTE.length] }; }), "no training runs were given (srft report --run POLICY=DIR).")
+          losses.map(function (p) { return { name: p, color: nameColor(p) }; }), "no training runs were given (srft report --run POLICY=DIR).")
       )));
   }
 
@@ -527,7 +570,7 @@
       var shown = trajectories.filter(matches);
       count.textContent = shown.length + " of " + trajectories.length + " trajectories";
       list.textContent = "";
-      shown.forEach(function (t) {
+      shown.slice(0, LIST_LIMIT).forEach(function (t) {
         var item = el("div", { class: "titem" + (state.selected === t.id ? " active" : ""), "data-id": t.id, "data-outcome": t.outcome },
           el("div", { class: "name", text: t.id }),
           el("div", { class: "meta" }, el("span", { class: "badge", text: t.outcome, style: { background: colorOf(t.outcome) } }), el("span", { text: t.steps.length + (t.steps.length === 1 ? " step" : " steps") })),
@@ -539,6 +582,9 @@
         item.addEventListener("click", function () { select(t.id); });
         list.appendChild(item);
       });
+      if (shown.length > LIST_LIMIT) {
+        list.appendChild(el("p", { class: "note", text: "Showing the first " + LIST_LIMIT + " of " + shown.length + " matches; filter or search to narrow them." }));
+      }
       if (!shown.some(function (t) { return t.id === state.selected; })) state.selected = shown.length ? shown[0].id : null;
       Array.prototype.forEach.call(list.children, function (n) { n.classList.toggle("active", n.getAttribute("data-id") === state.selected); });
       renderDetail(detail, trajectories.filter(function (t) { return t.id === state.selected; })[0] || null);
@@ -556,6 +602,7 @@
 
     main.appendChild(el("section", { id: "browser" }, el("h2", { text: "Trajectories" }),
       el("p", { class: "lead", text: "Each step with its thought, action and observations; the border colour is the critic's label, the tag says whether the policy trained or masked the step's tokens." }),
+      DATA.summary.browser_omitted ? el("p", { class: "note", id: "browser-omitted", text: fmtInt(DATA.summary.browser_omitted) + " trajectories are counted in the charts but left out of this browser (max_trajectories); write the report with a higher limit to see them." }) : null,
       el("div", { class: "toolbar" }, fSearch, fOutcome, fLabel, fPolicy, count),
       el("div", { class: "browser" }, list, detail)));
     var wanted = decodeURIComponent((location.hash.match(/^#t=(.*)$/) || [])[1] || "");

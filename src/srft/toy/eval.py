@@ -19,6 +19,7 @@ from typing import Any
 
 from srft.toy.env import LEVELS
 from srft.toy.generate import episodes as make_episodes
+from srft.toy.protocol import STEP_LIMIT
 from srft.toy.rollout import EpisodeRollout, load_student, rollout
 
 TOY_EVAL_FORMAT = "srft.toy-eval"
@@ -81,6 +82,8 @@ def evaluate_students(
     levels: tuple[int, ...] = LEVELS,
     temperatures: Sequence[float] = (0.0, 1.0),
     batch_size: int = 128,
+    max_steps: int = STEP_LIMIT,
+    max_new_tokens: int = 48,
     keep_episodes: bool = False,
 ) -> dict[str, Any]:
     """Roll every student out on the same fresh episodes; per-mode summaries and pairings."""
@@ -92,7 +95,14 @@ def evaluate_students(
         per_student: dict[str, Any] = {}
         for name, (model, tokenizer) in students.items():
             runs = rollout(
-                model, tokenizer, eps, temperature=temperature, seed=seed, batch_size=batch_size
+                model,
+                tokenizer,
+                eps,
+                temperature=temperature,
+                seed=seed,
+                batch_size=batch_size,
+                max_steps=max_steps,
+                max_new_tokens=max_new_tokens,
             )
             outcomes[name] = [r.resolved for r in runs]
             per_student[name] = summarise(runs)
@@ -112,6 +122,7 @@ def evaluate_students(
         "episodes": episodes,
         "seed": seed,
         "levels": list(levels),
+        "step_limit": max_steps,
         "modes": modes,
     }
 

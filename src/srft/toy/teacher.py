@@ -12,7 +12,9 @@ Noise, each at a configurable rate, makes the steps worth labelling:
 - wrong value: set some other value than the issue's -> `mistake`;
 - premature submit: submit before editing -> `mistake`;
 - recovery: after a wrong edit, undo it and make the right one -> `recover` (the cue is in the
-  edit's own observation, `file:key = old -> new`, so a student can learn when to recover).
+  edit's own observation, `file:key = old -> new`, so a student can learn when to recover);
+  without recovery, the submit that follows a wrong edit is a `mistake` too: the edit's output
+  showed the wrong change, and submitting it is what makes the run fail.
 
 Other steps are `good`. The labels are what the teacher *did*, known by construction, so they
 are true labels for training (`srft critic --critic file`) and for scoring critics.
@@ -165,20 +167,28 @@ def teach(episode: Episode, config: TeacherConfig, seed: int) -> TeacherRun:
         if chosen == right:
             why = f"sets {value} instead of {new}"
         act_with_typo(thought, f"edit {chosen[0]} {chosen[1]} {value}", "mistake", why)
-        if rng.random() < config.recover:
-            if chosen != right:
-                act(
-                    "That edit changed the wrong line , I will undo it .",
-                    f"edit {chosen[0]} {chosen[1]} {chosen[2]}",
-                    "recover",
-                    "undoes the wrong edit",
-                )
-            act(
-                "Now I will change the right line .",
-                f"edit {right[0]} {key} {new}",
-                "recover",
-                "makes the issue's change after a wrong edit",
+        if rng.random() >= config.recover:
+            # The edit's output showed the wrong change; submitting it locks the failure in.
+            act_with_typo(
+                "The change is done , I will submit .",
+                "submit",
+                "mistake",
+                "submits although the edit's output shows a wrong change",
             )
+            return run
+        if chosen != right:
+            act(
+                "That edit changed the wrong line , I will undo it .",
+                f"edit {chosen[0]} {chosen[1]} {chosen[2]}",
+                "recover",
+                "undoes the wrong edit",
+            )
+        act(
+            "Now I will change the right line .",
+            f"edit {right[0]} {key} {new}",
+            "recover",
+            "makes the issue's change after a wrong edit",
+        )
     act_with_typo("The change is done , I will submit .", "submit", "good", "submits the edit")
     return run
 

@@ -195,6 +195,8 @@ def train(config: TrainConfig) -> Path:
     batches = Batches(ds, config.max_length, config.data)
 
     accelerator = Accelerator(
+        # Without CUDA, run on CPU; under torchrun this makes accelerate use gloo data parallel.
+        cpu=not torch.cuda.is_available(),
         gradient_accumulation_steps=config.grad_accum,
         step_scheduler_with_optimizer=False,
         log_with=config.report_to or None,

@@ -1,0 +1,86 @@
+"""`srft train` from the command line: flags and config file share one schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from srft.cli import app
+from srft.train.config import TrainConfigError, load_config
+
+from .tiny import make_rows, save_dataset, tiny_config
+
+
+def _word_tokenizer(folder: Path) -> Path:
+    """A word-level tokenizer built in code (as the toy testbed does), saved as a folder."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, **{f"w{i}": i for i in range(3, 128)}}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", eos_token="</s>")
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_random_init_training_from_a_config_and_a_built_tokenizer(tmp_path: Path):
+    """The toy testbed's path: a tiny Llama from scratch, tokenizer built in code, via the CLI."""
+    tiny_config("llama").save_pretrained(tmp_path / "arch")
+    tokenizer = _word_tokenizer(tmp_path / "tok")
+    save_dataset(make_rows([30, 50, 40, 20]), tmp_path / "data")
+    (tmp_path / "train.yaml").write_text("lr: 0.01\nbatch_tokens: 64\nseed: 3\nsave_steps: 2\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--config", str(tmp_path / "train.yaml"),
+            "--data", str(tmp_path / "data"),
+            "--model-config", str(tmp_path / "arch" / "config.json"),
+            "--tokenizer", str(tokenizer),
+            "--full",
+            "--max-steps", "3",
+            "-o", str(tmp_path / "run"),
+            "--no-progress",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    info = json.loads((tmp_path / "run" / "train.json").read_text())
+    assert info["config"]["lr"] == 0.01 and info["config"]["max_steps"] == 3
+    assert info["model_kind"] == "full" and info["total_steps"] == 3
+    from srft.train import load_model
+
+    model, tok = load_model(tmp_path / "run")
+    assert model.config.model_type == "llama"
+    assert tok.convert_tokens_to_ids("w7") == 7
+
+
+def test_a_flag_wins_over_the_config_file(tmp_path: Path):
+    (tmp_path / "c.yaml").write_text("lr: 0.5\ngrad_accum: 3\n")
+    cfg = load_config(
+        tmp_path / "c.yaml",
+        {"lr": 0.25, "data": "d", "output_dir": "o", "model": "m", "epochs": None},
+    )
+    assert (cfg.lr, cfg.grad_accum, cfg.epochs) == (0.25, 3, 1)
+
+
+def test_an_unknown_config_field_names_the_file_and_the_field(tmp_path: Path):
+    (tmp_path / "c.yaml").write_text("learning_rate: 0.1\n")
+    with pytest.raises(TrainConfigError, match=r"c.yaml: invalid training config: learning_rate"):
+        load_config(tmp_path / "c.yaml", {"data": "d", "output_dir": "o", "model": "m"})
+
+
+def test_a_model_is_required_from_exactly_one_source():
+    with pytest.raises(TrainConfigError, match="exactly one of `model`"):
+        load_config(None, {"data": "d", "output_dir": "o"})
+
+
+def test_the_cli_reports_a_bad_config_without_a_traceback(tmp_path: Path):
+    result = CliRunner().invoke(
+        app, ["train", "--data", "d", "-o", "o", "--model", "m", "--lr", "-1"]
+    )
+    assert result.exit_code == 2
+    assert "lr: Input should be greater than 0" in result.output
