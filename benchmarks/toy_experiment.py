@@ -64,7 +64,11 @@ def student_config(vocab_size: int, hidden: int, layers: int, max_len: int) -> d
 def prepare(
     out: Path, setting: str, seed: int, episodes: int, tokenizer: Path, max_len: int
 ) -> dict[str, Path]:
-    """Data of one (setting, seed): generate, ingest, label, build the four datasets."""
+    """Data of one (setting, data seed): generate, ingest, label, build the four datasets.
+
+    Every training seed of a setting trains on the same data (seeds vary initialisation and
+    data order), so the policies and seeds compare on one corpus.
+    """
     from srft.corpus.ingest import ingest
     from srft.corpus.io import read_corpus
     from srft.critic.rules import judge_rules
@@ -73,7 +77,7 @@ def prepare(
     from srft.toy.generate import generate
     from srft.toy.teacher import TeacherConfig
 
-    root = out / setting / f"seed-{seed}"
+    root = out / setting / f"data-{seed}"
     data = root / "data"
     if not (data / "toy.json").exists():
         generate(data, episodes, seed=seed, config=TeacherConfig.preset(setting))
@@ -178,7 +182,9 @@ def run(args: argparse.Namespace) -> None:
                     print("time limit reached; results so far are in", results, flush=True)
                     return
                 t0 = time.monotonic()
-                datasets = prepare(out, setting, seed, args.episodes, tokenizer_dir, args.max_len)
+                datasets = prepare(
+                    out, setting, args.data_seed, args.episodes, tokenizer_dir, args.max_len
+                )
                 runs = {}
                 for name, data in datasets.items():
                     runs[name] = out / setting / f"seed-{seed}" / "runs" / name
@@ -191,7 +197,8 @@ def run(args: argparse.Namespace) -> None:
                     seed=args.eval_seed,
                     temperatures=(0.0, 1.0),
                     max_steps=args.eval_step_limit,
-                    max_new_tokens=40,
+                    max_new_tokens=32,
+                    probes=args.probes,
                 )
                 record = {
                     "setting": setting,
@@ -240,13 +247,11 @@ def decision_signal(out: Path) -> str:
         "| trained tokens |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for setting_dir in sorted(
-        p for p in out.iterdir() if (p / "seed-0").is_dir() or any(p.glob("seed-*"))
-    ):
+    for setting_dir in sorted(p for p in out.iterdir() if any(p.glob("data-*"))):
         for name in POLICIES:
             counts = {"good": 0, "unnecessary": 0, "mistake": 0, "recover": 0}
             first = right = after_wrong = rows = tokens = 0
-            for seed_dir in sorted(setting_dir.glob("seed-*")):
+            for seed_dir in sorted(setting_dir.glob("data-*")):
                 folder = seed_dir / "datasets" / name
                 if not (folder / "build.json").exists():
                     continue
@@ -309,10 +314,10 @@ def critic_agreement(out: Path) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for setting_dir in sorted(
-        p for p in out.iterdir() if any(p.glob("seed-*/rules.verdicts.jsonl"))
+        p for p in out.iterdir() if any(p.glob("data-*/rules.verdicts.jsonl"))
     ):
         tp = fp = fn = 0
-        for seed_dir in sorted(setting_dir.glob("seed-*")):
+        for seed_dir in sorted(setting_dir.glob("data-*")):
             truth = load_verdicts(seed_dir / "data" / "labels.jsonl")
             rules = load_verdicts(seed_dir / "rules.verdicts.jsonl")
             for tid, verdict in truth.items():
@@ -416,11 +421,13 @@ def main(argv: list[str] | None = None) -> None:
         "--episodes", type=int, default=2000, help="Teacher episodes per (setting, seed)."
     )
     p.add_argument("--settings", type=lambda s: s.split(","), default=["default", "sloppy"])
+    p.add_argument("--data-seed", type=int, default=0, help="Seed of the generated data.")
     p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=300, help="Optimizer steps per student.")
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--eval-episodes", type=int, default=150)
     p.add_argument("--eval-seed", type=int, default=9999)
+    p.add_argument("--probes", type=int, default=100, help="Decision probes per decision.")
     p.add_argument("--eval-step-limit", type=int, default=8, help="Turns per eval episode.")
     p.add_argument("--batch-tokens", type=int, default=8192)
     p.add_argument("--lr", type=float, default=2e-3)

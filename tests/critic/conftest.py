@@ -10,5 +10,5 @@ from .fake_server import FakeChatServer
 @pytest.fixture
 def server():
     """A fresh fault-injecting chat-completions server on loopback (all formats accepted)."""
-    with FakeChatServer(hang_seconds=2.0) as s:
+    with FakeChatServer(hang_seconds=5.0) as s:
         yield s

@@ -97,6 +97,7 @@ def test_whole_mode_on_a_project_fixture_negotiates_json_object(llama_server, tm
         model="smollm2",
         base_urls=[llama_server],
         mode="whole",
+        max_reason_chars=80,
         concurrency=1,
         max_reasks=1,
         timeout=600,
@@ -126,7 +127,8 @@ def test_window_mode_labels_a_deepseek_trajectory_longer_than_the_context(
     builder = PromptBuilder(
         counter=counter,
         max_prompt_tokens=3000,
-        max_text_tokens=48,
+        max_text_tokens=32,
+        max_reason_chars=60,
         window_overlap=1,
         max_window_steps=12,
     )
@@ -139,7 +141,7 @@ def test_window_mode_labels_a_deepseek_trajectory_longer_than_the_context(
         max_reasks=1,
         timeout=900,
         max_retries=1,
-        tokens_per_step=60,
+        tokens_per_step=40,
     )
     out = tmp_path / "v.jsonl"
     summary = run_critic(corpus, out, critic)

@@ -18,7 +18,7 @@ from srft.critic.verdicts import load_verdicts
 from .fake_server import FakeChatServer
 from .helpers import simple
 
-FAST = {"timeout": 0.5, "backoff_base": 0.01, "max_retries": 3, "concurrency": 4}
+FAST = {"timeout": 1.5, "backoff_base": 0.01, "max_retries": 3, "concurrency": 4}
 
 
 def faulty(tid: str, fault: str | None = None, n_steps: int = 3, mistake_at: int | None = 1):

@@ -198,3 +198,16 @@ def test_a_lora_adapter_folder_is_evaluated_on_its_base_model(
         expected = lora.eval()(input_ids=ids, labels=labels).loss.item()
     got = report["models"]["lora"]["by_label"]["good"]["nll_per_token"]
     assert got == pytest.approx(expected, rel=1e-4)
+
+
+def test_only_the_requested_positions_are_computed_and_they_match_the_full_pass(tiny_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    ids = [(3 * t + 1) % 97 for t in range(30)]
+    full = token_nll(model, ids)
+    some = token_nll(model, ids, positions=[0, 4, 5, 6, 20])
+    assert [t for t, v in enumerate(some) if not math.isnan(v)] == [4, 5, 6, 20]
+    assert [some[t] for t in (4, 5, 6, 20)] == pytest.approx(
+        [full[t] for t in (4, 5, 6, 20)], rel=1e-5
+    )

@@ -202,3 +202,23 @@ def test_trajectories_beyond_the_browser_limit_are_counted_and_the_omission_stat
     assert [t["id"] for t in data["trajectories"]] == ["alpha", "bravo"]
     assert data["summary"]["trajectories"] == 5
     assert data["summary"]["browser_omitted"] == 3
+
+
+def test_a_dataset_saved_only_as_hf_folder_is_read_too(tmp_path, report_inputs):
+    import datasets
+    import pyarrow.parquet as pq
+
+    from srft.report.build import read_dataset_rows
+
+    parquet = report_inputs["datasets"]["srft"] / "data.parquet"
+    datasets.Dataset(pq.read_table(parquet)).save_to_disk(str(tmp_path / "hf"))
+    assert read_dataset_rows(tmp_path) == read_dataset_rows(parquet.parent)
+
+
+def test_verdicts_for_trajectories_outside_the_corpus_are_counted(report_inputs):
+    from srft.critic.verdicts import CriticInfo, Verdict
+
+    verdicts = dict(report_inputs["verdicts"])
+    verdicts["ghost"] = Verdict(trajectory_id="ghost", critic=CriticInfo(name="rules"))
+    data = collect_report_data(corpus=report_inputs["corpus"], verdicts=verdicts)
+    assert data["summary"]["verdicts_unmatched"] == 1

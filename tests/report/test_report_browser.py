@@ -145,3 +145,8 @@ def test_the_agent_evaluation_commands_are_listed(opened):
     text = opened.page.locator("#handoff").inner_text()
     assert "vllm serve" in text and "mini-extra swebench" in text
     assert "swebench.harness.run_evaluation" in text
+
+
+def test_the_summary_says_how_each_student_moved_on_good_and_mistake_steps(opened):
+    text = opened.page.locator("#headline").inner_text()
+    assert "srft: held-out NLL per token on good steps -0.300, on mistake steps +0.600" in text

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from srft.toy.eval import paired_difference, wilson
+import pytest
+from toy_students import ScriptedStudent
+
+from srft.toy.eval import evaluate_students, format_table, paired_difference, wilson
+from srft.toy.probe import decision_cases
 
 
 def test_wilson_interval_matches_known_values() -> None:
@@ -40,3 +44,28 @@ def test_paired_difference_is_the_mean_of_per_episode_differences() -> None:
 def test_paired_difference_needs_equal_lengths() -> None:
     with pytest.raises(ValueError, match="equally long"):
         paired_difference([True], [True, False])
+
+
+def test_students_are_paired_on_the_same_episodes(toy_tokenizer: Any) -> None:
+    students = {
+        "oracle": (ScriptedStudent(toy_tokenizer), toy_tokenizer),
+        "first-hit": (ScriptedStudent(toy_tokenizer, oracle=False), toy_tokenizer),
+    }
+    result = evaluate_students(students, episodes=12, seed=3, temperatures=(0.0,))
+    greedy = result["modes"]["greedy"]
+    oracle, first = greedy["students"]["oracle"], greedy["students"]["first-hit"]
+    assert oracle["success"]["rate"] == 1.0
+    assert oracle["per_level"]["1"]["rate"] == first["per_level"]["1"]["rate"] == 1.0
+    diff = sum(oracle["outcomes"]) - sum(first["outcomes"])
+    assert greedy["paired"]["oracle - first-hit"]["diff"] == diff / 12
+    assert "oracle" in format_table(result)
+
+
+def test_decision_probes_pose_a_wrong_first_hit_and_a_visible_wrong_edit() -> None:
+    cases = decision_cases(5, seed=11)
+    assert [c["probe"] for c in cases] == ["first_hit", "after_wrong_edit"] * 5
+    for c in cases:
+        assert c["right"] != c["wrong"]
+    for c in cases[1::2]:
+        assert "->" in c["context"][-1]["content"]
+        assert c["wrong"].endswith("```bash\nsubmit\n```")

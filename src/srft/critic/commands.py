@@ -34,6 +34,9 @@ def critic(
     max_window_steps: int = typer.Option(
         50, min=1, help="llm: At most this many steps labelled per window."
     ),
+    max_reason_chars: int = typer.Option(
+        300, min=10, help="llm: Longest reason asked for (enforced by grammar-based servers)."
+    ),
     prompt_dir: Path | None = typer.Option(
         None, help="llm: Folder with your own system.j2 and user.j2."
     ),
@@ -127,6 +130,7 @@ def critic(
             max_text_tokens=max_text_tokens,
             window_overlap=window_overlap,
             max_window_steps=max_window_steps,
+            max_reason_chars=max_reason_chars,
         )
     elif critic != "rules":
         from srft.critic.registry import critic_names
@@ -138,16 +142,26 @@ def critic(
     prices = None
     if price_prompt is not None or price_completion is not None:
         prices = (price_prompt or 0.0, price_completion or 0.0)
-    summary = run_critic(
-        corpus,
-        output,
-        critic,
-        cache_path=cache,
-        batch_output=batch_output,
-        prices=prices,
-        progress=progress,
-        **options,
-    )
+    try:
+        summary = run_critic(
+            corpus,
+            output,
+            critic,
+            cache_path=cache,
+            batch_output=batch_output,
+            prices=prices,
+            progress=progress,
+            **options,
+        )
+    except (ValueError, OSError) as e:  # CorpusError and VerdictError are ValueErrors
+        _fail(e)
+    except KeyboardInterrupt:
+        typer.echo(
+            "srft critic: interrupted; every answer received so far is stored, run the same "
+            "command again to finish",
+            err=True,
+        )
+        raise typer.Exit(130) from None
     t = summary["trajectories"]
     typer.echo(
         f"{t['read']} trajectories: {t['ok']} ok, {t['failed']} failed; labels "
@@ -165,6 +179,12 @@ def critic(
             typer.echo(f"{r['batch_requests_written']} requests written to {r['batch_file']}")
 
 
+def _fail(error: Exception) -> None:
+    """Report bad input (the message names file, record and reason) without a traceback."""
+    typer.echo(f"srft critic: error: {error}", err=True)
+    raise typer.Exit(1)
+
+
 def critic_eval(
     pred: Path = typer.Option(..., exists=True, dir_okay=False, help="Predicted verdicts JSONL."),
     gold: Path = typer.Option(
@@ -175,7 +195,10 @@ def critic_eval(
     """Agreement of a critic with gold labels: per-label P/R/F1, mistake-vs-rest F1, confusion."""
     from srft.critic.quality import evaluate_critic
 
-    report = evaluate_critic(pred, gold)
+    try:
+        report = evaluate_critic(pred, gold)
+    except (ValueError, OSError) as e:
+        _fail(e)
     if output:
         output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     m = report["mistake_vs_rest"]
@@ -209,13 +232,16 @@ def critic_bench(
     """Make a benchmark with known answers: corrupt chosen steps of resolved trajectories."""
     from srft.critic.quality import make_bench
 
-    result = make_bench(
-        corpus,
-        output,
-        steps_per_trajectory=steps_per_trajectory,
-        seed=seed,
-        include_unknown=include_unknown,
-    )
+    try:
+        result = make_bench(
+            corpus,
+            output,
+            steps_per_trajectory=steps_per_trajectory,
+            seed=seed,
+            include_unknown=include_unknown,
+        )
+    except (ValueError, OSError) as e:
+        _fail(e)
     typer.echo(json.dumps(result))
 
 

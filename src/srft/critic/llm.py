@@ -17,7 +17,7 @@ from typing import Any
 
 from srft.corpus.model import Trajectory
 from srft.critic.batch import BatchWriter, DeferredToBatch
-from srft.critic.client import ChatClient, RequestFailed
+from srft.critic.client import ChatClient
 from srft.critic.prompt import (
     MODES,
     AnswerError,
@@ -161,9 +161,7 @@ class LLMCritic:
         steps: list[StepVerdict] = []
         failure: tuple[str, str | None] | None = None
         for request, result in zip(requests, results, strict=True):
-            if isinstance(result, BaseException):
-                if isinstance(result, (RequestFailed, DeferredToBatch)):
-                    raise result
+            if isinstance(result, BaseException):  # RequestFailed, DeferredToBatch, or a bug
                 raise result
             labels, error, raw, spent = result
             for key in usage.keys() - {"estimated_prompt_tokens"}:
@@ -262,6 +260,7 @@ def build_llm_critic(
     max_text_tokens: int = 4_000,
     window_overlap: int = 2,
     max_window_steps: int = 50,
+    max_reason_chars: int = 300,
     **options: Any,
 ) -> LLMCritic:
     """An `LLMCritic` from flat settings (the CLI's flags, or `critic.options` of a run config).
@@ -285,5 +284,6 @@ def build_llm_critic(
         max_text_tokens=max_text_tokens,
         window_overlap=window_overlap,
         max_window_steps=max_window_steps,
+        max_reason_chars=max_reason_chars,
     )
     return LLMCritic(prompt=builder, **options)

@@ -172,7 +172,7 @@ class CriticRequest:
     cut_to: int | None  # the per-text token cap applied (None: nothing was cut)
 
 
-def answer_schema(keys: list[str]) -> dict[str, Any]:
+def answer_schema(keys: list[str], max_reason_chars: int = REASON_MAX_CHARS) -> dict[str, Any]:
     """The JSON schema of an answer: an object with exactly `keys`, each {label, reason}.
 
     One required property per step (rather than an array) lets grammar-constrained servers
@@ -182,7 +182,7 @@ def answer_schema(keys: list[str]) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "label": {"type": "string", "enum": list(LABELS)},
-            "reason": {"type": "string", "maxLength": REASON_MAX_CHARS},
+            "reason": {"type": "string", "maxLength": max_reason_chars},
         },
         "required": ["label", "reason"],
         "additionalProperties": False,
@@ -221,6 +221,7 @@ class PromptBuilder:
         min_text_tokens: int = 32,
         window_overlap: int = 2,
         max_window_steps: int = 50,
+        max_reason_chars: int = REASON_MAX_CHARS,
     ) -> None:
         self.template = template or PromptTemplate.builtin()
         self.hindsight = hindsight or Hindsight()
@@ -230,6 +231,8 @@ class PromptBuilder:
         self.min_text_tokens = min_text_tokens
         self.window_overlap = window_overlap
         self.max_window_steps = max_window_steps
+        # Grammar-constrained servers enforce this length, which bounds completion tokens.
+        self.max_reason_chars = max_reason_chars
 
     def describe(self) -> dict[str, Any]:
         """Everything about rendering that changes the requests (part of the job's identity)."""
@@ -244,6 +247,7 @@ class PromptBuilder:
             "max_text_tokens": self.max_text_tokens,
             "window_overlap": self.window_overlap,
             "max_window_steps": self.max_window_steps,
+            "max_reason_chars": self.max_reason_chars,
         }
 
     # -- hindsight sections -------------------------------------------------------------------
@@ -335,7 +339,11 @@ class PromptBuilder:
         system = self.template.system.render()
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         return CriticRequest(
-            window, messages, answer_schema(keys), self.count.messages(messages), cap
+            window,
+            messages,
+            answer_schema(keys, self.max_reason_chars),
+            self.count.messages(messages),
+            cap,
         )
 
     def header_tokens(self, trajectory: Trajectory) -> int:

@@ -140,7 +140,7 @@ async def _run_async(
                 else:
                     store.put_verdict(job, trajectory.id, digest, dumps_verdict(verdict))
                     counts["judged_now"] += 1
-            bar.advance()
+            bar.advance(_live(critic, counts))
 
     try:
         with _Progress(progress, _count_lines(corpus), f"critic {critic.mode}") as bar:
@@ -175,6 +175,17 @@ async def _run_async(
     if imported is not None:
         summary["batch_imported"] = imported
     return summary
+
+
+def _live(critic: Any, counts: Counter) -> str:
+    """The running accounting shown beside the progress bar."""
+    stats = critic.client.stats if getattr(critic, "client", None) else None
+    if stats is None:
+        return ""
+    return (
+        f"| requests {stats.requests} retries {stats.retries} cached {critic.cache_hits} "
+        f"failed {counts['request_failed']}"
+    )
 
 
 def _trajectory_hash(trajectory: Trajectory) -> str:
@@ -348,9 +359,11 @@ class _Progress:
             self.task = self.bar.add_task(self.label, total=self.total)
         return self
 
-    def advance(self) -> None:
+    def advance(self, note: str | None = None) -> None:
         if self.enabled:
             self.bar.advance(self.task)
+            if note:
+                self.bar.update(self.task, description=f"{self.label} {note}")
 
     def __exit__(self, *_: Any) -> None:
         if self.enabled:

@@ -128,25 +128,43 @@ def step_nll_sums(
 # -- the model side ----------------------------------------------------------------------------
 
 
-def token_nll(model: Any, input_ids: list[int], *, device: str = "cpu") -> list[float]:
-    """NLL (natural log) of each token of `input_ids` under `model`, index-aligned; [0] is NaN.
+def token_nll(
+    model: Any,
+    input_ids: list[int],
+    *,
+    positions: Iterable[int] | None = None,
+    device: str = "cpu",
+) -> list[float]:
+    """NLL (natural log) of tokens of `input_ids` under `model`, index-aligned with them.
 
-    One forward pass of the decoder, then the output head over chunks of positions, so memory
-    stays bounded for long trajectories. Models whose output is not simply the head applied to
-    the last hidden state (logit soft-capping, e.g. Gemma 2) take the plain full forward.
+    Entry t is -log p(input_ids[t] | input_ids[<t]). Only `positions` are computed (default:
+    all); the other entries, and entry 0 (which nothing predicts), are NaN. One forward pass of
+    the decoder, then the output head over the needed positions only, in chunks: in agent
+    trajectories most tokens are observations and prompts, whose logits nobody needs, and a
+    [tokens x vocab] matrix at once would need gigabytes. Models whose output is not simply the
+    head applied to the last hidden state (logit soft-capping, e.g. Gemma 2) take the plain
+    full forward.
     """
     import torch
 
+    n = len(input_ids)
+    wanted = sorted({p for p in positions if 1 <= p < n}) if positions is not None else None
+    if wanted is None:
+        wanted = list(range(1, n))
+    out = [math.nan] * n
+    if not wanted:
+        return out
     ids = torch.tensor([input_ids], dtype=torch.long, device=device)
-    targets = ids[0, 1:]
+    targets = ids[0, wanted]
+    before = torch.tensor(wanted, dtype=torch.long, device=device) - 1
     with torch.inference_mode():
         decoder = _decoder(model)
         head = model.get_output_embeddings() if decoder is not None else None
         if decoder is None or head is None:
-            logits = model(input_ids=ids).logits[0, :-1].float()
+            logits = model(input_ids=ids).logits[0, before].float()
             nll = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
         else:
-            hidden = decoder(input_ids=ids).last_hidden_state[0, :-1]
+            hidden = decoder(input_ids=ids).last_hidden_state[0, before]
             parts = []
             for s in range(0, hidden.shape[0], LOGIT_CHUNK):
                 logits = head(hidden[s : s + LOGIT_CHUNK]).float()
@@ -155,8 +173,15 @@ def token_nll(model: Any, input_ids: list[int], *, device: str = "cpu") -> list[
                         logits, targets[s : s + LOGIT_CHUNK], reduction="none"
                     )
                 )
-            nll = torch.cat(parts) if parts else torch.zeros(0)
-    return [math.nan, *nll.tolist()]
+            nll = torch.cat(parts)
+    for p, value in zip(wanted, nll.tolist(), strict=True):
+        out[p] = value
+    return out
+
+
+def span_positions(steps: Iterable[Mapping[str, Any]]) -> list[int]:
+    """The token positions inside the step spans `[start, end)`: the only ones evaluated."""
+    return [t for step in steps for t in range(int(step["start"]), int(step["end"]))]
 
 
 def _decoder(model: Any) -> Any | None:
@@ -297,7 +322,12 @@ def evaluate_nll(
         t0 = time.monotonic()
         for i in selected:
             row = data[i]
-            nll = token_nll(model, list(row["input_ids"]), device=device)
+            nll = token_nll(
+                model,
+                list(row["input_ids"]),
+                positions=span_positions(row["steps"]),
+                device=device,
+            )
             tally.rows += 1
             for step, total, count in step_nll_sums(nll, row["steps"]):
                 tally.add_step(

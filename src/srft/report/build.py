@@ -365,6 +365,8 @@ def collect_report_data(
             "steps": sum(len(v["steps"]) for v in views),
             "by_outcome": dict(Counter(v["outcome"] for v in views)),
             "verdicts": dict(verdict_status),
+            # verdicts of trajectories that are not in the corpus (another corpus's file?)
+            "verdicts_unmatched": len(set(judged) - {v["id"] for v in views}),
             "label_counts": label_counts(views),
             "labels_by_position": labels_by_position(views),
             "lengths": length_histogram(views),

@@ -221,7 +221,7 @@
         el("div", { class: "sub", text: fmtInt(labelled) + " steps labelled by the critic" }), bar),
       card("stat", el("div", { class: "k", text: "Verdicts" }),
         el("div", { class: "v", text: fmtInt((s.verdicts || {}).ok || 0) }),
-        el("div", { class: "sub", text: "ok · " + fmtInt((s.verdicts || {}).failed || 0) + " failed · " + fmtInt((s.verdicts || {}).none || 0) + " not judged" })),
+        el("div", { class: "sub", text: "ok · " + fmtInt((s.verdicts || {}).failed || 0) + " failed · " + fmtInt((s.verdicts || {}).none || 0) + " not judged" + ((s.verdicts_unmatched || 0) ? " · " + fmtInt(s.verdicts_unmatched) + " for trajectories not in this corpus" : "") })),
       card("stat", el("div", { class: "k", text: "Policies" }), el("div", { class: "v", text: fmtInt(policies.length) }),
         el("div", { class: "sub", text: policies.join(", ") || "no datasets in this report" })),
       card("stat", el("div", { class: "k", text: "Models evaluated" }), el("div", { class: "v", text: fmtInt(models.length) }),
@@ -237,7 +237,22 @@
       : null;
     main.appendChild(el("section", { id: "summary" }, el("h2", { text: "Summary" }),
       el("p", { class: "lead", text: "Generated " + DATA.generated + ". Labels: " + DATA.labels.join(", ") + "." }),
-      stats, settings));
+      stats, headline(), settings));
+  }
+
+  // One line per student: how its held-out NLL on good and mistake steps moved against the
+  // first (base) model, the two numbers SRFT is about.
+  function headline() {
+    var models = DATA.eval ? DATA.eval.models || {} : {}, names = Object.keys(models);
+    if (names.length < 2) return null;
+    var ref = models[names[0]];
+    var get = function (m, l) { return ((m.by_label || {})[l] || {}).nll_per_token; };
+    var lines = names.slice(1).map(function (name) {
+      var parts = ["good", "mistake"].filter(function (l) { return get(models[name], l) != null && get(ref, l) != null; })
+        .map(function (l) { var d = get(models[name], l) - get(ref, l); return l + " steps " + (d >= 0 ? "+" : "") + fmtNum(d); });
+      return parts.length ? el("li", null, el("b", { text: name }), ": held-out NLL per token on " + parts.join(", on ") + " against " + names[0] + ".") : null;
+    }).filter(Boolean);
+    return lines.length ? card("", el("ul", { id: "headline", style: { margin: "0", paddingLeft: "18px" } }, lines)) : null;
   }
 
   // -- charts section ---------------------------------------------------------------------------

@@ -105,6 +105,9 @@ def eval_cmd(
     keep_episodes: bool = typer.Option(
         False, "--episodes-detail", help="Keep every episode's commands."
     ),
+    probes: int = typer.Option(
+        100, "--probes", help="Teacher-forced decision probes per decision (0: none)."
+    ),
 ) -> None:
     """Roll trained students out on the same fresh episodes: success with Wilson 95% intervals,
     paired differences, per level, error and wrong-edit rates."""
@@ -131,9 +134,11 @@ def eval_cmd(
             levels=_levels(levels),
             temperatures=temps,
             keep_episodes=keep_episodes,
+            probes=probes,
         )
     except FileNotFoundError as e:
-        raise typer.BadParameter(str(e)) from e
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
     typer.echo(format_table(result))
     if out is not None:
         write_eval(result, out)

@@ -19,6 +19,7 @@ from typing import Any
 
 from srft.toy.env import LEVELS
 from srft.toy.generate import episodes as make_episodes
+from srft.toy.probe import run_probes
 from srft.toy.protocol import STEP_LIMIT
 from srft.toy.rollout import EpisodeRollout, load_student, rollout
 
@@ -85,8 +86,13 @@ def evaluate_students(
     max_steps: int = STEP_LIMIT,
     max_new_tokens: int = 48,
     keep_episodes: bool = False,
+    probes: int = 0,
 ) -> dict[str, Any]:
-    """Roll every student out on the same fresh episodes; per-mode summaries and pairings."""
+    """Roll every student out on the same fresh episodes; per-mode summaries and pairings.
+
+    `probes` > 0 also runs that many teacher-forced decision probes per decision
+    (`srft.toy.probe`) on each student.
+    """
     eps = make_episodes(episodes, seed=seed, levels=levels)
     modes: dict[str, Any] = {}
     for temperature in temperatures:
@@ -116,10 +122,16 @@ def evaluate_students(
             for b in names[i + 1 :]
         }
         modes[mode] = {"students": per_student, "paired": pairs}
+    probe_results = (
+        {name: run_probes(m, t, n=probes, seed=seed) for name, (m, t) in students.items()}
+        if probes
+        else {}
+    )
     return {
         "format": TOY_EVAL_FORMAT,
         "version": TOY_EVAL_VERSION,
         "episodes": episodes,
+        "probes": probe_results,
         "seed": seed,
         "levels": list(levels),
         "step_limit": max_steps,
@@ -158,4 +170,10 @@ def format_table(result: dict[str, Any]) -> str:
             )
         for pair, d in data["paired"].items():
             lines.append(f"  {pair:<30} {d['diff']:+.1%} [{d['lo']:+.1%}, {d['hi']:+.1%}]")
+    for name, probes in result.get("probes", {}).items():
+        text = "  ".join(
+            f"{p}: prefers right {v['prefers_right']:.0%} (margin {v['margin']:+.2f})"
+            for p, v in probes.items()
+        )
+        lines.append(f"[probe] {name:<16} {text}")
     return "\n".join(lines)
