@@ -53,3 +53,21 @@ def test_a_lora_adapter_is_merged_into_a_servable_model(tmp_path, tiny_model_dir
     with torch.no_grad():
         expected = peft_model.eval()(input_ids=ids).logits
         assert torch.allclose(reloaded(input_ids=ids).logits, expected, atol=1e-5)
+
+
+def test_the_handoff_command_prints_the_commands_and_uses_a_run_folders_model(
+    tmp_path, tiny_model_dir
+):
+    from typer.testing import CliRunner
+
+    from srft.cli import app
+
+    run = tmp_path / "runs" / "srft"
+    shutil.copytree(tiny_model_dir, run / "model")
+    (run / "train.json").write_text("{}")
+    result = CliRunner().invoke(
+        app, ["evaluate", "handoff", str(tmp_path), str(run), "--name", "srft"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"vllm serve {(run / 'model').resolve()}" in result.output
+    assert (tmp_path / "handoff" / "srft" / "serve.sh").is_file()

@@ -222,3 +222,17 @@ def test_verdicts_for_trajectories_outside_the_corpus_are_counted(report_inputs)
     verdicts["ghost"] = Verdict(trajectory_id="ghost", critic=CriticInfo(name="rules"))
     data = collect_report_data(corpus=report_inputs["corpus"], verdicts=verdicts)
     assert data["summary"]["verdicts_unmatched"] == 1
+
+
+def test_settings_that_name_a_secret_are_never_written(report_inputs):
+    settings = {
+        "critic": {"api_key": "sk-live-123", "api_key_env": "OPENAI_API_KEY"},
+        "max_tokens": 5,
+    }
+    data = collect_report_data(corpus=report_inputs["corpus"], settings=settings)
+    assert data["settings"] == {
+        "critic.api_key": "***",
+        "critic.api_key_env": "OPENAI_API_KEY",
+        "max_tokens": "5",
+    }
+    assert "sk-live-123" not in render_html(data)

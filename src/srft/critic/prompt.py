@@ -322,7 +322,8 @@ class PromptBuilder:
     def render(self, trajectory: Trajectory, window: Window, cap: int | None) -> CriticRequest:
         """The chat request for `window` with every text cut to `cap` tokens."""
         keys = window.keys
-        example = {k: {"label": "good", "reason": "why, in one short sentence"} for k in keys[:2]}
+        # A shape, not an answer: small models copy example values verbatim.
+        example = {k: {"label": "<label>", "reason": "<why, briefly>"} for k in keys[:2]}
         user = self.template.user.render(
             task=shorten(trajectory.task, None if cap is None else cap * 4, self.count),
             **self._sections(trajectory, cap),

@@ -20,6 +20,7 @@ import hashlib
 import html
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -301,12 +302,19 @@ def loss_curve(records: list[dict[str, Any]]) -> list[list[float]]:
     return points
 
 
+# Settings whose name says they hold a secret are shown as "***": a report gets shared, and a
+# config may carry a key despite the advice to pass secrets by environment variable.
+_SECRET_NAME = re.compile(r"(api[_-]?key|secret|password|passwd|bearer|auth)$|(^|[_-])token$", re.I)
+
+
 def _flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     flat: dict[str, str] = {}
     for key, value in settings.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
             flat.update(_flatten(value, f"{name}."))
+        elif _SECRET_NAME.search(str(key)) and value:
+            flat[name] = "***"
         else:
             flat[name] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return flat

@@ -14,6 +14,31 @@ import typer
 def register(app: typer.Typer) -> None:
     """Add this stage's subcommands to `app`."""
     app.command("train", help=train_command.__doc__)(train_command)
+    app.command("train-configs", help=configs_command.__doc__)(configs_command)
+
+
+CONFIGS = Path(__file__).parent / "configs"
+
+
+def configs_command(
+    name: str | None = typer.Argument(
+        None, help="A config name (e.g. fsdp2, deepspeed-zero3, lora-single-gpu); omit to list."
+    ),
+) -> None:
+    """Print the path of a shipped config file (accelerate or train YAML), or list them all.
+
+    Use it inline: `accelerate launch --config_file $(srft train-configs fsdp2) -m srft.cli train ...`
+    """
+    files = {p.stem: p for p in sorted(CONFIGS.rglob("*.yaml"))}
+    if name is None:
+        for stem, path in files.items():
+            kind = "accelerate" if path.parent.name == "accelerate" else "train"
+            typer.echo(f"{stem:20} {kind:10} {path}")
+        return
+    if name not in files:
+        typer.echo(f"error: no config {name!r}; shipped: {', '.join(files)}", err=True)
+        raise typer.Exit(2)
+    typer.echo(str(files[name]))
 
 
 def train_command(

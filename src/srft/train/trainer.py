@@ -117,7 +117,9 @@ class Batches:
         return [self.micro_batch(rows) for rows in micro_batches]
 
 
-def step_schedule(lengths: list[int], config: TrainConfig, world: int) -> list[tuple[int, StepPlan]]:
+def step_schedule(
+    lengths: list[int], config: TrainConfig, world: int
+) -> list[tuple[int, StepPlan]]:
     """Every optimizer step of the run as (epoch, plan), in order.
 
     Epochs can differ in step count (a new shuffle packs differently). With `max_steps` the run
