@@ -115,3 +115,20 @@ def test_explicit_labels_label_the_trajectories(ingest_one, fixtures_dir):
         labels=[fixtures_dir / "labels/labels.jsonl"],
     )
     assert corpus["strs__pad-3"].outcome.status == "resolved"
+
+
+def test_a_labels_folder_contributes_every_labels_file_in_it(ingest_one, fixtures_dir):
+    corpus = ingest_one(
+        *sorted((fixtures_dir / "mini-swe-agent-v1").rglob("*.traj.json")),
+        labels=[fixtures_dir / "mini-swe-agent-v1" / "logs"],
+    )
+    assert corpus["calc__add-1"].outcome.status == "resolved"
+    assert corpus["calc__div-2"].outcome.status == "unresolved"
+
+
+def test_a_labels_folder_without_labels_is_an_error_naming_it(ingest_one, fixtures_dir, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match="no outcome-label files"):
+        ingest_one(
+            fixtures_dir / "mini-swe-agent-v2/strs__pad-3.traj.json", labels=[tmp_path / "empty"]
+        )

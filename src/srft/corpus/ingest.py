@@ -102,10 +102,10 @@ def ingest(
 
     book = LabelBook()
     explicit = set()
-    for path in labels:
-        summary.labels += book.load(Path(path))
+    for path in _label_paths(labels):
+        summary.labels += book.load(path)
         summary.label_files.append(str(path))
-        explicit.add(Path(path).resolve())
+        explicit.add(path.resolve())
     trajectory_paths = []
     for path in expansion.paths:
         if path.resolve() in explicit:
@@ -250,3 +250,20 @@ def _shape(data: Any) -> str:
     if isinstance(data, list):
         return f"an array of {len(data)} items"
     return f"a JSON {type(data).__name__}"
+
+
+def _label_paths(labels: list[Path] | tuple[Path, ...]) -> list[Path]:
+    """The label files named by `--labels`: a file as given (it must be a labels file), and
+    every labels file inside a folder or glob (e.g. a harness `logs/` tree of `report.json`)."""
+    paths: list[Path] = []
+    for item in labels:
+        item = Path(item)
+        if item.is_file():
+            paths.append(item)
+            continue
+        expansion = expand_inputs([item])
+        found = [p for p in expansion.paths if looks_like_labels(p)]
+        if not found:
+            raise CorpusError(f"{item}: no outcome-label files found there")
+        paths.extend(found)
+    return paths

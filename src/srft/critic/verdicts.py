@@ -3,7 +3,7 @@
 One JSON object per line, one line per trajectory. A verdict whose `status` is `failed` carries
 no step labels (`steps` is empty) and says why in `error`; nothing downstream may treat its
 steps as `good`. The file format is versioned (`VERDICTS_FORMAT`, `VERDICTS_VERSION`) and
-documented in `docs/verdicts-format.md`.
+documented in `docs/critic.md`.
 """
 
 from __future__ import annotations
