@@ -392,6 +392,22 @@ def summarise(out: Path) -> str:
                         if eps is None:
                             break
                         outcomes[name] += eps
+                if mode == "greedy" and all(r["eval"].get("probes") for r in at):
+                    lines.append(
+                        "\n| decision probe | student | prefers right (mean over seeds) "
+                        "| per seed | margin, nats (mean) | per seed |"
+                    )
+                    lines.append("| --- | --- | --- | --- | --- | --- |")
+                    for probe in at[0]["eval"]["probes"][names[0]]:
+                        for name in names:
+                            vals = [r["eval"]["probes"][name][probe] for r in at]
+                            pr = [v["prefers_right"] for v in vals]
+                            mg = [v["margin"] for v in vals]
+                            lines.append(
+                                f"| {probe} (n={vals[0]['n']}) | {name} | {sum(pr) / len(pr):.0%} | "
+                                f"{', '.join(f'{x:.0%}' for x in pr)} | {sum(mg) / len(mg):+.2f} | "
+                                f"{', '.join(f'{x:+.1f}' for x in mg)} |"
+                            )
                 if all(outcomes[n] for n in names):
                     lines.append("\n| paired difference (pooled over seeds) | mean | 95% CI |")
                     lines.append("| --- | --- | --- |")

@@ -1,8 +1,10 @@
 """The stages of `srft run` and the graph a run config makes of them.
 
-    [toy generate] -> ingest -> critic ----------------\\
-                        \\-> split -> build/<policy> -> train/<policy> -> eval/<policy> -\\
-                                   \\-> build/heldout ------------------> eval/base ------> compare -> report
+    [generate] -> ingest -> critic -> split -> build/<row> -> train/<row> -> eval/<row> --+
+                                          |                                                |
+                                          +-> build/heldout -> eval/base ------------------+
+                                                                                           v
+                                                                          compare -> report
 
 Every action here is a thin call into a stage's public Python API (the same function its CLI
 command calls), with paths inside the run folder; none reaches into another stage's internals.
@@ -13,8 +15,8 @@ Run-folder layout (paths relative to the run folder):
     toy/                       generated trajectories, outcomes and true labels (toy runs only)
     corpus.jsonl               ingest
     verdicts.jsonl             critic
-    split/train.jsonl          training corpus (held-out instances removed)
-    split/heldout.jsonl        held-out corpus
+    split/train.jsonl          training corpus (held-out instances removed) and its verdicts
+    split/heldout.jsonl        held-out corpus and its verdicts (`*.verdicts.jsonl`)
     datasets/<row>/            build, one per policy row; datasets/heldout/ for evaluation
     runs/<row>/                train (train.json, metrics.jsonl, checkpoints/, model/)
     eval/<row>.json            held-out NLL of one student; eval/base.json of the base model

@@ -129,8 +129,6 @@ class TrainConfig(BaseModel):
             raise ValueError(
                 "a randomly initialised model must be trained in full (set `full: true`)"
             )
-        if self.model_config_path is not None and self.tokenizer is None:
-            raise ValueError("a randomly initialised model needs `tokenizer` (a path or id)")
         if self.load_in_4bit and self.full:
             raise ValueError(
                 "load_in_4bit (QLoRA) trains a LoRA adapter; it cannot be combined with `full`"

@@ -218,6 +218,8 @@ def train(config: TrainConfig) -> Path:
             (run_dir / "metrics.jsonl").unlink()
 
     set_seed(config.seed)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     model = build_model(config)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
@@ -376,7 +378,10 @@ def _optimizer_step(
                 scheduler.step()
             optimizer.zero_grad(set_to_none=True)
     loss = float(accelerator.reduce(loss_total, reduction="sum")) / trained if trained else 0.0
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
     elapsed = time.perf_counter() - started
+    peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
     return {
         "loss": loss,
         "lr": lr,
@@ -385,6 +390,7 @@ def _optimizer_step(
         "tokens": tokens,
         "tokens_per_s": tokens / elapsed if elapsed > 0 else None,
         "trained_tokens_per_s": trained / elapsed if elapsed > 0 else None,
+        "peak_memory_gib": peak,
     }
 
 
