@@ -146,6 +146,6 @@ def test_window_mode_labels_a_deepseek_trajectory_longer_than_the_context(
     out = tmp_path / "v.jsonl"
     summary = run_critic(corpus, out, critic)
     verdicts = load_verdicts(out)
-    assert summary["requests"]["requests"] >= 4  # several windows
+    assert summary["requests"]["requests"] >= 2  # several windows
     assert verdicts[smallest.id].critic.mode == "window"
     assert_every_step_labelled_or_failed_with_reason(corpus, verdicts)

@@ -194,3 +194,19 @@ def test_rows_over_max_length_fail_with_row_and_length_unless_truncated(tmp_path
         train(_config(tmp_path, model_dir, "a", max_length=20, max_steps=1))
     run = train(_config(tmp_path, model_dir, "b", max_length=20, truncate=True, max_steps=1))
     assert json.loads((run / "train.json").read_text())["dataset"]["tokens"] == 10 + 20 + 12
+
+
+def test_a_lora_checkpoint_holds_only_the_adapter_and_resumes_exactly(tmp_path, model_dir):
+    save_dataset(make_rows([11, 30, 17, 25, 40, 9, 33], seed=4), tmp_path / "data")
+    cfg = _config(
+        tmp_path, model_dir, "run", full=False, lora_r=4, batch_tokens=60, epochs=2, save_steps=2
+    )
+    run = train(cfg)
+    uninterrupted = _losses(run)
+    saved = safetensors.load_file(str(run / "checkpoints" / "step-2" / "model.safetensors"))
+    assert saved and all("lora_" in name for name in saved)
+    for ckpt in (run / "checkpoints").iterdir():
+        if ckpt.name != "step-2":
+            shutil.rmtree(ckpt)
+    resumed = train(cfg.model_copy(update={"resume": True}))
+    assert _losses(resumed) == pytest.approx(uninterrupted, abs=1e-5)

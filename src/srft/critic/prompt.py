@@ -347,17 +347,22 @@ class PromptBuilder:
             cap,
         )
 
-    def header_tokens(self, trajectory: Trajectory) -> int:
-        """Tokens of the fixed part of a prompt (instructions, task, hindsight; no steps)."""
+    def header_tokens(self, trajectory: Trajectory, cap: int | None = None) -> int:
+        """Tokens of the fixed part of a prompt (instructions, task, hindsight; no steps), with
+        texts cut to `cap`."""
         empty = Window(0, 0, 0)
-        return self.render(trajectory, empty, None).estimated_tokens
+        return self.render(trajectory, empty, cap).estimated_tokens
 
-    def fit(self, trajectory: Trajectory, window: Window) -> CriticRequest | None:
-        """`window` rendered with the largest text cap that fits the budget, or None."""
-        whole = self.render(trajectory, window, None)
+    def fit(
+        self, trajectory: Trajectory, window: Window, max_cap: int | None = None
+    ) -> CriticRequest | None:
+        """`window` rendered with the largest text cap (at most `max_cap`) that fits the budget,
+        or None when even the smallest cap does not fit."""
+        whole = self.render(trajectory, window, max_cap)
         if whole.estimated_tokens <= self.max_prompt_tokens:
             return whole
-        lo, hi = self.min_text_tokens, max(self.min_text_tokens, whole.estimated_tokens)
+        top = whole.estimated_tokens if max_cap is None else max_cap
+        lo, hi = self.min_text_tokens, max(self.min_text_tokens, top)
         best = self.render(trajectory, window, lo)
         if best.estimated_tokens > self.max_prompt_tokens:
             return None
@@ -388,7 +393,7 @@ class PromptBuilder:
         # one huge observation per request.
         cap = min(self.max_text_tokens, max(self.min_text_tokens, self.max_prompt_tokens // 16))
         sizes = [self.count(self.render_step(trajectory, i, cap)) + 2 for i in range(n)]
-        header = self.header_tokens(trajectory)
+        header = self.header_tokens(trajectory, cap)
         room = int(self.max_prompt_tokens * 0.95) - header
         requests: list[CriticRequest] = []
         if mode == "per-step":
@@ -397,7 +402,9 @@ class PromptBuilder:
                 while context > 0 and used + sizes[context - 1] <= room:
                     context -= 1
                     used += sizes[context]
-                requests.append(self._fit_dropping_context(trajectory, Window(i, i + 1, context)))
+                requests.append(
+                    self._fit_dropping_context(trajectory, Window(i, i + 1, context), cap)
+                )
             return requests
         if mode != "window":
             raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
@@ -409,13 +416,17 @@ class PromptBuilder:
             while end < n and end - start < self.max_window_steps and used + sizes[end] <= room:
                 used += sizes[end]
                 end += 1
-            requests.append(self._fit_dropping_context(trajectory, Window(start, end, context)))
+            requests.append(
+                self._fit_dropping_context(trajectory, Window(start, end, context), cap)
+            )
             start = end
         return requests
 
-    def _fit_dropping_context(self, trajectory: Trajectory, window: Window) -> CriticRequest:
+    def _fit_dropping_context(
+        self, trajectory: Trajectory, window: Window, cap: int
+    ) -> CriticRequest:
         while True:
-            req = self.fit(trajectory, window)
+            req = self.fit(trajectory, window, cap)
             if req is not None:
                 return req
             if window.context >= window.start:

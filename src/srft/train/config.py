@@ -95,7 +95,7 @@ class TrainConfig(BaseModel):
         description="fused: chunked CE with gradients in the forward pass; chunked: checkpointed "
         "chunks; stock: the model's full logits (reference).",
     )
-    loss_chunk_tokens: int = Field(4096, ge=1, description="Positions per loss chunk.")
+    loss_chunk_tokens: int = Field(2048, ge=1, description="Positions per loss chunk.")
     activation_checkpointing: bool = Field(
         True, description="Recompute layer activations in backward."
     )

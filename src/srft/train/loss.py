@@ -71,11 +71,11 @@ class FusedLinearCrossEntropy(torch.autograd.Function):
             picked = logits.gather(1, safe_t.unsqueeze(1)).squeeze(1)
             total += ((lse - picked) * keep).sum()
             if want_hidden or want_weight or want_bias:
-                # d(sum CE)/d logits = softmax - one_hot, zero on ignored rows.
-                grad = torch.softmax(logits, dim=-1)
+                # d(sum CE)/d logits = softmax - one_hot, zero on ignored rows; the softmax is
+                # written over the logits buffer so a chunk holds one fp32 [chunk x vocab] tensor.
+                grad = logits.sub_(lse.unsqueeze(1)).exp_()
                 grad.scatter_add_(1, safe_t.unsqueeze(1), -torch.ones_like(picked).unsqueeze(1))
                 grad *= keep.unsqueeze(1)
-                del logits
                 grad_lowp = grad.to(hidden.dtype)
                 if grad_hidden is not None:
                     grad_hidden[start : start + chunk_tokens] = grad_lowp @ weight
@@ -174,7 +174,7 @@ def loss_sum(
     model: nn.Module,
     batch: PackedBatch,
     impl: str = "fused",
-    chunk_tokens: int = 4096,
+    chunk_tokens: int = 2048,
     head: nn.Module | None = None,
 ) -> torch.Tensor:
     """Sum over the batch's trained positions of the next-token cross-entropy (fp32 scalar).

@@ -34,10 +34,15 @@ def resolve_precision(config: TrainConfig) -> torch.dtype:
 
 
 def resolve_attention(config: TrainConfig) -> str:
-    """flex_attention on GPU (block-sparse packed masks, 2.5x SDPA there), SDPA on CPU."""
+    """On GPU: flash-attention's varlen kernel when installed, else flex_attention (block-sparse
+    packed masks, 2.5x SDPA on a packed row); SDPA on CPU. All read restarting position_ids."""
+    import importlib.util
+
     if config.attn_implementation != "auto":
         return config.attn_implementation
-    return "flex_attention" if torch.cuda.is_available() else "sdpa"
+    if not torch.cuda.is_available():
+        return "sdpa"
+    return "flash_attention_2" if importlib.util.find_spec("flash_attn") else "flex_attention"
 
 
 def decoder_layers(model: nn.Module) -> nn.ModuleList | None:

@@ -192,6 +192,7 @@ def train(config: TrainConfig) -> Path:
     from transformers import get_scheduler
 
     run_dir = config.output_dir
+    _check_trackers(config.report_to)
     ds = load_training_data(config.data)
     lengths = sequence_lengths(ds, config, config.data)
     batches = Batches(ds, config.max_length, config.data)
@@ -207,15 +208,18 @@ def train(config: TrainConfig) -> Path:
     world = accelerator.num_processes
     main = accelerator.is_main_process
     resume_from = _checkpoints(run_dir)[-1] if config.resume and _checkpoints(run_dir) else None
+    started_before = (run_dir / "metrics.jsonl").exists()
+    if started_before and not config.resume:  # checked on every rank, so all of them stop
+        raise FileExistsError(
+            f"{run_dir}: already holds a run; pass --resume to continue it or choose "
+            "another output folder"
+        )
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        if resume_from is None and (run_dir / "metrics.jsonl").exists():
-            if not config.resume:
-                raise FileExistsError(
-                    f"{run_dir}: already holds a run; pass --resume to continue it or choose "
-                    "another output folder"
-                )
-            (run_dir / "metrics.jsonl").unlink()
+        if resume_from is None and started_before:
+            (run_dir / "metrics.jsonl").unlink()  # --resume without a checkpoint: start over
+    # Loaded before the model so that a bad tokenizer path fails in seconds, not after training.
+    tokenizer = load_tokenizer(config) if main else None
 
     set_seed(config.seed)
     if torch.cuda.is_available():
@@ -240,6 +244,8 @@ def train(config: TrainConfig) -> Path:
     )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     head = accelerator.unwrap_model(model).get_output_embeddings()
+    if not config.full:
+        _checkpoint_only_trainable(accelerator, model)
 
     layout = {
         "batch_tokens": config.batch_tokens,
@@ -254,7 +260,8 @@ def train(config: TrainConfig) -> Path:
                 f"{resume_from}: saved with {state['layout']}, now {layout}; the data order "
                 "would differ, so the run cannot resume exactly"
             )
-        accelerator.load_state(str(resume_from))
+        # LoRA checkpoints hold only the adapter; the frozen base comes from `model`.
+        accelerator.load_state(str(resume_from), strict=config.full)
         global_step = int(state["global_step"])
         if main:
             _trim_metrics(run_dir / "metrics.jsonl", global_step)
@@ -309,7 +316,6 @@ def train(config: TrainConfig) -> Path:
     progress.close()
 
     accelerator.wait_for_everyone()
-    tokenizer = load_tokenizer(config) if main else None
     state_dict = (
         accelerator.get_state_dict(model) if (config.full or not config.merge_lora) else None
     )
@@ -398,6 +404,29 @@ def _clip(accelerator: Any, model: torch.nn.Module, max_norm: float | None) -> f
     """Clip to max_norm (no clipping: an infinite bound) and return the global norm before it."""
     norm = accelerator.clip_grad_norm_(model.parameters(), max_norm if max_norm else math.inf)
     return None if norm is None else float(norm)
+
+
+def _check_trackers(report_to: list[str]) -> None:
+    """Fail before loading anything when a requested metric sink is not installed."""
+    import importlib.util
+
+    needs = {"tensorboard": "tensorboard", "wandb": "wandb"}
+    for sink in report_to:
+        if importlib.util.find_spec(needs[sink]) is None:
+            raise ImportError(f"report_to: {sink} is not installed (pip install {needs[sink]})")
+
+
+def _checkpoint_only_trainable(accelerator: Any, model: torch.nn.Module) -> None:
+    """Make LoRA checkpoints hold the adapter only (MBs), not a copy of the frozen base (GBs)."""
+    trainable = {
+        n for n, p in accelerator.unwrap_model(model).named_parameters() if p.requires_grad
+    }
+
+    def keep_trainable(_models: list[Any], weights: list[dict[str, Any]], _output_dir: str) -> None:
+        for i, state in enumerate(weights):
+            weights[i] = {k: v for k, v in state.items() if k in trainable}
+
+    accelerator.register_save_state_pre_hook(keep_trainable)
 
 
 def _save_checkpoint(
