@@ -123,3 +123,8 @@ def test_an_answer_with_missing_and_extra_steps_says_which():
 def test_an_unknown_label_is_rejected_naming_the_step():
     with pytest.raises(AnswerError, match="step 0: label"):
         parse_answer('{"0": {"label": "fine", "reason": ""}}', ["0"])
+
+
+def test_a_raw_newline_inside_a_reason_does_not_make_the_answer_invalid():
+    steps = parse_answer('{"0": {"label": "good", "reason": "reads\nthe file"}}', ["0"])
+    assert steps[0].reason == "reads\nthe file"

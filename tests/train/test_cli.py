@@ -84,3 +84,26 @@ def test_the_cli_reports_a_bad_config_without_a_traceback(tmp_path: Path):
     )
     assert result.exit_code == 2
     assert "lr: Input should be greater than 0" in result.output
+
+
+def test_a_missing_dataset_folder_is_a_one_line_error(tmp_path: Path):
+    result = CliRunner().invoke(
+        app,
+        ["train", "--data", str(tmp_path / "nope"), "-o", str(tmp_path / "run"), "--model", "m"],
+    )
+    assert result.exit_code == 1
+    assert "nope: no such dataset folder" in result.output
+
+
+def test_a_bad_tokenizer_path_fails_before_any_training(tmp_path: Path, model_dir: Path):
+    from srft.train.trainer import train
+
+    save_dataset(make_rows([20, 20]), tmp_path / "data")
+    cfg = load_config(
+        None,
+        {"data": tmp_path / "data", "output_dir": tmp_path / "run", "model": str(model_dir),
+         "tokenizer": str(tmp_path / "no-tokenizer"), "full": True, "progress": False},
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="no-tokenizer: cannot load it"):
+        train(cfg)
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()

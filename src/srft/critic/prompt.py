@@ -457,12 +457,14 @@ def parse_answer(content: str, keys: list[str]) -> list[StepVerdict]:
     fenced = _FENCE.match(text)
     if fenced:
         text = fenced.group(1).strip()
+    # strict=False: a raw newline or tab inside a reason (which grammar-constrained servers
+    # let through) does not make the labels unreadable.
     try:
-        data = json.loads(text)
+        data = json.loads(text, strict=False)
     except json.JSONDecodeError as e:
         first, last = text.find("{"), text.rfind("}")
         try:
-            data = json.loads(text[first : last + 1]) if 0 <= first < last else None
+            data = json.loads(text[first : last + 1], strict=False) if 0 <= first < last else None
         except json.JSONDecodeError:
             data = None
         if data is None:

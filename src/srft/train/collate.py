@@ -3,11 +3,11 @@
 Agent trajectories range from 2k to 60k tokens. Padding a batch to its longest row wastes most of
 the compute and memory, so a micro-batch here is ONE row holding several whole sequences back to
 back, with `position_ids` restarting at 0 for each. transformers (5.x) turns restarting position
-ids into a block-diagonal causal mask for eager, SDPA and flex_attention, so no token attends
-across sequences. TRL's `DataCollatorWithFlattening` does the same flattening, but it rebuilds the
-labels (it drops the first label of each sequence in its own way and works on padded batches); we
-pack ourselves so the dataset's labels are used exactly as built, and so the planner below can
-choose which sequences share a row.
+ids into a block-diagonal causal mask for eager, SDPA and flex_attention (and varlen
+flash-attention), so no token attends across sequences.
+transformers' `DataCollatorWithFlattening` flattens the same way, but as a collator it packs
+whatever fixed number of rows a sampler hands it; here the planner below decides which whole
+sequences share a row by token budget, and the label shift is done in one visible place.
 
 Labels are shifted *per sequence before packing*: the target of position t is the label of token
 t+1 of the same sequence, and the last token of each sequence has no target. Shifting after

@@ -119,7 +119,8 @@ def train_command(
 
     try:
         run_dir = train(cfg)
-    except (DatasetError, FileExistsError) as err:
+    except (DatasetError, FileExistsError, ImportError, ValueError) as err:
+        # Bad inputs (data, paths, tokenizer, a resume that cannot be exact): one line, no trace.
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
     typer.echo(f"run folder: {run_dir}")

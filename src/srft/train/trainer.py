@@ -1,17 +1,18 @@
 """`train(config)`: the training loop, read top to bottom.
 
 Why a linear loop on `accelerate.Accelerator` rather than the HF `Trainer` or TRL's `SFTTrainer`:
-the three things this stage must get exactly right all live *between* the engine's pieces.
-(1) The loss is the mean over every trained token of an optimizer step, across gradient
-accumulation and data-parallel ranks, which needs the step's global token count before the first
-backward; the Trainer's `num_items_in_batch` counts per-process batches from its own sampler.
-(2) The batches are packed rows planned per step (token budget, balanced across ranks), which the
-Trainer's sampler/collator split cannot express without overriding most of it. (3) Resume must
-replay the exact data order from (seed, epoch, step). Accelerate still does everything
-distributed (DDP, DeepSpeed ZeRO-2/3, FSDP2 from `accelerate launch --config_file`), mixed
-precision, gradient clipping and the safetensors checkpoint of model, optimizer, scheduler and
-RNG state; transformers builds the model and schedule, PEFT the adapters. There is no home-made
-distributed code here: one `accelerator.reduce` sums the token counts.
+what this stage must get exactly right lives *between* the engine's pieces, where a Trainer
+subclass would override most of the methods. (1) Batches are packed rows planned per optimizer
+step (token budget, whole sequences, balanced across ranks, placeholders so ranks stay in step);
+the Trainer's sampler/collator split and its per-device sample counts cannot express that.
+(2) The loss is the mean over every trained token of the step across accumulation and ranks; the
+step's token count is known before its first backward because the step is planned as a whole.
+(3) Resume replays the exact data order from (seed, epoch, step) with no dataloader state to
+restore. (4) The loss head runs inside the model's forward (see `loss.py`). Accelerate still does
+everything distributed (DDP, DeepSpeed ZeRO-2/3, FSDP2 from `accelerate launch --config_file`),
+mixed precision, gradient accumulation and clipping, and the checkpoint of model (safetensors),
+optimizer, scheduler and RNG state; transformers builds the model and the schedule, PEFT the
+adapters. There is no home-made distributed code: one `accelerator.reduce` sums token counts.
 """
 
 from __future__ import annotations
