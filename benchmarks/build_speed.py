@@ -115,12 +115,8 @@ def main() -> None:
             runs.append(time.perf_counter() - start)
         return statistics.median(runs)
 
-    t_raw, t_render_raw, t_ours, t_prefix = (
-        timed(raw),
-        timed(render_raw),
-        timed(ours),
-        timed(prefix),
-    )
+    t_raw, t_render_raw, t_ours = timed(raw), timed(render_raw), timed(ours)
+    t_prefix = None if args.no_prefix else timed(prefix)
     tokens = sum(len(backend.encode(x, add_special_tokens=False).ids) for x in texts)
     steps = sum(len(t.steps) for t in trajectories)
     print(f"{len(trajectories)} trajectories, {steps} steps, {tokens} tokens (SmolLM2 tokenizer)")
