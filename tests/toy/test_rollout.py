@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import torch
-from toy_students import Babbler, ScriptedStudent
+from .toy_students import Babbler, ScriptedStudent
 
 from srft.toy.generate import episodes as make_episodes
 from srft.toy.rollout import load_student, rollout
