@@ -6,7 +6,6 @@ import json
 import math
 
 import pytest
-from tests.evaluate.conftest import make_row
 
 from srft.evaluate import nll as nll_mod
 from srft.evaluate.nll import (
@@ -19,6 +18,7 @@ from srft.evaluate.nll import (
     step_nll_sums,
     token_nll,
 )
+from tests.evaluate.conftest import make_row
 
 
 def test_step_sums_cover_exactly_the_span_and_skip_the_unpredictable_first_token():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tests.report.conftest import SCRIPT_PAYLOAD, OpenedReport
 
 expect = pytest.importorskip("playwright.sync_api").expect

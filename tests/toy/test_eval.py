@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from .toy_students import ScriptedStudent
 
 from srft.toy.eval import evaluate_students, format_table, paired_difference, wilson
 from srft.toy.probe import decision_cases
+
+from .toy_students import ScriptedStudent
 
 
 def test_wilson_interval_matches_known_values() -> None:

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 import torch
-from .toy_students import Babbler, ScriptedStudent
 
 from srft.toy.generate import episodes as make_episodes
 from srft.toy.rollout import load_student, rollout
+
+from .toy_students import Babbler, ScriptedStudent
 
 
 @pytest.fixture(scope="module")
