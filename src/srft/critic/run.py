@@ -116,12 +116,13 @@ async def _run_async(
     job = critic.job_key()
     transient: dict[str, Verdict] = {}
     counts = Counter()
+    digests: dict[str, str] = {}  # trajectory id -> content hash, reused by the final pass
     await critic.start(store)
     queue: asyncio.Queue[Trajectory | None] = asyncio.Queue(maxsize=2 * critic.workers)
 
     async def work(bar: _Progress) -> None:
         while (trajectory := await queue.get()) is not None:
-            digest = _trajectory_hash(trajectory)
+            digest = digests[trajectory.id] = _trajectory_hash(trajectory)
             if store.get_verdict(job, trajectory.id, digest) is not None:
                 counts["from_store"] += 1
             else:
@@ -160,7 +161,8 @@ async def _run_async(
     if not counts["deferred_to_batch"]:
         with _AtomicLines(output) as out:
             for trajectory in read_corpus(corpus):
-                line = store.get_verdict(job, trajectory.id, _trajectory_hash(trajectory))
+                digest = digests.get(trajectory.id) or _trajectory_hash(trajectory)
+                line = store.get_verdict(job, trajectory.id, digest)
                 verdict = transient.get(trajectory.id) or loads_verdict(
                     line or "", where=str(cache)
                 )
@@ -210,9 +212,12 @@ class _Tally:
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.estimated_prompt_tokens = 0
+        self.trajectory_tokens = 0
+        self._counter = TokenCounter()
 
     def add(self, verdict: Verdict, trajectory: Trajectory) -> None:
         self.trajectories += 1
+        self.trajectory_tokens += trajectory_tokens(trajectory, self._counter)
         self.steps += len(trajectory.steps)
         if verdict.status == "ok":
             self.ok += 1
@@ -244,6 +249,7 @@ def _base_summary(info: Any, corpus: Path, output: Path, tally: _Tally) -> dict[
             "prompt_tokens": tally.prompt_tokens,
             "completion_tokens": tally.completion_tokens,
             "estimated_prompt_tokens": tally.estimated_prompt_tokens,
+            "trajectory_tokens": tally.trajectory_tokens,
             "prompt_tokens_per_trajectory": round(tally.prompt_tokens / n, 1),
             "estimated_prompt_tokens_per_trajectory": round(tally.estimated_prompt_tokens / n, 1),
         },
@@ -256,8 +262,7 @@ def _add_token_accounting(
     """The corpus's own size in (estimated) tokens, the prompt/trajectory ratio, and cost."""
     tokens = summary["tokens"]
     if tokens["estimated_prompt_tokens"]:
-        own = sum(trajectory_tokens(t, counter) for t in read_corpus(corpus))
-        tokens["trajectory_tokens"] = own
+        own = tokens["trajectory_tokens"]
         tokens["prompt_to_trajectory_ratio"] = round(
             tokens["estimated_prompt_tokens"] / max(own, 1), 3
         )
