@@ -7,6 +7,8 @@ stage's CLI lives next to its code and adding a stage is one line here.
 from __future__ import annotations
 
 import importlib
+import os
+import warnings
 
 import typer
 
@@ -56,7 +58,14 @@ for _stage in STAGES:
 
 
 def main() -> None:
-    """Entry point of the `srft` console script."""
+    """Entry point of the `srft` console script.
+
+    srft draws its own (rich) progress and summaries, so the libraries' per-file loading bars
+    and deprecation chatter are off unless the user sets these variables themselves.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     app()
 
 
