@@ -318,7 +318,6 @@ def eval_action(config: RunConfig, name: str, model: str | None):
             ctx.path(f"datasets/{HELDOUT}"),
             {name: path},
             ctx.path(f"eval/{name}.json"),
-            loader=load_for_eval,
             progress=ctx.log,
             **config.evaluate.options,
         )
@@ -329,15 +328,6 @@ def eval_action(config: RunConfig, name: str, model: str | None):
         }
 
     return action
-
-
-def load_for_eval(path: str | Path) -> Any:
-    """A model in eval mode from a train run folder (LoRA or merged) or any model folder."""
-    from srft.train import load_model
-
-    model, _tokenizer = load_model(path)
-    model.eval()
-    return model
 
 
 def compare_action(config: RunConfig, rows: list[str]):
