@@ -87,7 +87,10 @@ class LLMCritic:
             "response_format": response_format,
             "backoff_base": backoff_base,
         }
-        self.workers = concurrency
+        # Twice as many trajectories in progress as requests in flight (the client's semaphore
+        # bounds those to `concurrency`): a worker rendering a prompt or storing a verdict
+        # would otherwise leave its request slot idle, and at 32 slots that idles ~10% of them.
+        self.workers = 2 * concurrency
         self.batch = BatchWriter(emit_batch, response_format) if emit_batch else None
         self.client: ChatClient | None = None
         self.store: CriticStore | None = None
