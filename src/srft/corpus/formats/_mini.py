@@ -35,6 +35,12 @@ def id_from_file(origin: Origin) -> str:
     return name
 
 
+def id_from_file_and_record(origin: Origin) -> str:
+    """`id_from_file`, suffixed with `:<record>` when the file holds more than one record."""
+    name = id_from_file(origin)
+    return name if origin.record in ("", "0") else f"{name}:{origin.record}"
+
+
 # mini-swe-agent 1.x's default templates for framework complaints, by interrupt kind. v1 saves
 # them as plain `user` messages, so they are recognised by their text (the run's own templates,
 # from `info.config.agent`, take precedence).

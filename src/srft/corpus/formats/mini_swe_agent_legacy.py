@@ -10,7 +10,7 @@ from typing import Any
 
 from srft.corpus.formats import Origin
 from srft.corpus.formats._chat import fail
-from srft.corpus.formats._mini import id_from_file, walk_messages
+from srft.corpus.formats._mini import id_from_file_and_record, walk_messages
 from srft.corpus.model import Source, Trajectory
 
 
@@ -38,9 +38,7 @@ class MiniSweAgentLegacy:
         if not isinstance(record, list):
             raise fail("a legacy trajectory must be a JSON array of messages")
         messages, _ = walk_messages(record)
-        trajectory_id = id_from_file(origin)
-        if origin.record not in ("", "0"):
-            trajectory_id = f"{trajectory_id}:{origin.record}"
+        trajectory_id = id_from_file_and_record(origin)
         return Trajectory.from_messages(
             id=trajectory_id,
             instance_id=None,

@@ -20,7 +20,7 @@ from srft.corpus.formats._chat import (
     optional_float,
     optional_str,
 )
-from srft.corpus.formats._mini import id_from_file
+from srft.corpus.formats._mini import id_from_file_and_record
 from srft.corpus.model import Message, Metadata, Source, Trajectory
 
 
@@ -44,9 +44,7 @@ class SweAgent:
             message = openai_message(raw, n)
             message.demo = bool(raw.get("is_demo", False))
             messages.append(message)
-        trajectory_id = id_from_file(origin)
-        if origin.record not in ("", "0"):
-            trajectory_id = f"{trajectory_id}:{origin.record}"
+        trajectory_id = id_from_file_and_record(origin)
         return Trajectory.from_messages(
             id=trajectory_id,
             instance_id=trajectory_id,
