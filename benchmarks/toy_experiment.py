@@ -62,7 +62,13 @@ def student_config(vocab_size: int, hidden: int, layers: int, max_len: int) -> d
 
 
 def prepare(
-    out: Path, setting: str, seed: int, episodes: int, tokenizer: Path, max_len: int
+    out: Path,
+    setting: str,
+    seed: int,
+    episodes: int,
+    tokenizer: Path,
+    max_len: int,
+    policies: tuple[str, ...] | list[str] = tuple(POLICIES),
 ) -> dict[str, Path]:
     """Data of one (setting, data seed): generate, ingest, label, build the four datasets.
 
@@ -89,6 +95,8 @@ def prepare(
         write_verdicts((judge_rules(t) for t in read_corpus(corpus)), verdicts["rules"])
     datasets = {}
     for name, (policy, labels) in POLICIES.items():
+        if name not in policies:
+            continue
         folder = root / "datasets" / name
         if not (folder / "build.json").exists():
             build_dataset(
@@ -183,7 +191,13 @@ def run(args: argparse.Namespace) -> None:
                     return
                 t0 = time.monotonic()
                 datasets = prepare(
-                    out, setting, args.data_seed, args.episodes, tokenizer_dir, args.max_len
+                    out,
+                    setting,
+                    args.data_seed,
+                    args.episodes,
+                    tokenizer_dir,
+                    args.max_len,
+                    args.policies,
                 )
                 runs = {}
                 for name, data in datasets.items():
@@ -439,6 +453,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--settings", type=lambda s: s.split(","), default=["default", "sloppy"])
     p.add_argument("--data-seed", type=int, default=0, help="Seed of the generated data.")
     p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
+    p.add_argument(
+        "--policies",
+        type=lambda s: s.split(","),
+        default=list(POLICIES),
+        help=f"Students to train (default all: {','.join(POLICIES)}).",
+    )
     p.add_argument("--steps", type=int, default=300, help="Optimizer steps per student.")
     p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--eval-episodes", type=int, default=150)

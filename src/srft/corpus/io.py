@@ -49,11 +49,21 @@ def loads_trajectory(line: str, *, where: str = "<string>") -> Trajectory:
 
 def read_corpus(path: str | Path) -> Iterator[Trajectory]:
     """Stream the trajectories of a corpus file."""
+    for _, trajectory in read_corpus_lines(path):
+        yield trajectory
+
+
+def read_corpus_lines(path: str | Path) -> Iterator[tuple[str, Trajectory]]:
+    """Stream (line without its newline, trajectory): for consumers that hash records.
+
+    A canonical file's line *is* `dumps_trajectory` of its trajectory, so hashing the line
+    costs nothing extra where re-serialising would cost as much as the parse.
+    """
     path = Path(path)
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             if line.strip():
-                yield loads_trajectory(line, where=f"{path}:{n}")
+                yield line.rstrip("\r\n"), loads_trajectory(line, where=f"{path}:{n}")
 
 
 def write_corpus(trajectories: Iterable[Trajectory], path: str | Path) -> int:

@@ -130,6 +130,26 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+_STRICT: dict[int, tuple[Any, Any]] = {}
+
+
+def _strict_schema(schema: dict[str, Any]) -> Any:
+    """`schema` without `maxLength`, computed once per schema object.
+
+    The prompt builder hands every request of a window size the same schema object, and this
+    runs once per request on the event loop, where a full walk per request showed in profiles.
+    The identity check guards against a reused `id` after the original was freed.
+    """
+    hit = _STRICT.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    if len(_STRICT) > 1024:
+        _STRICT.clear()
+    stripped = _without_max_length(schema)
+    _STRICT[id(schema)] = (schema, stripped)
+    return stripped
+
+
 def _without_max_length(schema: Any) -> Any:
     # OpenAI's strict json_schema mode rejects `maxLength`; grammar-based servers honour it.
     if isinstance(schema, dict):
@@ -146,7 +166,7 @@ def response_format_body(kind: str, schema: dict[str, Any]) -> dict[str, Any] | 
             "type": "json_schema",
             "json_schema": {
                 "name": "step_labels",
-                "schema": _without_max_length(schema),
+                "schema": _strict_schema(schema),
                 "strict": True,
             },
         }

@@ -17,6 +17,7 @@ always included) and `per-step` (one request per step, with the steps before it 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -176,8 +177,14 @@ def answer_schema(keys: list[str], max_reason_chars: int = REASON_MAX_CHARS) -> 
     """The JSON schema of an answer: an object with exactly `keys`, each {label, reason}.
 
     One required property per step (rather than an array) lets grammar-constrained servers
-    guarantee the shape, so only the labels themselves are left to the model.
+    guarantee the shape, so only the labels themselves are left to the model. Requests with the
+    same keys share one (read-only) schema object, so the client's per-schema work is done once.
     """
+    return _answer_schema(tuple(keys), max_reason_chars)
+
+
+@functools.lru_cache(maxsize=1024)
+def _answer_schema(keys: tuple[str, ...], max_reason_chars: int) -> dict[str, Any]:
     item = {
         "type": "object",
         "properties": {

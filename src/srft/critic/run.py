@@ -11,7 +11,9 @@ missing.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import hashlib
 import json
 import os
 import time
@@ -20,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.io import dumps_trajectory, read_corpus
+from srft.corpus.io import read_corpus_lines
 from srft.corpus.model import CorpusError, Trajectory
 from srft.critic.batch import DeferredToBatch, import_batch_output
 from srft.critic.client import RequestFailed
@@ -93,7 +95,7 @@ def run_critic(
 def _run_offline(critic: Any, corpus: Path, output: Path, progress: bool) -> dict[str, Any]:
     tally = _Tally()
     with _Progress(progress, _count_lines(corpus), critic.name) as bar, _AtomicLines(output) as out:
-        for trajectory in _unique(read_corpus(corpus), corpus):
+        for _, trajectory in _unique(read_corpus_lines(corpus), corpus):
             verdict = critic.judge(trajectory)
             out.write(dumps_verdict(verdict))
             tally.add(verdict, trajectory)
@@ -116,21 +118,30 @@ async def _run_async(
     job = critic.job_key()
     transient: dict[str, Verdict] = {}
     counts = Counter()
-    digests: dict[str, str] = {}  # trajectory id -> content hash, reused by the final pass
+    # Corpus order and content hashes, kept so that the final pass writes the verdicts file
+    # from the store without reading and validating the corpus a second time (that pass runs
+    # after the last answer, so its cost is pure wall time).
+    order: list[tuple[str, str]] = []
+    tally = _Tally()
     await critic.start(store)
-    queue: asyncio.Queue[Trajectory | None] = asyncio.Queue(maxsize=2 * critic.workers)
+    queue: asyncio.Queue[tuple[int, str, Trajectory] | None] = asyncio.Queue(
+        maxsize=2 * critic.workers
+    )
 
     async def work(bar: _Progress) -> None:
-        while (trajectory := await queue.get()) is not None:
-            digest = digests[trajectory.id] = _trajectory_hash(trajectory)
-            if store.get_verdict(job, trajectory.id, digest) is not None:
+        while (item := await queue.get()) is not None:
+            index, digest, trajectory = item
+            line = store.get_verdict(job, trajectory.id, digest)
+            verdict: Verdict | None = None
+            if line is not None:
                 counts["from_store"] += 1
+                verdict = loads_verdict(line, where=str(cache))
             else:
                 try:
                     verdict = await critic.ajudge(trajectory)
                 except RequestFailed as e:
                     counts["request_failed"] += 1
-                    transient[trajectory.id] = Verdict(
+                    verdict = transient[trajectory.id] = Verdict(
                         trajectory_id=trajectory.id,
                         critic=critic.info(trajectory),
                         status="failed",
@@ -141,14 +152,19 @@ async def _run_async(
                 else:
                     store.put_verdict(job, trajectory.id, digest, dumps_verdict(verdict))
                     counts["judged_now"] += 1
+            if verdict is not None:
+                tally.add(verdict, trajectory, index)
             bar.advance(_live(critic, counts))
 
     try:
         with _Progress(progress, _count_lines(corpus), f"critic {critic.mode}") as bar:
 
             async def produce() -> None:
-                for trajectory in _unique(read_corpus(corpus), corpus):
-                    await queue.put(trajectory)
+                records = _unique(read_corpus_lines(corpus), corpus)
+                for index, (line, trajectory) in enumerate(records):
+                    digest = _line_hash(line)
+                    order.append((trajectory.id, digest))
+                    await queue.put((index, digest, trajectory))
                 for _ in range(critic.workers):
                     await queue.put(None)
 
@@ -157,17 +173,14 @@ async def _run_async(
             await asyncio.gather(produce(), *(work(bar) for _ in range(critic.workers)))
     finally:
         await critic.close()
-    tally = _Tally()
     if not counts["deferred_to_batch"]:
         with _AtomicLines(output) as out:
-            for trajectory in read_corpus(corpus):
-                digest = digests.get(trajectory.id) or _trajectory_hash(trajectory)
-                line = store.get_verdict(job, trajectory.id, digest)
-                verdict = transient.get(trajectory.id) or loads_verdict(
-                    line or "", where=str(cache)
-                )
-                out.write(dumps_verdict(verdict))
-                tally.add(verdict, trajectory)
+            for tid, digest in order:
+                failed = transient.get(tid)
+                line = dumps_verdict(failed) if failed else store.get_verdict(job, tid, digest)
+                if line is None:  # only if the store was changed under a running job
+                    raise CorpusError(f"{cache}: the verdict of {tid!r} vanished during the run")
+                out.write(line)
     store.close()
     summary = _base_summary(critic.info(), corpus, output, tally)
     summary["verdicts_written"] = not counts["deferred_to_batch"]
@@ -190,10 +203,9 @@ def _live(critic: Any, counts: Counter) -> str:
     )
 
 
-def _trajectory_hash(trajectory: Trajectory) -> str:
-    import hashlib
-
-    return hashlib.sha256(dumps_trajectory(trajectory).encode("utf-8")).hexdigest()
+def _line_hash(line: str) -> str:
+    """A trajectory's content hash: SHA-256 of its corpus line (= its canonical JSON)."""
+    return hashlib.sha256(line.encode("utf-8")).hexdigest()
 
 
 # -- accounting -------------------------------------------------------------------------------
@@ -208,14 +220,16 @@ class _Tally:
         self.failed = 0
         self.steps = 0
         self.labels: Counter[str] = Counter()
-        self.failures: list[dict[str, str]] = []
+        self.failures: list[tuple[int, str, str]] = []  # (corpus index, id, error), first 20
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.estimated_prompt_tokens = 0
         self.trajectory_tokens = 0
         self._counter = TokenCounter()
 
-    def add(self, verdict: Verdict, trajectory: Trajectory) -> None:
+    def add(self, verdict: Verdict, trajectory: Trajectory, index: int | None = None) -> None:
+        """Count one verdict; `index` (corpus position) keeps the failure list in corpus order
+        when verdicts arrive out of order."""
         self.trajectories += 1
         self.trajectory_tokens += trajectory_tokens(trajectory, self._counter)
         self.steps += len(trajectory.steps)
@@ -224,10 +238,9 @@ class _Tally:
             self.labels.update(verdict.labels())
         else:
             self.failed += 1
-            if len(self.failures) < 20:
-                self.failures.append(
-                    {"trajectory_id": verdict.trajectory_id, "error": verdict.error or ""}
-                )
+            index = self.trajectories if index is None else index
+            bisect.insort(self.failures, (index, verdict.trajectory_id, verdict.error or ""))
+            del self.failures[20:]
         self.prompt_tokens += int(verdict.usage.get("prompt_tokens") or 0)
         self.completion_tokens += int(verdict.usage.get("completion_tokens") or 0)
         self.estimated_prompt_tokens += int(verdict.usage.get("estimated_prompt_tokens") or 0)
@@ -244,7 +257,7 @@ def _base_summary(info: Any, corpus: Path, output: Path, tally: _Tally) -> dict[
         "trajectories": {"read": tally.trajectories, "ok": tally.ok, "failed": tally.failed},
         "steps": tally.steps,
         "labels": {k: tally.labels[k] for k in sorted(tally.labels)},
-        "failures": tally.failures,
+        "failures": [{"trajectory_id": t, "error": e} for _, t, e in tally.failures],
         "tokens": {
             "prompt_tokens": tally.prompt_tokens,
             "completion_tokens": tally.completion_tokens,
@@ -288,13 +301,16 @@ def trajectory_tokens(trajectory: Trajectory, counter: TokenCounter) -> int:
 # -- small helpers ----------------------------------------------------------------------------
 
 
-def _unique(trajectories: Iterator[Trajectory], corpus: Path) -> Iterator[Trajectory]:
+def _unique(
+    records: Iterator[tuple[str, Trajectory]], corpus: Path
+) -> Iterator[tuple[str, Trajectory]]:
+    """The corpus's (line, trajectory) records, refusing a trajectory id seen before."""
     seen: set[str] = set()
-    for t in trajectories:
+    for line, t in records:
         if t.id in seen:
             raise CorpusError(f"{corpus}: trajectory id {t.id!r} occurs twice")
         seen.add(t.id)
-        yield t
+        yield line, t
 
 
 def _count_lines(path: Path) -> int:
