@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> None:
                     seed=args.eval_seed,
                     temperatures=(0.0, 1.0),
                     max_steps=args.eval_step_limit,
-                    max_new_tokens=32,
+                    max_new_tokens=64,
                     probes=args.probes,
                 )
                 record = {

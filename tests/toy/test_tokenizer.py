@@ -46,15 +46,17 @@ def test_generated_text_has_no_unknown_tokens(tokenizer: Any) -> None:
 
 def test_a_file_name_or_a_value_is_one_token(tokenizer: Any) -> None:
     assert tokenizer.tokenize("edit db.cfg pool_size 25") == [
-        "edit",
-        " db",
-        ".",
-        "cfg",
-        " pool",
-        "_",
-        "size",
-        " 25",
-    ]
+        "edit", " ", "db", ".", "cfg", " ", "pool", "_", "size", " ", "25",
+    ]  # fmt: skip
+
+
+def test_a_word_is_the_same_token_in_an_observation_and_in_a_command(tokenizer: Any) -> None:
+    # So that acting on a grep hit is a plain copy of its tokens.
+    hit = tokenizer("db.cfg:pool_size = 7", add_special_tokens=False)["input_ids"]
+    command = tokenizer("edit db.cfg pool_size 7", add_special_tokens=False)["input_ids"]
+    assert hit[:3] == command[2:5]  # db . cfg
+    assert hit[4:7] == command[6:9]  # pool _ size
+    assert hit[-1] == command[-1]  # 7
 
 
 def test_the_chat_template_is_chatml_with_a_generation_prompt(tokenizer: Any) -> None:

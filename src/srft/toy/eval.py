@@ -84,7 +84,7 @@ def evaluate_students(
     temperatures: Sequence[float] = (0.0, 1.0),
     batch_size: int = 128,
     max_steps: int = STEP_LIMIT,
-    max_new_tokens: int = 48,
+    max_new_tokens: int = 64,
     keep_episodes: bool = False,
     probes: int = 0,
 ) -> dict[str, Any]:

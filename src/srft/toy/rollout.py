@@ -113,7 +113,7 @@ def rollout(
     temperature: float = 0.0,
     seed: int = 0,
     max_steps: int = STEP_LIMIT,
-    max_new_tokens: int = 48,
+    max_new_tokens: int = 64,
     batch_size: int = 128,
 ) -> list[EpisodeRollout]:
     """Play every episode with the student; greedy when `temperature` is 0, else sampled."""

@@ -1,10 +1,13 @@
 """A word-level tokenizer over the toy environment's closed vocabulary, built in code.
 
 The student is trained from scratch, so it needs no pretrained tokenizer: one token per word,
-number or punctuation mark (a leading space folded into the token, GPT-2 style, so decoding is
-exact), plus whole tokens for the protocol's tags (`<returncode>`, ```` ```bash ````). That keeps
-toy trajectories at a few hundred tokens and makes copying a file name or a value from an
-observation a one-token copy, which a ~1M-parameter student can learn on a CPU.
+number, punctuation mark or space, plus whole tokens for the protocol's tags (`<returncode>`,
+```` ```bash ````). Spaces are tokens of their own, not folded into the next word GPT-2 style,
+so a word is the same token wherever it appears: `db` in the grep hit `db.cfg:pool_size = 7`
+and in the command `edit db.cfg pool_size 25` is one id, and copying a name from an
+observation is a plain copy of tokens (with folded spaces it would be a copy *and* a learned
+`db` -> ` db` mapping per word, which a small student learns far more slowly). Trajectories stay
+at a few hundred tokens.
 
 It is an ordinary `tokenizers` WordLevel model wrapped as a `PreTrainedTokenizerFast` with a
 ChatML chat template, saved as a normal Hugging Face folder, so `srft build --tokenizer DIR` and
@@ -41,8 +44,8 @@ from srft.toy.protocol import (
 )
 from srft.toy.teacher import _TYPOS, TEACHER_PRESETS, teach
 
-# One pre-token: a newline, a space, or an optional space then a word, a number or one mark.
-PRETOKEN_PATTERN = r"\n| ?[A-Za-z]+| ?[0-9]+| ?[^A-Za-z0-9\s]|\s"
+# One pre-token: a newline, a space, a word, a number or one mark.
+PRETOKEN_PATTERN = r"\n|[A-Za-z]+|[0-9]+|[^A-Za-z0-9\s]|\s"
 PROTOCOL_TOKENS = (
     "<returncode>", "</returncode>", "<output>", "</output>", "<pr_description>",
     "</pr_description>", "```bash", "```", "THOUGHT:",
@@ -94,10 +97,8 @@ def vocabulary() -> list[str]:
     for text in _sample_texts():
         for piece in protocol.split(text):
             tokens.update(pattern.findall(piece))
-    for word in _enumerated_words():
-        tokens.update((word, " " + word))
+    tokens.update(_enumerated_words())
     tokens.update(chr(c) for c in range(33, 127))
-    tokens.update(" " + chr(c) for c in range(33, 127))
     return sorted(tokens)
 
 
