@@ -143,6 +143,7 @@ def train_to(
             lr_scheduler="constant_with_warmup",
             warmup_steps=min(args.warmup, args.eval_every),
             batch_tokens=args.batch_tokens,
+            grad_accum=args.grad_accum,
             max_length=args.max_len,
             seed=seed,
             precision="fp32",
@@ -465,7 +466,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-seed", type=int, default=9999)
     p.add_argument("--probes", type=int, default=100, help="Decision probes per decision.")
     p.add_argument("--eval-step-limit", type=int, default=8, help="Turns per eval episode.")
-    p.add_argument("--batch-tokens", type=int, default=8192)
+    p.add_argument(
+        "--batch-tokens",
+        type=int,
+        default=8192,
+        help="Tokens per packed micro-batch. On a CPU keep it near the longest trajectory: "
+        "SDPA runs a packed row's block-diagonal mask densely, so cost grows with its square.",
+    )
+    p.add_argument("--grad-accum", type=int, default=1, help="Micro-batches per optimizer step.")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup", type=int, default=10, help="Linear warm-up steps.")
     p.add_argument("--hidden", type=int, default=128)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import torch
 
 from srft.toy.eval import evaluate_students, format_table, paired_difference, wilson
 from srft.toy.probe import decision_cases
@@ -70,3 +71,34 @@ def test_decision_probes_pose_a_wrong_first_hit_and_a_visible_wrong_edit() -> No
     for c in cases[1::2]:
         assert "->" in c["context"][-1]["content"]
         assert c["wrong"].endswith("```bash\nsubmit\n```")
+
+
+def test_probe_margins_are_kept_per_case_so_students_pair_case_by_case(toy_tokenizer: Any) -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from srft.toy.probe import run_probes
+
+    def student(seed: int) -> Any:
+        torch.manual_seed(seed)
+        config = LlamaConfig(
+            vocab_size=len(toy_tokenizer),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=1024,
+        )
+        return LlamaForCausalLM(config).eval()
+
+    a, b = student(0), student(1)
+    first = run_probes(a, toy_tokenizer, n=3, seed=21)
+    again = run_probes(a, toy_tokenizer, n=3, seed=21)
+    other = run_probes(b, toy_tokenizer, n=3, seed=21)
+    assert first == again
+    for name in ("first_hit", "after_wrong_edit"):
+        margins = first[name]["margins"]
+        assert first[name]["n"] == len(margins) == len(other[name]["margins"]) == 3
+        assert first[name]["margin"] == pytest.approx(sum(margins) / 3)
+        assert first[name]["prefers_right"] == sum(m > 0 for m in margins) / 3
+        assert margins != other[name]["margins"]

@@ -10,8 +10,10 @@ fresh episodes, by comparing the student's log-probability of two whole replies:
 - `after_wrong_edit`: after such a wrong edit, whose output shows the wrong change, undoing it
   vs submitting (the recovery that masked mistakes might, or might not, still teach).
 
-A probe reports the share of decisions where the student prefers the right reply and the mean
-log-probability margin (right minus wrong, in nats).
+A probe reports the share of decisions where the student prefers the right reply, the mean
+log-probability margin (right minus wrong, in nats), and every case's margin in order: the cases
+depend only on the seed, so two students' margins pair case by case, which is what gives a
+paired difference its interval.
 """
 
 from __future__ import annotations
@@ -98,21 +100,19 @@ def reply_logprob(model: Any, tokenizer: Any, context: list[dict[str, str]], rep
 
 
 def run_probes(model: Any, tokenizer: Any, *, n: int = 100, seed: int = 9999) -> dict[str, Any]:
-    """Preference for the right reply at each probe: share preferred and mean margin."""
-    out: dict[str, Any] = {}
+    """Preference for the right reply at each probe: share preferred, mean and per-case margins."""
+    margins: dict[str, list[float]] = {}
     for case in decision_cases(n, seed=seed):
         margin = reply_logprob(model, tokenizer, case["context"], case["right"]) - reply_logprob(
             model, tokenizer, case["context"], case["wrong"]
         )
-        entry = out.setdefault(case["probe"], {"n": 0, "prefers_right": 0, "margin_sum": 0.0})
-        entry["n"] += 1
-        entry["prefers_right"] += margin > 0
-        entry["margin_sum"] += margin
+        margins.setdefault(case["probe"], []).append(round(margin, 4))
     return {
         name: {
-            "n": e["n"],
-            "prefers_right": e["prefers_right"] / e["n"],
-            "margin": e["margin_sum"] / e["n"],
+            "n": len(m),
+            "prefers_right": sum(x > 0 for x in m) / len(m),
+            "margin": sum(m) / len(m),
+            "margins": m,
         }
-        for name, e in out.items()
+        for name, m in margins.items()
     }
