@@ -243,6 +243,109 @@ def run(args: argparse.Namespace) -> None:
                 print(format_table(result), flush=True)
 
 
+PAIRS = (
+    ("rft", "sft"),
+    ("srft-true", "sft"),
+    ("srft-true", "rft"),
+    ("srft-rules", "sft"),
+    ("srft-rules", "rft"),
+)
+
+
+def margin_difference(at: list[dict[str, Any]], probe: str, a: str, b: str) -> dict[str, Any]:
+    """Paired difference of two students' probe margins, pooled over seeds and cases.
+
+    Every seed probes the same cases (they depend on the evaluation seed only), so a case's
+    margins pair across students. Pooling treats (seed, case) as independent, which the shared
+    cases make slightly optimistic; the count of seeds whose mean difference is positive is the
+    check that does not lean on it.
+    """
+    from srft.toy.eval import paired_difference
+
+    xs: list[float] = []
+    ys: list[float] = []
+    positive = 0
+    for r in at:
+        ma = r["eval"]["probes"][a][probe]["margins"]
+        mb = r["eval"]["probes"][b][probe]["margins"]
+        xs += ma
+        ys += mb
+        positive += sum(ma) > sum(mb)
+    return {**paired_difference(xs, ys), "seeds_positive": positive}
+
+
+def latest_common(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Per setting, the records of the latest step that every seed of that setting reached."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for setting in sorted({r["setting"] for r in records}):
+        mine = [r for r in records if r["setting"] == setting]
+        seeds = {r["seed"] for r in mine}
+        steps = [
+            step
+            for step in sorted({r["step"] for r in mine})
+            if {r["seed"] for r in mine if r["step"] == step} == seeds
+        ]
+        if steps:
+            out[setting] = [r for r in mine if r["step"] == steps[-1]]
+    return out
+
+
+def across(outs: list[Path]) -> str:
+    """One compact table over several experiment folders (e.g. different amounts of data).
+
+    Per (training episodes, teacher): the latest step every seed reached; the `first_hit` and
+    `after_wrong_edit` probe margins per student, and the paired margin differences that carry
+    the question (rft - sft, srft-true - rft, srft-rules - rft) with 95% intervals; greedy and T=1
+    success pooled over seeds.
+    """
+    from srft.toy.eval import wilson
+
+    lines = [
+        "| episodes | teacher | step | seeds | probe | sft | rft | srft-true | srft-rules "
+        "| rft - sft | srft-true - rft | srft-rules - rft |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    success = [
+        "| episodes | teacher | mode | sft | rft | srft-true | srft-rules |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for out in outs:
+        records = [
+            json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line
+        ]
+        for setting, at in latest_common(records).items():
+            episodes = at[0]["train_episodes"]
+            names = [n for n in POLICIES if n in at[0]["eval"]["probes"]]
+            for probe in at[0]["eval"]["probes"][names[0]]:
+                means = [
+                    sum(r["eval"]["probes"][n][probe]["margin"] for r in at) / len(at)
+                    for n in names
+                ]
+                diffs = []
+                for a, b in (("rft", "sft"), ("srft-true", "rft"), ("srft-rules", "rft")):
+                    if "margins" not in at[0]["eval"]["probes"][names[0]][probe]:
+                        diffs.append("-")  # results written before margins were kept
+                        continue
+                    d = margin_difference(at, probe, a, b)
+                    diffs.append(f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]")
+                lines.append(
+                    f"| {episodes} | {setting} | {at[0]['step']} | {len(at)} | {probe} | "
+                    + " | ".join(f"{m:+.2f}" for m in means)
+                    + " | "
+                    + " | ".join(diffs)
+                    + " |"
+                )
+            for mode in at[0]["eval"]["modes"]:
+                cells = []
+                for n in names:
+                    k = sum(r["eval"]["modes"][mode]["students"][n]["success"]["k"] for r in at)
+                    m = sum(r["eval"]["modes"][mode]["students"][n]["success"]["n"] for r in at)
+                    lo, hi = wilson(k, m)
+                    cells.append(f"{k / m:.1%} [{lo:.1%}, {hi:.1%}]")
+                success.append(f"| {episodes} | {setting} | {mode} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + "\n".join(success)
+
+
 def decision_signal(out: Path) -> str:
     """What each policy trains at the decisions that matter, counted in the built datasets.
 
@@ -423,16 +526,27 @@ def summarise(out: Path) -> str:
                                 f"{', '.join(f'{x:.0%}' for x in pr)} | {sum(mg) / len(mg):+.2f} | "
                                 f"{', '.join(f'{x:+.1f}' for x in mg)} |"
                             )
+                if mode == "greedy" and all(
+                    "margins" in v for r in at for v in r["eval"]["probes"][names[0]].values()
+                ):
+                    lines.append(
+                        "\n| decision probe: paired margin difference, nats (pooled over seeds "
+                        "and cases) | mean | 95% CI | seeds where > 0 |"
+                    )
+                    lines.append("| --- | --- | --- | --- |")
+                    for probe in at[0]["eval"]["probes"][names[0]]:
+                        for a, b in PAIRS:
+                            if a in names and b in names:
+                                d = margin_difference(at, probe, a, b)
+                                lines.append(
+                                    f"| {probe}: {a} - {b} | {d['diff']:+.2f} | "
+                                    f"[{d['lo']:+.2f}, {d['hi']:+.2f}] | "
+                                    f"{d['seeds_positive']} of {len(at)} |"
+                                )
                 if all(outcomes[n] for n in names):
                     lines.append("\n| paired difference (pooled over seeds) | mean | 95% CI |")
                     lines.append("| --- | --- | --- |")
-                    for a, b in (
-                        ("rft", "sft"),
-                        ("srft-true", "sft"),
-                        ("srft-true", "rft"),
-                        ("srft-rules", "sft"),
-                        ("srft-rules", "rft"),
-                    ):
+                    for a, b in PAIRS:
                         if a in outcomes and b in outcomes:
                             d = paired_difference(outcomes[a], outcomes[b])
                             lines.append(
@@ -446,7 +560,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--out", required=True)
+    p.add_argument(
+        "--out",
+        required=True,
+        nargs="+",
+        help="The experiment folder; with --summarise, one or more (e.g. one per data size).",
+    )
     p.add_argument("--summarise", action="store_true", help="Print the tables of results.jsonl.")
     p.add_argument(
         "--episodes", type=int, default=2000, help="Teacher episodes per (setting, seed)."
@@ -490,12 +609,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = p.parse_args(argv)
     if args.summarise:
-        print(summarise(Path(args.out)))
-        print()
-        print(decision_signal(Path(args.out)))
-        print()
-        print(critic_agreement(Path(args.out)))
+        outs = [Path(o) for o in args.out]
+        print(across(outs))
+        for out in outs:
+            print(f"\n## {out}\n")
+            print(summarise(out))
+            print()
+            print(decision_signal(out))
+            print()
+            print(critic_agreement(out))
         return
+    if len(args.out) != 1:
+        sys.exit("an experiment runs in one --out folder")
+    args.out = args.out[0]
     if args.steps % args.eval_every:
         sys.exit("--steps must be a multiple of --eval-every")
     run(args)

@@ -153,16 +153,17 @@ def test_an_invalid_corpus_line_is_rejected_and_counted(inputs, smollm2_path, tm
     assert c["read"] == 4 and c["read"] == c["rows"] + c["dropped"] + c["rejected"]
 
 
-def test_overlong_trajectories_are_counted_when_skipped(inputs, smollm2_path, tmp_path):
-    summary = _build(
-        inputs,
-        tmp_path / "ds",
-        tokenizer=smollm2_path,
-        policy="sft",
-        max_length=20,
-        overlong="skip",
-    )
-    assert summary.counts["skipped_overlong"] == 3 and summary.counts["rows"] == 0
+def test_a_build_that_leaves_no_row_is_refused_with_its_counts(inputs, smollm2_path, tmp_path):
+    with pytest.raises(BuildError, match=r"no row left to train on.*skipped_overlong 3"):
+        _build(
+            inputs,
+            tmp_path / "ds",
+            tokenizer=smollm2_path,
+            policy="sft",
+            max_length=20,
+            overlong="skip",
+        )
+    assert not (tmp_path / "ds" / "hf").exists()
 
 
 @pytest.mark.slow

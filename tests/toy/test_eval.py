@@ -43,6 +43,12 @@ def test_paired_difference_is_the_mean_of_per_episode_differences() -> None:
     assert d["lo"] > 0
 
 
+def test_paired_difference_of_margins_keeps_fractions() -> None:
+    d = paired_difference([1.5, -0.25, 2.0], [0.5, -0.75, 1.0])
+    assert d["diff"] == pytest.approx((1.0 + 0.5 + 1.0) / 3)
+    assert d["lo"] < d["diff"] < d["hi"]
+
+
 def test_paired_difference_needs_equal_lengths() -> None:
     with pytest.raises(ValueError, match="equally long"):
         paired_difference([True], [True, False])

@@ -442,6 +442,15 @@ def build_dataset(
         "counts": counts,
     }
     stats_doc = stats.to_dict()
+    if not rows:
+        # A dataset of no rows would train nothing, and `datasets` cannot load the empty folder
+        # it writes: refuse here, where the counts say why, rather than at training time.
+        write_rejects(output, rejected)
+        reasons = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "rows" and v)
+        raise BuildError(
+            f"{corpus}: no row left to train on with policy {pol.name!r} ({reasons}); "
+            "check the policy (rft keeps resolved runs only), --max-length and the rejects"
+        )
     write_outputs(output, rows, manifest, stats_doc, rejected)
     (output / "chat_template.jinja").write_text(encoder.renderer.template, encoding="utf-8")
     return BuildSummary(output=output, counts=counts, stats=stats_doc, manifest=manifest)
@@ -554,8 +563,14 @@ def write_outputs(
     pq.write_table(table, output / "data.parquet")
     _write_json(output / "build.json", manifest)
     _write_json(output / "stats.json", stats)
+    write_rejects(output, rejected)
+
+
+def write_rejects(output: Path, rejected: list[dict[str, Any]]) -> None:
+    """`rejected.jsonl` with one line per rejected trajectory (removed when there is none)."""
     rejects = output / "rejected.jsonl"
     if rejected:
+        output.mkdir(parents=True, exist_ok=True)
         with rejects.open("w", encoding="utf-8", newline="\n") as f:
             for r in rejected:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")

@@ -40,11 +40,16 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def paired_difference(a: Sequence[bool], b: Sequence[bool], z: float = Z95) -> dict[str, float]:
-    """Mean of success(a) - success(b) over the same episodes, with a 95% interval."""
+def paired_difference(
+    a: Sequence[bool] | Sequence[float], b: Sequence[bool] | Sequence[float], z: float = Z95
+) -> dict[str, float]:
+    """Mean of a - b over the same cases, with a 95% normal interval.
+
+    The cases are episodes (success as 0/1) or decision probes (log-probability margins).
+    """
     if len(a) != len(b) or not a:
         raise ValueError("paired differences need two equally long, non-empty outcome lists")
-    d = [int(x) - int(y) for x, y in zip(a, b, strict=True)]
+    d = [float(x) - float(y) for x, y in zip(a, b, strict=True)]
     n = len(d)
     mean = sum(d) / n
     var = sum((x - mean) ** 2 for x in d) / (n - 1) if n > 1 else 0.0
