@@ -423,6 +423,38 @@ def decision_signal(out: Path) -> str:
     return "\n".join(lines)
 
 
+def step_signal(out: Path) -> str:
+    """Per policy: tokens and trained tokens per optimizer step, and the last logged loss.
+
+    Equal optimizer steps do not mean equal training signal: the loss of a step is the mean over
+    its trained tokens, so a policy that masks more (or keeps fewer trajectories) spreads each
+    step's update over fewer tokens. Read from the runs' own `metrics.jsonl`.
+    """
+    lines = [
+        "| setting | policy | runs | tokens / step | trained tokens / step | trained share "
+        "| loss, last 50 steps |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for setting_dir in sorted(p for p in out.iterdir() if any(p.glob("seed-*"))):
+        for name in POLICIES:
+            runs = sorted(setting_dir.glob(f"seed-*/runs/{name}/metrics.jsonl"))
+            tokens = trained = steps = 0
+            tail: list[float] = []
+            for path in runs:
+                rows = [json.loads(x) for x in path.read_text().splitlines() if x]
+                steps += len(rows)
+                tokens += sum(r["tokens"] for r in rows)
+                trained += sum(r["trained_tokens"] for r in rows)
+                tail += [r["loss"] for r in rows[-50:]]
+            if steps:
+                lines.append(
+                    f"| {setting_dir.name} | {name} | {len(runs)} | {tokens / steps:.0f} | "
+                    f"{trained / steps:.0f} | {trained / tokens:.1%} | "
+                    f"{sum(tail) / len(tail):.3f} |"
+                )
+    return "\n".join(lines)
+
+
 def critic_agreement(out: Path) -> str:
     """How well the rules critic finds the true `mistake` steps (precision, recall, F1)."""
     from srft.critic.verdicts import load_verdicts
@@ -616,6 +648,8 @@ def main(argv: list[str] | None = None) -> None:
             print(summarise(out))
             print()
             print(decision_signal(out))
+            print()
+            print(step_signal(out))
             print()
             print(critic_agreement(out))
         return
