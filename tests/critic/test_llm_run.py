@@ -38,6 +38,25 @@ def test_window_mode_labels_every_step_of_a_long_trajectory_once(tmp_path, serve
     assert len(server.requests) > 1 and sorted(asked, key=int) == [str(i) for i in range(30)]
 
 
+def test_whole_mode_judges_a_trajectory_too_long_for_one_request_in_windows(tmp_path, server):
+    short = simple("short", 3, task="TRAJ:short fix it", mistake_at=1)
+    long = simple("long", 60, task="TRAJ:long fix it", mistake_at=41, output_chars=400)
+    critic = LLMCritic(
+        model="fake",
+        base_urls=server.base_url,
+        mode="whole",
+        prompt=PromptBuilder(max_prompt_tokens=1_000),
+        **FAST,
+    )
+    summary = run_critic(corpus_of(tmp_path, [short, long]), tmp_path / "v.jsonl", critic)
+    verdicts = load_verdicts(tmp_path / "v.jsonl")
+    assert verdicts["short"].critic.mode == "whole"
+    assert verdicts["long"].status == "ok" and verdicts["long"].critic.mode == "window"
+    assert verdicts["long"].labels() == ["mistake" if i == 41 else "good" for i in range(60)]
+    assert summary["requests"]["whole_to_window"] == 1
+    assert len(server.requests) > 2
+
+
 def test_per_step_mode_sends_one_request_per_step(tmp_path, server):
     t = simple("p", 4, task="TRAJ:p fix it", mistake_at=2)
     summary = run_critic(

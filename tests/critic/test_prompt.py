@@ -71,7 +71,7 @@ def test_a_long_observation_is_cut_head_and_tail_with_a_marker_within_the_budget
 
 def test_a_trajectory_too_long_for_whole_mode_says_to_use_window_mode():
     t = simple("a", 60, output_chars=400)
-    with pytest.raises(PromptTooLong, match="--mode window"):
+    with pytest.raises(PromptTooLong, match="in windows"):
         PromptBuilder(max_prompt_tokens=1_000).plan(t, "whole")
 
 

@@ -96,16 +96,20 @@ class LLMCritic:
         self.store: CriticStore | None = None
         self.cache_hits = 0
         self.reasks = 0
+        self.window_fallbacks = 0
 
     # -- identity ---------------------------------------------------------------------------
 
-    def info(self, trajectory: Trajectory | None = None) -> CriticInfo:
-        """Model, prompt version, mode and (for a trajectory) the hindsight its prompt held."""
+    def info(self, trajectory: Trajectory | None = None, mode: str | None = None) -> CriticInfo:
+        """Model, prompt version, mode and (for a trajectory) the hindsight its prompt held.
+
+        `mode` is the mode a trajectory was actually judged in, when it differs from the
+        critic's (a `whole` trajectory that only fitted in windows)."""
         return CriticInfo(
             name="llm",
             model=self.model,
             prompt_version=self.prompt.template.version,
-            mode=self.mode,
+            mode=mode or self.mode,
             used=self.prompt.used(trajectory) if trajectory is not None else {},
         )
 
@@ -149,11 +153,12 @@ class LLMCritic:
         Raises `RequestFailed` when a server gave no answer (nothing is then stored, so a rerun
         asks again) and `DeferredToBatch` when requests went to the batch file instead.
         """
-        info = self.info(trajectory)
         try:
-            requests = self.prompt.plan(trajectory, self.mode)
+            mode, requests = self._plan(trajectory)
         except PromptTooLong as e:
+            info = self.info(trajectory)
             return Verdict(trajectory_id=trajectory.id, critic=info, status="failed", error=str(e))
+        info = self.info(trajectory, mode)
         results = await asyncio.gather(*(self._ask(r) for r in requests), return_exceptions=True)
         usage = {
             "requests": 0,
@@ -183,6 +188,23 @@ class LLMCritic:
                 usage=usage,
             )
         return Verdict(trajectory_id=trajectory.id, critic=info, steps=steps, usage=usage)
+
+    def _plan(self, trajectory: Trajectory) -> tuple[str, list[CriticRequest]]:
+        """The mode and requests for a trajectory.
+
+        In `whole` mode a trajectory that does not fit the budget even with every text cut to
+        the minimum is judged in windows instead (its verdict records `mode: window`, the
+        summary counts it): failing it would drop a trajectory the user asked to label, and a
+        window still shows the task and every step, uncut further.
+        """
+        try:
+            return self.mode, self.prompt.plan(trajectory, self.mode)
+        except PromptTooLong:
+            if self.mode != "whole":
+                raise
+        requests = self.prompt.plan(trajectory, "window")
+        self.window_fallbacks += 1
+        return "window", requests
 
     async def _ask(
         self, request: CriticRequest
@@ -243,6 +265,7 @@ class LLMCritic:
         out: dict[str, Any] = self.client.stats.as_dict() if self.client else {}
         out["cache_hits"] = self.cache_hits
         out["reasks"] = self.reasks
+        out["whole_to_window"] = self.window_fallbacks
         out["response_formats"] = self.client.formats() if self.client else {}
         if self.batch is not None:
             out["batch_requests_written"] = self.batch.count

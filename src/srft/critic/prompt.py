@@ -393,7 +393,7 @@ class PromptBuilder:
                 raise PromptTooLong(
                     f"the whole trajectory ({n} steps) does not fit {self.max_prompt_tokens} "
                     f"prompt tokens even with every text cut to {self.min_text_tokens} tokens; "
-                    "use --mode window"
+                    "label it in windows (--mode window; the llm critic does so by itself)"
                 )
             return [req]
         # Texts are cut so that a window holds several steps (a step is about two texts), not
