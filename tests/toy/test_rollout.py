@@ -35,6 +35,19 @@ def test_a_first_hit_student_fails_where_the_first_hit_is_wrong(tokenizer: Any) 
     assert 0 < sum(r.resolved for r in runs) < 30
 
 
+def test_partial_skills_credit_what_a_student_got_right_on_the_way(tokenizer: Any) -> None:
+    oracle = rollout(ScriptedStudent(tokenizer), tokenizer, make_episodes(6, seed=5))
+    assert all(r.skills() == dict.fromkeys(r.skills(), True) for r in oracle)
+    eps = make_episodes(30, seed=6, levels=(3,))
+    first_hit = rollout(ScriptedStudent(tokenizer, oracle=False), tokenizer, eps)
+    for r in first_hit:
+        skills = r.skills()
+        assert skills["grep_key"] and skills["write_right_value"]
+        assert skills["edit_right_line"] == r.resolved  # it edits the first hit, with the new value
+    babble = rollout(Babbler(tokenizer), tokenizer, make_episodes(3, seed=7), max_steps=2)
+    assert not any(any(r.skills().values()) for r in babble)
+
+
 def test_a_reply_without_a_bash_block_gets_a_format_error_until_the_step_limit(
     tokenizer: Any,
 ) -> None:

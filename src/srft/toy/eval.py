@@ -77,6 +77,11 @@ def summarise(runs: list[EpisodeRollout]) -> dict[str, Any]:
         "error_rate": sum(r.errors for r in runs) / max(1, steps),
         "wrong_edit_episodes": sum(r.wrong_edits > 0 for r in runs) / max(1, len(runs)),
         "mean_steps": steps / max(1, len(runs)),
+        # Share of episodes showing each sub-skill at least once (`EpisodeRollout.skills`).
+        "skills": {
+            name: sum(r.skills()[name] for r in runs) / max(1, len(runs))
+            for name in ("grep_key", "edit_right_line", "write_right_value")
+        },
     }
 
 
@@ -173,6 +178,9 @@ def format_table(result: dict[str, Any]) -> str:
                 f"  {name:<16} success {r['rate']:6.1%} [{r['lo']:.1%}, {r['hi']:.1%}]  {levels}  "
                 f"errors/step {s['error_rate']:.2f}  wrong-edit eps {s['wrong_edit_episodes']:.1%}"
             )
+            if "skills" in s:
+                skills = "  ".join(f"{k} {v:.0%}" for k, v in s["skills"].items())
+                lines.append(f"  {'':<16} episodes with: {skills}")
         for pair, d in data["paired"].items():
             lines.append(f"  {pair:<30} {d['diff']:+.1%} [{d['lo']:+.1%}, {d['hi']:+.1%}]")
     for name, probes in result.get("probes", {}).items():

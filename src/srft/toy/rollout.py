@@ -70,6 +70,26 @@ class EpisodeRollout:
             and c.split() != right.split()
         )
 
+    def skills(self) -> dict[str, bool]:
+        """The sub-skills an episode needs, each seen at least once (partial credit).
+
+        A student at 0% success may already grep the issue's key, or edit the right line with
+        a wrong value: these show what it learned when success cannot.
+        """
+        e = self.episode
+        grepped = edited_line = wrote_value = False
+        for c, o in zip(self.commands, self.observations, strict=True):
+            words = (c or "").split()
+            grepped |= words == ["grep", e.target_key]
+            if len(words) == 4 and words[0] == "edit" and o.returncode == 0:
+                edited_line |= words[1:3] == [e.target_file, e.target_key]
+                wrote_value |= words[3] == e.new_value
+        return {
+            "grep_key": grepped,
+            "edit_right_line": edited_line,
+            "write_right_value": wrote_value,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record of the episode."""
         return {
