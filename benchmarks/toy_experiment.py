@@ -274,19 +274,22 @@ def margin_difference(at: list[dict[str, Any]], probe: str, a: str, b: str) -> d
     return {**paired_difference(xs, ys), "seeds_positive": positive}
 
 
-def latest_common(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Per setting, the records of the latest step that every seed of that setting reached."""
-    out: dict[str, list[dict[str, Any]]] = {}
+def read_results(out: Path) -> list[dict[str, Any]]:
+    """The records of an experiment folder's `results.jsonl`."""
+    return [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines() if x]
+
+
+def complete_steps(records: list[dict[str, Any]]) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    """Per setting, in step order, the records of every step that all its seeds reached."""
+    out: dict[str, dict[int, list[dict[str, Any]]]] = {}
     for setting in sorted({r["setting"] for r in records}):
         mine = [r for r in records if r["setting"] == setting]
         seeds = {r["seed"] for r in mine}
-        steps = [
-            step
+        out[setting] = {
+            step: [r for r in mine if r["step"] == step]
             for step in sorted({r["step"] for r in mine})
             if {r["seed"] for r in mine if r["step"] == step} == seeds
-        ]
-        if steps:
-            out[setting] = [r for r in mine if r["step"] == steps[-1]]
+        }
     return out
 
 
@@ -310,10 +313,10 @@ def across(outs: list[Path]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for out in outs:
-        records = [
-            json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line
-        ]
-        for setting, at in latest_common(records).items():
+        for setting, by_step in complete_steps(read_results(out)).items():
+            if not by_step:
+                continue
+            at = by_step[max(by_step)]
             episodes = at[0]["train_episodes"]
             names = [n for n in POLICIES if n in at[0]["eval"]["probes"]]
             for probe in at[0]["eval"]["probes"][names[0]]:
@@ -486,25 +489,12 @@ def critic_agreement(out: Path) -> str:
 
 
 def summarise(out: Path) -> str:
-    """Markdown tables from results.jsonl: the latest step that every seed reached, per setting."""
+    """Markdown tables from results.jsonl: every step that all seeds of a setting reached."""
     from srft.toy.eval import paired_difference, wilson
 
-    records = [
-        json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line
-    ]
     lines: list[str] = []
-    for setting in sorted({r["setting"] for r in records}):
-        mine = [r for r in records if r["setting"] == setting]
-        seeds = sorted({r["seed"] for r in mine})
-        steps = sorted(
-            {
-                r["step"]
-                for r in mine
-                if all(any(x["seed"] == s and x["step"] == r["step"] for x in mine) for s in seeds)
-            }
-        )
-        for step in steps:
-            at = [r for r in mine if r["step"] == step]
+    for setting, by_step in complete_steps(read_results(out)).items():
+        for step, at in by_step.items():
             for mode in at[0]["eval"]["modes"]:
                 names = list(at[0]["eval"]["modes"][mode]["students"])
                 lines.append(

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import torch
 
 from srft.toy.eval import evaluate_students, format_table, paired_difference, wilson
 from srft.toy.probe import decision_cases
 
-from .toy_students import ScriptedStudent
+from .toy_students import ScriptedStudent, tiny_llama
 
 
 def test_wilson_interval_matches_known_values() -> None:
@@ -80,24 +79,9 @@ def test_decision_probes_pose_a_wrong_first_hit_and_a_visible_wrong_edit() -> No
 
 
 def test_probe_margins_are_kept_per_case_so_students_pair_case_by_case(toy_tokenizer: Any) -> None:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from srft.toy.probe import run_probes
 
-    def student(seed: int) -> Any:
-        torch.manual_seed(seed)
-        config = LlamaConfig(
-            vocab_size=len(toy_tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=2,
-            max_position_embeddings=1024,
-        )
-        return LlamaForCausalLM(config).eval()
-
-    a, b = student(0), student(1)
+    a, b = tiny_llama(toy_tokenizer, seed=0), tiny_llama(toy_tokenizer, seed=1)
     first = run_probes(a, toy_tokenizer, n=3, seed=21)
     again = run_probes(a, toy_tokenizer, n=3, seed=21)
     other = run_probes(b, toy_tokenizer, n=3, seed=21)

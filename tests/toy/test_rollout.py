@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from srft.toy.generate import episodes as make_episodes
 from srft.toy.rollout import load_student, rollout
 
-from .toy_students import Babbler, ScriptedStudent
+from .toy_students import Babbler, ScriptedStudent, tiny_llama
 
 
 @pytest.fixture(scope="module")
@@ -61,19 +60,7 @@ def test_a_reply_without_a_bash_block_gets_a_format_error_until_the_step_limit(
 
 @pytest.mark.slow
 def test_a_tiny_random_model_rolls_out_greedy_and_sampled(tokenizer: Any, tmp_path: Path) -> None:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-    )
-    LlamaForCausalLM(config).save_pretrained(tmp_path / "model")
+    tiny_llama(tokenizer, max_positions=512).save_pretrained(tmp_path / "model")
     tokenizer.save_pretrained(tmp_path / "model")
     model, tok = load_student(tmp_path)
     eps = make_episodes(4, seed=8)

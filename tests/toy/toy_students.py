@@ -10,6 +10,23 @@ import torch
 from srft.toy.protocol import assistant_message
 
 
+def tiny_llama(tokenizer: Any, seed: int = 0, max_positions: int = 1024) -> Any:
+    """A random one-layer Llama over the toy vocabulary: real forward passes, no training."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=max_positions,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
 class ScriptedStudent:
     """A stand-in model whose `generate` reads the prompt and answers by a fixed script.
 
