@@ -271,18 +271,28 @@ def bench_shape(shape: str, gpu: bool, steps: int, warmup: int, variants: list[s
     results = []
     if "a" in paths:
         results.append(
-            _guarded(lambda: run_plain_hf(shape, rows, steps, warmup, gpu), "(a) plain HF")
+            _printed(
+                _guarded(lambda: run_plain_hf(shape, rows, steps, warmup, gpu), "(a) plain HF")
+            )
         )
     if "b" in paths:
-        results.append(_guarded(lambda: run_trl(shape, rows, steps, warmup, gpu), "(b) TRL"))
+        results.append(
+            _printed(_guarded(lambda: run_trl(shape, rows, steps, warmup, gpu), "(b) TRL"))
+        )
     if "c" in paths:
         for name in variants:
-            results.append(_guarded(
+            results.append(_printed(_guarded(
                 lambda name=name: run_srft(shape, rows, steps, warmup, gpu, name, SRFT_VARIANTS[name]),
-                f"(c) srft, {name}"))  # fmt: skip
+                f"(c) srft, {name}")))  # fmt: skip
     for r in results:
         r["shape"] = shape
     return results
+
+
+def _printed(result: dict[str, Any]) -> dict[str, Any]:
+    """Each path's result as soon as it is known, so a run cut off by a time limit still tells."""
+    print(json.dumps(result), flush=True)
+    return result
 
 
 def summarise(results: list[dict[str, Any]]) -> list[str]:

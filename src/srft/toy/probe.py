@@ -93,10 +93,11 @@ def reply_logprob(model: Any, tokenizer: Any, context: list[dict[str, str]], rep
     prompt = tokenizer.apply_chat_template(context, tokenize=False, add_generation_prompt=True)
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     reply_ids = tokenizer(reply + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
-    ids = torch.tensor([prompt_ids + reply_ids])
+    device = getattr(model, "device", "cpu")
+    ids = torch.tensor([prompt_ids + reply_ids], device=device)
     logits = model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1]
     logp = torch.log_softmax(logits.float(), dim=-1)
-    return float(logp.gather(1, torch.tensor(reply_ids)[:, None]).sum())
+    return float(logp.gather(1, torch.tensor(reply_ids, device=device)[:, None]).sum())
 
 
 def run_probes(model: Any, tokenizer: Any, *, n: int = 100, seed: int = 9999) -> dict[str, Any]:

@@ -104,10 +104,13 @@ class EpisodeRollout:
         }
 
 
-def load_student(path: str | Path, tokenizer_path: str | Path | None = None) -> tuple[Any, Any]:
+def load_student(
+    path: str | Path, tokenizer_path: str | Path | None = None, device: str | None = None
+) -> tuple[Any, Any]:
     """Model and tokenizer from a `srft train` run folder (its `model/`) or a model folder.
 
     Loading is the trainer's own (`srft.train.model.load_model`: full, merged or LoRA runs).
+    The model goes to `device` (default: the GPU when there is one).
     """
     from transformers import AutoTokenizer
 
@@ -120,6 +123,7 @@ def load_student(path: str | Path, tokenizer_path: str | Path | None = None) -> 
     model, tokenizer = load_model(folder)
     if tokenizer_path is not None or tokenizer is None:
         tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_path or folder))
+    model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.eval()
     return model, tokenizer
 
@@ -187,6 +191,7 @@ def rollout(
                 enc = tokenizer(
                     prompts, return_tensors="pt", padding=True, add_special_tokens=False
                 )
+            enc = enc.to(getattr(model, "device", "cpu"))
             sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
             out = model.generate(
                 **enc,
