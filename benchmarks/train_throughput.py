@@ -140,7 +140,6 @@ def run_plain_hf(
 
 def run_trl(shape: str, rows: list[dict], steps: int, warmup: int, gpu: bool) -> dict[str, Any]:
     """(b) TRL SFTTrainer: padding_free, chunked_nll, flex_attention (SDPA on CPU)."""
-    import datasets
     from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
@@ -150,7 +149,7 @@ def run_trl(shape: str, rows: list[dict], steps: int, warmup: int, gpu: bool) ->
     cfg = qwen2_config(shape, max(len(r["input_ids"]) for r in rows))
     model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation=attn)
     tokenizer = _tiny_tokenizer()
-    ds = datasets.Dataset.from_list(rows * (warmup + steps))
+    ds = _dataset(rows * (warmup + steps))
     times: list[float] = []
 
     class Timer(TrainerCallback):
@@ -193,6 +192,19 @@ def run_trl(shape: str, rows: list[dict], steps: int, warmup: int, gpu: bool) ->
     return out
 
 
+def _dataset(rows: list[dict[str, Any]]) -> Any:
+    """A datasets.Dataset of the rows with a fixed fingerprint, as srft's builder writes one.
+
+    `Dataset.from_list` fingerprints the table by pickling it with dill, which fails on the GPU
+    image (Python 3.12, pyarrow 26: "Can't pickle <class 'MonthDayNano'>").
+    """
+    import datasets
+    import pyarrow as pa
+    from datasets.table import InMemoryTable
+
+    return datasets.Dataset(InMemoryTable(pa.Table.from_pylist(rows)), fingerprint="w32k")
+
+
 def _tiny_tokenizer() -> Any:
     """TRL wants a tokenizer object; the data are already token ids, so any will do."""
     from tokenizers import Tokenizer, models
@@ -217,7 +229,6 @@ SRFT_VARIANTS: dict[str, dict[str, Any]] = {
 def run_srft(shape: str, rows: list[dict], steps: int, warmup: int, gpu: bool, name: str,
              knobs: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     """(c) srft's own `train()`: packed row, fused loss, flex_attention; timings from metrics.jsonl."""
-    import datasets
 
     from srft.train.config import TrainConfig
     from srft.train.trainer import train
@@ -227,7 +238,7 @@ def run_srft(shape: str, rows: list[dict], steps: int, warmup: int, gpu: bool, n
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         data = [{**r, "num_tokens": len(r["input_ids"])} for r in rows]
-        datasets.Dataset.from_list(data).save_to_disk(str(tmp_path / "data" / "hf"))
+        _dataset(data).save_to_disk(str(tmp_path / "data" / "hf"))
         qwen2_config(shape, max(len(r["input_ids"]) for r in rows)).save_pretrained(
             tmp_path / "arch"
         )
