@@ -91,10 +91,12 @@ def _reset() -> None:
         torch.cuda.reset_peak_memory_stats()
 
 
-def _result(name: str, step_times: list[float], tokens: int, **extra: Any) -> dict[str, Any]:
-    median = statistics.median(step_times)
+def _result(name: str, step_times: list[float], warmup: int, tokens: int) -> dict[str, Any]:
+    """Median of the timed steps; the first step's time too, which holds any compilation (what a
+    short GPU lease must budget for)."""
+    median = statistics.median(step_times[warmup:])
     return {"path": name, "tokens_per_s": tokens / median, "step_s": median,
-            "peak_gib": _peak_gib(), **extra}  # fmt: skip
+            "first_step_s": step_times[0], "peak_gib": _peak_gib()}  # fmt: skip
 
 
 def run_plain_hf(
@@ -102,6 +104,8 @@ def run_plain_hf(
 ) -> dict[str, Any]:
     """(a) a padded batch of 4, the model's own loss (full logits), SDPA, checkpointing."""
     from transformers import AutoModelForCausalLM
+
+    from srft.train.model import enable_checkpointing
 
     _reset()
     dtype = torch.bfloat16 if gpu else torch.float32
@@ -111,7 +115,7 @@ def run_plain_hf(
     model = AutoModelForCausalLM.from_config(cfg, dtype=dtype, attn_implementation="sdpa").to(
         device
     )
-    model.activation_checkpointing_enable()
+    enable_checkpointing(model, every_n_layers=1, offload=False)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=gpu or None)
     ids = torch.zeros((len(rows), longest), dtype=torch.long)
     labels = torch.full((len(rows), longest), -100, dtype=torch.long)
@@ -122,17 +126,19 @@ def run_plain_hf(
                                                   torch.tensor(r["labels"]), 1)  # fmt: skip
     ids, labels, mask = ids.to(device), labels.to(device), mask.to(device)
     times = []
-    for step in range(warmup + steps):
+    for _step in range(warmup + steps):
         _sync()
         t = time.perf_counter()
         model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
         _sync()
-        if step >= warmup:
-            times.append(time.perf_counter() - t)
+        times.append(time.perf_counter() - t)
     out = _result(
-        "(a) plain HF, padded, stock loss, SDPA", times, sum(len(r["input_ids"]) for r in rows)
+        "(a) plain HF, padded, stock loss, SDPA",
+        times,
+        warmup,
+        sum(len(r["input_ids"]) for r in rows),
     )
     del model, opt
     return out
@@ -159,8 +165,7 @@ def run_trl(shape: str, rows: list[dict], steps: int, warmup: int, gpu: bool) ->
 
         def on_step_end(self, args, state, control, **kw):
             _sync()
-            if state.global_step > warmup:
-                times.append(time.perf_counter() - self.t)
+            times.append(time.perf_counter() - self.t)
 
     with tempfile.TemporaryDirectory() as tmp:
         args = SFTConfig(
@@ -176,7 +181,8 @@ def run_trl(shape: str, rows: list[dict], steps: int, warmup: int, gpu: bool) ->
             max_length=None,
             bf16=gpu,
             use_cpu=not gpu,
-            activation_checkpointing=True,
+            # TrainingArguments' own name for it before transformers 5.23 (the GPU image's 5.17)
+            **{_checkpointing_arg(SFTConfig): True},
             report_to=[],
             save_strategy="no",
             logging_steps=10**6,
@@ -186,10 +192,19 @@ def run_trl(shape: str, rows: list[dict], steps: int, warmup: int, gpu: bool) ->
         trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer,
                              callbacks=[Timer()])  # fmt: skip
         trainer.train()
-    out = _result("(b) TRL SFTTrainer, padding_free, chunked_nll, " + attn, times,
+    out = _result("(b) TRL SFTTrainer, padding_free, chunked_nll, " + attn, times, warmup,
                   sum(len(r["input_ids"]) for r in rows))  # fmt: skip
     del trainer, model
     return out
+
+
+def _checkpointing_arg(config_cls: type) -> str:
+    """`activation_checkpointing` since transformers 5.23, `gradient_checkpointing` before."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else (
+        "gradient_checkpointing")  # fmt: skip
 
 
 def _dataset(rows: list[dict[str, Any]]) -> Any:
@@ -261,8 +276,8 @@ def run_srft(shape: str, rows: list[dict], steps: int, warmup: int, gpu: bool, n
         metrics = [
             json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
         ]
-    times = [total / m["tokens_per_s"] for m in metrics[warmup:]]
-    out = _result(f"(c) srft, {name}", times, total)
+    times = [total / m["tokens_per_s"] for m in metrics]
+    out = _result(f"(c) srft, {name}", times, warmup, total)
     out["peak_gib"] = max((m["peak_memory_gib"] or 0) for m in metrics) if gpu else None
     return out
 
@@ -313,14 +328,17 @@ def summarise(results: list[dict[str, Any]]) -> list[str]:
         rs = [r for r in results if r["shape"] == shape]
         trl = next((r for r in rs if r["path"].startswith("(b)") and "error" not in r), None)
         lines.append(f"\n## {shape} shape")
-        lines.append("| path | tokens/s | peak GiB | x (b) |\n| --- | --- | --- | --- |")
+        lines.append(
+            "| path | tokens/s | peak GiB | x (b) | first step, s |\n| --- | --- | --- | --- | --- |"
+        )
         for r in rs:
             if "error" in r:
-                lines.append(f"| {r['path']} | failed: {r['error']} | | |")
+                lines.append(f"| {r['path']} | failed: {r['error']} | | | |")
                 continue
             ratio = f"{r['tokens_per_s'] / trl['tokens_per_s']:.2f}" if trl else "-"
             peak = f"{r['peak_gib']:.1f}" if r["peak_gib"] is not None else "n/a"
-            lines.append(f"| {r['path']} | {r['tokens_per_s']:,.0f} | {peak} | {ratio} |")
+            first = f"{r['first_step_s']:.1f}" if "first_step_s" in r else "-"
+            lines.append(f"| {r['path']} | {r['tokens_per_s']:,.0f} | {peak} | {ratio} | {first} |")
         ours = [r for r in rs if r["path"].startswith("(c)") and "error" not in r]
         if ours and trl:
             best = max(ours, key=lambda r: r["tokens_per_s"])
@@ -373,7 +391,20 @@ def main(argv: list[str] | None = None) -> int:
         "--variants", default=None, help="comma-separated srft variants (default all on GPU)"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--summarise",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="only print the tables of earlier --json files, merged (e.g. one process per path, "
+        "each under its own time limit)",
+    )
     args = parser.parse_args(argv)
+    if args.summarise:
+        docs = [json.loads(p.read_text()) for p in args.summarise]
+        print(json.dumps(docs[0]["versions"]))
+        print("\n".join(summarise([r for d in docs for r in d["results"]])))
+        return 0
     gpu = not args.cpu
     if gpu and not torch.cuda.is_available():
         parser.error("no CUDA device: pass --cpu for the tiny smoke run")

@@ -52,6 +52,31 @@ def decoder_layers(model: nn.Module) -> nn.ModuleList | None:
     return getattr(decoder, "layers", None)
 
 
+def enable_checkpointing(model: nn.Module, every_n_layers: int, offload: bool) -> None:
+    """transformers' own activation checkpointing: every n-th layer, optionally to host memory.
+
+    Selective and offloaded checkpointing arrived in transformers 5.23
+    (`activation_checkpointing_enable`); before it, `gradient_checkpointing_enable` checkpoints
+    every layer and nothing else, so only that configuration runs there (the GPU image this
+    project is benchmarked on has 5.17).
+    """
+    import transformers
+
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(
+            activation_checkpointing_kwargs=kwargs, every_n_layers=every_n_layers, offload=offload
+        )
+        return
+    if every_n_layers != 1 or offload:
+        raise ValueError(
+            f"checkpoint_every_n_layers={every_n_layers} and checkpoint_offload={offload} need "
+            f"transformers >= 5.23 (installed: {transformers.__version__}); with this version "
+            "only checkpointing every layer (checkpoint_every_n_layers=1, no offload) works"
+        )
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
 def build_model(config: TrainConfig) -> nn.Module:
     """The model a run trains, with LoRA, activation checkpointing and compilation applied."""
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -68,12 +93,7 @@ def build_model(config: TrainConfig) -> nn.Module:
         model = AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
     model.config.use_cache = False
     if config.activation_checkpointing:
-        # transformers' own selective checkpointing: every n-th layer, optionally to host memory.
-        model.activation_checkpointing_enable(
-            activation_checkpointing_kwargs={"use_reentrant": False},
-            every_n_layers=config.checkpoint_every_n_layers,
-            offload=config.checkpoint_offload,
-        )
+        enable_checkpointing(model, config.checkpoint_every_n_layers, config.checkpoint_offload)
     if not config.full:
         model = _add_lora(model, config)
     if config.compile:
