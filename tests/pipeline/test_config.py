@@ -109,3 +109,28 @@ def test_the_shipped_demo_config_is_valid(tmp_path: Path) -> None:
     assert config.toy is not None and config.critic.name == "rules"
     assert config.build.max_length <= 1024 and config.train.model == "smollm2"
     assert len(config.policies) >= 2
+
+
+TOY = {"toy": {"episodes": 4}, "train": {"model": "smollm2"}}
+
+
+def test_toy_rollouts_are_off_unless_asked_for_and_validated_when_they_are(tmp_path: Path) -> None:
+    from srft.pipeline.stages import build_graph
+
+    def rollout_stages(data: dict) -> list[str]:
+        keys = [s.key for s in build_graph(load_config(write(tmp_path, data)))]
+        return [k for k in keys if k.startswith("rollout/")]
+
+    assert rollout_stages(TOY) == []
+    on = {**TOY, "toy": {"episodes": 4, "rollout": {"episodes": 5}}, "policies": ["sft", "srft"]}
+    assert rollout_stages(on) == ["rollout/base", "rollout/sft", "rollout/srft"]
+    no_base = {**on, "evaluate": {"base_model": False}}
+    assert rollout_stages(no_base) == ["rollout/sft", "rollout/srft"]
+    for bad, reason in (
+        ({"temperatures": [-1.0]}, "temperature"),
+        ({"temperatures": []}, "temperature"),
+        ({"episodes": -2}, "episodes"),
+        ({"epsiodes": 3}, "epsiodes"),
+    ):
+        with pytest.raises(ConfigError, match=reason):
+            load_config(write(tmp_path, {**TOY, "toy": {"episodes": 4, "rollout": bad}}))

@@ -28,6 +28,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -> RunRes
     config_path = prepare_demo(folder)
     config = yaml.safe_load(config_path.read_text())
     config["toy"]["episodes"] = 12
+    config["toy"]["rollout"] = {"episodes": 3, "step_limit": 2, "max_new_tokens": 12}
     config["policies"] = ["sft", "srft"]
     config["train"] = {
         "model": str(tiny_student),
@@ -40,6 +41,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -> RunRes
 def test_the_demo_runs_from_toy_generation_to_the_report(demo: RunResult) -> None:
     assert demo.ran[0] == "generate" and demo.ran[-1] == "report"
     assert demo.report is not None and demo.report.exists()
+
+
+def test_every_model_of_the_demo_is_rolled_out_on_the_same_fresh_episodes(demo: RunResult) -> None:
+    assert {"rollout/base", "rollout/sft", "rollout/srft"} <= set(demo.ran)
+    results = {
+        name: json.loads((demo.run_dir / "rollout" / f"{name}.json").read_text())
+        for name in ("base", "sft", "srft")
+    }
+    greedy = {name: r["modes"]["greedy"]["students"][name] for name, r in results.items()}
+    assert {r["episodes"] for r in results.values()} == {3}
+    assert all(len(g["outcomes"]) == 3 and g["mean_steps"] <= 2 for g in greedy.values())
+    assert list(results["sft"]["modes"]) == ["greedy"]
 
 
 def test_the_demo_trajectories_have_earned_outcomes_of_both_kinds(demo: RunResult) -> None:
@@ -72,3 +85,4 @@ def test_the_demo_report_opens_in_a_browser_without_errors(demo: RunResult) -> N
         browser.close()
     assert errors == []
     assert "srft" in text and "sft" in text
+    assert "Closed loop: the students as agents" in text

@@ -238,7 +238,33 @@ def write_inputs(folder: Path) -> dict[str, Any]:
         "runs": run_dirs,
         "eval_json": eval_json,
         "handoffs": handoffs,
+        "rollouts": write_rollouts(folder / "rollout"),
     }
+
+
+def write_rollouts(folder: Path) -> list[Path]:
+    """Toy rollouts, one file per model as the pipeline writes them: a `base` that always edits
+    the first grep hit and an `srft` student that plays perfectly (scripted stand-ins), on the
+    same 20 episodes."""
+    from transformers import AutoTokenizer
+
+    from srft.toy.eval import evaluate_students, write_eval
+    from srft.toy.tokenizer import save_tokenizer
+    from tests.toy.toy_students import ScriptedStudent
+
+    save_tokenizer(folder / "tokenizer")
+    tok = AutoTokenizer.from_pretrained(str(folder / "tokenizer"))
+    paths = []
+    for name, oracle in (("base", False), ("srft", True)):
+        result = evaluate_students(
+            {name: (ScriptedStudent(tok, oracle=oracle), tok)},
+            episodes=20,
+            seed=7,
+            temperatures=(0.0, 1.0),
+        )
+        paths.append(folder / f"{name}.json")
+        write_eval(result, paths[-1])
+    return paths
 
 
 @pytest.fixture(scope="session")

@@ -188,6 +188,8 @@ def test_the_report_command_writes_the_file(tmp_path, report_inputs):
     ]
     args += ["-e", str(tmp_path / "eval.json"), "--settings", str(tmp_path / "settings.yaml")]
     args += ["--handoff", f"srft={report_inputs['handoffs']['srft']}"]
+    for path in report_inputs["rollouts"]:
+        args += ["--rollout", str(path)]
     args += ["-o", str(tmp_path / "out" / "report.html"), "--title", "CLI"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -195,6 +197,7 @@ def test_the_report_command_writes_the_file(tmp_path, report_inputs):
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<title>CLI</title>" in page
     assert "mini-extra swebench" in page
+    assert '"rollouts":{"format":"srft.toy-eval"' in page
 
 
 def test_trajectories_beyond_the_browser_limit_are_counted_and_the_omission_stated(report_inputs):
@@ -236,3 +239,33 @@ def test_settings_that_name_a_secret_are_never_written(report_inputs):
         "max_tokens": "5",
     }
     assert "sk-live-123" not in render_html(data)
+
+
+def test_rollouts_of_each_model_are_merged_and_paired_by_episode(report_inputs):
+    data = collect_report_data(corpus=report_inputs["corpus"], rollouts=report_inputs["rollouts"])
+    rollouts = data["rollouts"]
+    assert rollouts["episodes"] == 20 and list(rollouts["modes"]) == ["greedy", "T=1"]
+    greedy = rollouts["modes"]["greedy"]
+    assert list(greedy["students"]) == ["base", "srft"]
+    base, srft = greedy["students"]["base"]["success"], greedy["students"]["srft"]["success"]
+    assert srft["rate"] == 1.0 and base["rate"] < 1.0
+    diff = greedy["paired"]["base - srft"]
+    assert diff["diff"] == pytest.approx(base["rate"] - srft["rate"])
+    assert "outcomes" not in greedy["students"]["base"]  # rates travel, not per-episode lists
+
+
+def test_rollouts_on_different_episodes_are_refused_naming_the_files(tmp_path, report_inputs):
+    other = json.loads(report_inputs["rollouts"][1].read_text())
+    other["seed"] += 1
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    with pytest.raises(ReportError, match="same episodes"):
+        collect_report_data(
+            corpus=report_inputs["corpus"],
+            rollouts=[report_inputs["rollouts"][0], tmp_path / "other.json"],
+        )
+
+
+def test_a_file_that_is_not_a_rollout_is_refused(tmp_path, report_inputs):
+    (tmp_path / "eval.json").write_text(json.dumps(report_inputs["eval_json"]))
+    with pytest.raises(ReportError, match="not a toy rollout file"):
+        collect_report_data(corpus=report_inputs["corpus"], rollouts=[tmp_path / "eval.json"])

@@ -151,3 +151,17 @@ def test_the_agent_evaluation_commands_are_listed(opened):
 def test_the_summary_says_how_each_student_moved_on_good_and_mistake_steps(opened):
     text = opened.page.locator("#headline").inner_text()
     assert "srft: held-out NLL per token on good steps -0.300, on mistake steps +0.600" in text
+
+
+def test_the_closed_loop_shows_each_models_success_and_its_paired_difference(
+    opened, screenshot_dir
+):
+    section = opened.page.locator("#rollouts")
+    section.screenshot(path=str(screenshot_dir / "rollouts.png"))
+    text = section.inner_text()
+    assert "the same 20 fresh toy episodes" in text
+    assert "Greedy decoding" in text and "Sampled, T=1" in text
+    srft_row = section.locator("table.rollout-table").first.locator("tr", has_text="srft")
+    cells = srft_row.locator("td").all_inner_texts()
+    assert cells[1].startswith("100.0%")
+    assert cells[2].startswith("+") and "pp" in cells[2]

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from srft.toy.eval import evaluate_students, format_table, paired_difference, wilson
+from srft.toy.eval import (
+    evaluate_students,
+    format_table,
+    merge_evaluations,
+    paired_difference,
+    wilson,
+)
 from srft.toy.probe import decision_cases
 
 from .toy_students import ScriptedStudent, tiny_llama
@@ -92,3 +98,28 @@ def test_probe_margins_are_kept_per_case_so_students_pair_case_by_case(toy_token
         assert first[name]["margin"] == pytest.approx(sum(margins) / 3)
         assert first[name]["prefers_right"] == sum(m > 0 for m in margins) / 3
         assert margins != other[name]["margins"]
+
+
+def test_students_evaluated_one_at_a_time_merge_into_the_joint_evaluation(
+    toy_tokenizer: Any,
+) -> None:
+    students = {
+        "first-hit": (ScriptedStudent(toy_tokenizer, oracle=False), toy_tokenizer),
+        "oracle": (ScriptedStudent(toy_tokenizer), toy_tokenizer),
+    }
+    joint = evaluate_students(students, episodes=10, seed=5, temperatures=(0.0,))
+    apart = [
+        evaluate_students({name: s}, episodes=10, seed=5, temperatures=(0.0,))
+        for name, s in students.items()
+    ]
+    merged = merge_evaluations(apart)
+    assert merged["modes"] == joint["modes"]
+    assert list(merged["modes"]["greedy"]["students"]) == ["first-hit", "oracle"]
+
+
+def test_evaluations_on_different_episodes_do_not_merge(toy_tokenizer: Any) -> None:
+    student = {"oracle": (ScriptedStudent(toy_tokenizer), toy_tokenizer)}
+    a = evaluate_students(student, episodes=4, seed=5, temperatures=(0.0,))
+    b = evaluate_students(student, episodes=4, seed=6, temperatures=(0.0,))
+    with pytest.raises(ValueError, match="same episodes"):
+        merge_evaluations([a, b])

@@ -40,6 +40,31 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RolloutSettings(_Section):
+    """Roll each student (and the base model) out in the toy environment on fresh episodes, the
+    same episodes for all: the closed loop's success rates (`srft toy eval`), in the report."""
+
+    episodes: int = Field(
+        0, ge=0, description="Fresh episodes per model; 0 turns the rollouts off."
+    )
+    temperatures: list[float] = Field(
+        default_factory=lambda: [0.0],
+        description="Decoding temperatures, one rollout of every episode each; 0 is greedy.",
+    )
+    step_limit: int = Field(8, ge=1, description="Turns per episode before it is cut off.")
+    max_new_tokens: int = Field(64, ge=8, description="Longest reply per turn, in tokens.")
+    seed: int = Field(
+        9_999, description="Seed of the fresh episodes (and of sampling); not the generator's."
+    )
+
+    @field_validator("temperatures")
+    @classmethod
+    def _temperatures(cls, value: list[float]) -> list[float]:
+        if not value or any(t < 0 for t in value):
+            raise ValueError("give at least one temperature, each >= 0")
+        return value
+
+
 class ToySettings(_Section):
     """Generate the trajectories with the toy testbed (`srft toy generate`) instead of reading
     `inputs`: a closed loop whose outcomes and true step labels are known. Used by the demo."""
@@ -55,6 +80,11 @@ class ToySettings(_Section):
             "The scripted teacher's noise: a preset name (`default`, `sloppy`) or its rates "
             "(`typo`, `unnecessary`, `first_hit`, `wrong_value`, `premature_submit`, `recover`)."
         ),
+    )
+    rollout: RolloutSettings = Field(
+        default_factory=RolloutSettings,
+        description="The closed loop: roll the models out in the toy environment. See "
+        "`toy.rollout` below.",
     )
 
 

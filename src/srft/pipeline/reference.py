@@ -118,6 +118,9 @@ def render_reference() -> str:
         title = "policies[]" if name == "policies" else name
         prefix = "policies[]." if name == "policies" else f"{name}."
         parts += [f"## `{title}`", "", _doc(model), "", field_table(model, prefix), ""]
+        for sub, submodel in _section_models(model):
+            parts += [f"### `{prefix}{sub}`", "", _doc(submodel), ""]
+            parts += [field_table(submodel, f"{prefix}{sub}."), ""]
     try:
         from srft.train.config import TrainConfig
     except ImportError:  # the training extra is not installed

@@ -1,8 +1,10 @@
 """The stages of `srft run` and the graph a run config makes of them.
 
     [generate] -> ingest -> critic -> split -> build/<row> -> train/<row> -> eval/<row> --+
-                                          |                                                |
+                                          |                          |                     |
+                                          |                          +-> [rollout/<row>] --+
                                           +-> build/heldout -> eval/base ------------------+
+                                                               [rollout/base] -------------+
                                                                                            v
                                                                           compare -> report
 
@@ -21,6 +23,8 @@ Run-folder layout (paths relative to the run folder):
     runs/<row>/                train (train.json, metrics.jsonl, checkpoints/, model/)
     eval/<row>.json            held-out NLL of one student; eval/base.json of the base model
     eval.json                  all of them in one file (base model first)
+    rollout/<row>.json         toy runs: the student rolled out in the toy environment
+                               (`srft toy eval`); rollout/base.json of the base model
     comparison.json / .md      the policy comparison table
     report.html                the report
     manifest.json              what ran, with which input hashes
@@ -330,6 +334,41 @@ def eval_action(config: RunConfig, name: str, model: str | None):
     return action
 
 
+def rollout_action(config: RunConfig, name: str, model: str | None):
+    """The closed loop of a toy run: one model rolled out on fresh toy episodes (the same for
+    every model of the run); `model` None: the student of policy row `name`."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        from srft.toy.eval import evaluate_paths, write_eval
+
+        assert config.toy is not None
+        settings = config.toy.rollout
+        path = resolve_model(model) if model is not None else str(ctx.path(f"runs/{name}"))
+        ctx.log(f"  rolling {name} out on {settings.episodes} toy episodes")
+        result = evaluate_paths(
+            {name: path},
+            episodes=settings.episodes,
+            seed=settings.seed,
+            temperatures=tuple(settings.temperatures),
+            max_steps=settings.step_limit,
+            max_new_tokens=settings.max_new_tokens,
+        )
+        write_eval(result, ctx.path(f"rollout/{name}.json"))
+        return {
+            mode: data["students"][name]["success"]["rate"]
+            for mode, data in result["modes"].items()
+        }
+
+    return action
+
+
+def rollout_names(config: RunConfig) -> list[str]:
+    """The models a toy run rolls out: the base model (if evaluated) and every policy row."""
+    if config.toy is None or not config.toy.rollout.episodes:
+        return []
+    return [*([BASE] if config.evaluate.base_model else []), *(p.key for p in config.policies)]
+
+
 def compare_action(config: RunConfig, rows: list[str]):
     """The policy comparison table and the merged `eval.json`."""
 
@@ -362,6 +401,7 @@ def report_action(config: RunConfig, rows: list[str]):
             datasets={row: ctx.path(f"datasets/{row}") for row in rows},
             runs={row: ctx.path(f"runs/{row}") for row in rows},
             eval_json=eval_json if eval_json.exists() else None,
+            rollouts=[ctx.path(f"rollout/{n}.json") for n in rollout_names(config)],
             settings=config.model_dump(mode="json", exclude_none=True),
             title=config.report.title or config.name or f"srft run {ctx.run_dir.name}",
         )
@@ -536,6 +576,22 @@ def build_graph(config: RunConfig) -> list[Stage]:
                 )
             )
 
+    rollout_settings = config.toy.rollout.model_dump(mode="json") if config.toy else {}
+    for name in rollout_names(config):
+        stages.append(
+            Stage(
+                f"rollout/{name}",
+                "rollout",
+                rollout_action(config, name, config.train.model if name == BASE else None),
+                outputs=[f"rollout/{name}.json"],
+                settings={
+                    **rollout_settings,
+                    **({"model": student} if name == BASE else {}),
+                },
+                after=[] if name == BASE else [f"train/{name}"],
+            )
+        )
+
     compare_after = [f"build/{r}" for r in rows] + [f"train/{r}" for r in rows]
     if config.evaluate.enabled:
         compare_after += ([f"eval/{BASE}"] if config.evaluate.base_model else []) + [
@@ -562,7 +618,13 @@ def build_graph(config: RunConfig) -> list[Stage]:
                 report_action(config, rows),
                 outputs=["report.html"],
                 settings=config.report.model_dump(mode="json") | {"name": config.name},
-                after=["ingest", "critic", "compare", *compare_after],
+                after=[
+                    "ingest",
+                    "critic",
+                    "compare",
+                    *compare_after,
+                    *(f"rollout/{n}" for n in rollout_names(config)),
+                ],
             )
         )
     return stages

@@ -126,6 +126,33 @@ def _read_json(path: str | Path | Mapping[str, Any] | None) -> dict[str, Any] | 
         raise ReportError(f"{path}: not valid JSON: {e}") from e
 
 
+def read_rollouts(
+    rollouts: Iterable[str | Path | Mapping[str, Any]] | None,
+) -> dict[str, Any] | None:
+    """Toy-environment rollouts of the students (`srft toy eval` files, one or several models
+    each, on the same episodes), merged into one evaluation with every pair's difference; the
+    per-episode outcomes are dropped once paired, since the report shows rates."""
+    from srft.toy.stats import merge_evaluations
+
+    results = []
+    for where in rollouts or ():
+        data = _read_json(where)
+        if data is None or data.get("format") != "srft.toy-eval":
+            raise ReportError(f"{where}: not a toy rollout file (format srft.toy-eval)")
+        results.append(data)
+    if not results:
+        return None
+    try:
+        merged = merge_evaluations(results)
+    except ValueError as e:
+        raise ReportError(f"rollouts {[str(w) for w in rollouts or ()]}: {e}") from e
+    for mode in merged["modes"].values():
+        for student in mode["students"].values():
+            student.pop("outcomes", None)
+    merged.pop("probes", None)
+    return merged
+
+
 # -- shaping trajectories for the browser --------------------------------------------------------
 
 
@@ -335,6 +362,7 @@ def collect_report_data(
     max_text: int = DEFAULT_MAX_TEXT,
     handoffs: Mapping[str, str | Path] | None = None,
     max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
+    rollouts: Iterable[str | Path | Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything the report shows, as one JSON-able object (see the module docstring)."""
     trajectories = _trajectories(corpus)
@@ -383,6 +411,7 @@ def collect_report_data(
         "policies": policies,
         "eval": _read_json(eval_json),
         "handoffs": {name: read_handoff(where) for name, where in (handoffs or {}).items()},
+        "rollouts": read_rollouts(rollouts),
         "trajectories": views[:max_trajectories],
     }
 
@@ -441,13 +470,16 @@ def write_report(
     max_text: int = DEFAULT_MAX_TEXT,
     handoffs: Mapping[str, str | Path] | None = None,
     max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
+    rollouts: Iterable[str | Path | Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write the self-contained report to `output_html` and return its path.
 
     `datasets` and `runs` map a policy name (sft, rft, srft, ...) to its dataset folder and its
     train run folder; `eval_json` is the evaluate stage's file (or its object); `handoffs`
     maps a model name to its agent-evaluation hand-off (`handoff/` folder or `handoff.json`,
-    see `srft.evaluate.handoff`), whose commands the report lists. The charts count every
+    see `srft.evaluate.handoff`), whose commands the report lists; `rollouts` are toy-environment
+    rollouts of the models (`srft toy eval` files), shown as success rates with intervals and
+    paired differences. The charts count every
     trajectory; the browser embeds the first `max_trajectories` and says how many it left
     out. Every input but the corpus is optional: the report says what it lacks instead of
     failing.
@@ -463,6 +495,7 @@ def write_report(
         max_text=max_text,
         handoffs=handoffs,
         max_trajectories=max_trajectories,
+        rollouts=rollouts,
     )
     path = Path(output_html)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,11 @@ def report_command(
     handoff: list[str] = typer.Option(
         [], "--handoff", help="NAME=DIR of an agent-evaluation hand-off (`srft evaluate handoff`)."
     ),
+    rollout: list[Path] = typer.Option(
+        [],
+        "--rollout",
+        help="A toy rollout file (`srft toy eval --out`); repeat for one file per model.",
+    ),
     settings: Path | None = typer.Option(
         None, "--settings", help="A JSON or YAML file of settings to show (e.g. the run config)."
     ),
@@ -71,6 +76,7 @@ def report_command(
             runs=_pairs(run, "--run"),
             eval_json=eval_json,
             handoffs=_pairs(handoff, "--handoff"),
+            rollouts=rollout,
             settings=shown,
             title=title,
             max_text=max_text,

@@ -426,6 +426,40 @@
     main.appendChild(section);
   }
 
+  // -- closed loop: toy-environment rollouts --------------------------------------------------
+
+  function fmtRate(r) { return r ? fmtPct(r.rate) + " [" + fmtPct(r.lo) + ", " + fmtPct(r.hi) + "]" : "–"; }
+  function fmtDiff(d) {
+    if (!d) return "–";
+    var s = function (x) { return (x >= 0 ? "+" : "") + (100 * x).toFixed(1); };
+    return s(d.diff) + " pp [" + s(d.lo) + ", " + s(d.hi) + "]";
+  }
+
+  function renderRollouts(main) {
+    var R = DATA.rollouts;
+    if (!R || !R.modes) return;
+    var section = el("section", { id: "rollouts" }, el("h2", { text: "Closed loop: the students as agents" }),
+      el("p", { class: "lead", text: "Each model played the same " + fmtInt(R.episodes) + " fresh toy episodes (seed " + R.seed + ", at most " + R.step_limit + " turns): success is the environment's own verdict, with a 95% Wilson interval; differences are paired by episode." }));
+    Object.keys(R.modes).forEach(function (mode) {
+      var M = R.modes[mode], names = Object.keys(M.students), ref = names[0];
+      var t = el("table", { class: "data rollout-table" }, el("tr", null,
+        ["model", "success [95% CI]", "vs " + ref + " [95% CI]", "submitted", "errors / step", "wrong-edit episodes", "mean steps"]
+          .map(function (h) { return el("th", { text: h }); })));
+      names.forEach(function (name, i) {
+        var S = M.students[name], d = i ? M.paired[ref + " - " + name] : null;
+        // the pair is stored as ref - name: flip it so the column reads name - ref
+        var flipped = d ? { diff: -d.diff, lo: -d.hi, hi: -d.lo } : null;
+        var cell = el("td", { text: i ? fmtDiff(flipped) : "reference" });
+        if (flipped) cell.className = flipped.lo > 0 ? "better" : flipped.hi < 0 ? "worse" : "";
+        t.appendChild(el("tr", null, el("td", null, el("b", { text: name })), el("td", { text: fmtRate(S.success) }), cell,
+          el("td", { text: fmtPct(S.submitted) }), el("td", { text: fmtNum(S.error_rate, 2) }),
+          el("td", { text: fmtPct(S.wrong_edit_episodes) }), el("td", { text: fmtNum(S.mean_steps, 1) })));
+      });
+      section.appendChild(card("", el("h3", { text: mode === "greedy" ? "Greedy decoding" : "Sampled, " + mode, style: { margin: "0 0 8px", fontSize: "14px" } }), t));
+    });
+    main.appendChild(section);
+  }
+
   // -- agent-evaluation hand-off ---------------------------------------------------------------
 
   function renderHandoffs(main) {
@@ -630,6 +664,7 @@
   renderSummary(main);
   renderCharts(main);
   renderComparison(main);
+  renderRollouts(main);
   renderHandoffs(main);
   renderBrowser(main);
   document.documentElement.setAttribute("data-ready", "1");

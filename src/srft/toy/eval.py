@@ -1,18 +1,12 @@
 """`srft toy eval`: success of trained students on fresh episodes, with intervals and pairings.
 
 Every student plays the *same* episodes (same seeds) greedily and sampled at temperature 1, so
-differences between students are paired: per episode, d = success(A) - success(B) in {-1, 0, 1}.
-Success rates get Wilson 95% score intervals (sound near 0% and 100%, where the Wald interval
-collapses); paired differences get the Wald interval of the mean of d, which is what the
-paired design buys (the two rates' own intervals overlap far more than their difference's).
-The statistics are a few lines of closed-form arithmetic, so they are written here rather than
-pulling in scipy/statsmodels.
+differences between students are paired; `srft.toy.stats` holds the intervals and pairings.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,45 +16,31 @@ from srft.toy.generate import episodes as make_episodes
 from srft.toy.probe import run_probes
 from srft.toy.protocol import STEP_LIMIT
 from srft.toy.rollout import EpisodeRollout, load_student, rollout
+from srft.toy.stats import (
+    TOY_EVAL_FORMAT,
+    TOY_EVAL_VERSION,
+    merge_evaluations,
+    paired_difference,
+    rate,
+    wilson,
+)
 
-TOY_EVAL_FORMAT = "srft.toy-eval"
-TOY_EVAL_VERSION = 1
-Z95 = 1.959963984540054
 DEFAULT_EVAL_SEED = 9_999
 
-
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (0..1); (0, 1) when n is 0."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def paired_difference(
-    a: Sequence[bool] | Sequence[float], b: Sequence[bool] | Sequence[float], z: float = Z95
-) -> dict[str, float]:
-    """Mean of a - b over the same cases, with a 95% normal interval.
-
-    The cases are episodes (success as 0/1) or decision probes (log-probability margins).
-    """
-    if len(a) != len(b) or not a:
-        raise ValueError("paired differences need two equally long, non-empty outcome lists")
-    d = [float(x) - float(y) for x, y in zip(a, b, strict=True)]
-    n = len(d)
-    mean = sum(d) / n
-    var = sum((x - mean) ** 2 for x in d) / (n - 1) if n > 1 else 0.0
-    half = z * math.sqrt(var / n)
-    return {"diff": mean, "lo": mean - half, "hi": mean + half, "n": n}
-
-
-def rate(successes: int, n: int) -> dict[str, float]:
-    """A proportion with its Wilson interval."""
-    lo, hi = wilson(successes, n)
-    return {"rate": successes / n if n else 0.0, "lo": lo, "hi": hi, "k": successes, "n": n}
+# The statistics live in `srft.toy.stats` (no torch), so the report can merge rollout files.
+__all__ = [
+    "TOY_EVAL_FORMAT",
+    "TOY_EVAL_VERSION",
+    "evaluate_paths",
+    "evaluate_students",
+    "format_table",
+    "merge_evaluations",
+    "paired_difference",
+    "rate",
+    "summarise",
+    "wilson",
+    "write_eval",
+]
 
 
 def summarise(runs: list[EpisodeRollout]) -> dict[str, Any]:

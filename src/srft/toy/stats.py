@@ -1,0 +1,95 @@
+"""The statistics of toy evaluations: Wilson intervals, paired differences, merging results.
+
+Every student plays the *same* episodes (same seeds), so differences between students are
+paired: per episode, d = success(A) - success(B) in {-1, 0, 1}. Success rates get Wilson 95%
+score intervals (sound near 0% and 100%, where the Wald interval collapses); paired differences
+get the Wald interval of the mean of d, which is what the paired design buys (the two rates' own
+intervals overlap far more than their difference's). A few lines of closed-form arithmetic,
+so written here rather than pulling in scipy/statsmodels; no torch, so the report can use them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+TOY_EVAL_FORMAT = "srft.toy-eval"
+TOY_EVAL_VERSION = 1
+Z95 = 1.959963984540054
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (0..1); (0, 1) when n is 0."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def paired_difference(
+    a: Sequence[bool] | Sequence[float], b: Sequence[bool] | Sequence[float], z: float = Z95
+) -> dict[str, float]:
+    """Mean of a - b over the same cases, with a 95% normal interval.
+
+    The cases are episodes (success as 0/1) or decision probes (log-probability margins).
+    """
+    if len(a) != len(b) or not a:
+        raise ValueError("paired differences need two equally long, non-empty outcome lists")
+    d = [float(x) - float(y) for x, y in zip(a, b, strict=True)]
+    n = len(d)
+    mean = sum(d) / n
+    var = sum((x - mean) ** 2 for x in d) / (n - 1) if n > 1 else 0.0
+    half = z * math.sqrt(var / n)
+    return {"diff": mean, "lo": mean - half, "hi": mean + half, "n": n}
+
+
+def rate(successes: int, n: int) -> dict[str, float]:
+    """A proportion with its Wilson interval."""
+    lo, hi = wilson(successes, n)
+    return {"rate": successes / n if n else 0.0, "lo": lo, "hi": hi, "k": successes, "n": n}
+
+
+def merge_evaluations(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One evaluation from several, each of some students on the same episodes (e.g. one file
+    per student, as the pipeline writes them): students in order, pairs recomputed from the
+    per-episode outcomes for every pair of students.
+
+    Raises ValueError when the results were not run on the same episodes (count, seed, levels,
+    step limit) or share no mode, since their students could not be paired.
+    """
+    if not results:
+        raise ValueError("no evaluations to merge")
+    first = results[0]
+    key = ("episodes", "seed", "levels", "step_limit")
+    for r in results[1:]:
+        if r.get("format") != TOY_EVAL_FORMAT or [r.get(k) for k in key] != [
+            first.get(k) for k in key
+        ]:
+            raise ValueError(
+                "evaluations to merge must be srft.toy-eval results on the same episodes "
+                f"({', '.join(key)}): {[first.get(k) for k in key]} vs {[r.get(k) for k in key]}"
+            )
+    modes_in_all = [m for m in first["modes"] if all(m in r["modes"] for r in results)]
+    if not modes_in_all:
+        raise ValueError("the evaluations share no mode (greedy, T=...)")
+    merged: dict[str, Any] = {k: v for k, v in first.items() if k not in ("modes", "probes")}
+    merged["modes"] = {}
+    for mode in modes_in_all:
+        students: dict[str, Any] = {}
+        for r in results:
+            students.update(r["modes"][mode]["students"])
+        names = list(students)
+        merged["modes"][mode] = {
+            "students": students,
+            "paired": {
+                f"{a} - {b}": paired_difference(students[a]["outcomes"], students[b]["outcomes"])
+                for i, a in enumerate(names)
+                for b in names[i + 1 :]
+            },
+        }
+    merged["probes"] = {n: v for r in results for n, v in r.get("probes", {}).items()}
+    return merged
