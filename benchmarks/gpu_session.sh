@@ -85,8 +85,8 @@ if has throughput; then
   i=0
   for v in "${VARIANTS[@]}"; do run_path "c$i" --paths c --variants "$v"; i=$((i + 1)); done
   if [ ${#jsons[@]} -gt 0 ]; then
-    $PY benchmarks/train_throughput.py --summarise "${jsons[@]}" | tee -a "$OUT/throughput.log"
-    $PY -c "import json, sys; docs = [json.load(open(p)) for p in sys.argv[1:]]; json.dump({'versions': docs[0]['versions'], 'results': [r for d in docs for r in d['results']]}, open('$OUT/throughput.json', 'w'), indent=2)" "${jsons[@]}"
+    $PY benchmarks/train_throughput.py --summarise "${jsons[@]}" --json "$OUT/throughput.json" \
+      | tee -a "$OUT/throughput.log"
   fi
 fi
 

@@ -397,13 +397,19 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=None,
         help="only print the tables of earlier --json files, merged (e.g. one process per path, "
-        "each under its own time limit)",
+        "each under its own time limit); with --json, also write the merged file",
     )
     args = parser.parse_args(argv)
     if args.summarise:
         docs = [json.loads(p.read_text()) for p in args.summarise]
-        print(json.dumps(docs[0]["versions"]))
-        print("\n".join(summarise([r for d in docs for r in d["results"]])))
+        merged = {
+            "versions": docs[0]["versions"],
+            "results": [r for d in docs for r in d["results"]],
+        }
+        print(json.dumps(merged["versions"]))
+        print("\n".join(summarise(merged["results"])))
+        if args.json:
+            args.json.write_text(json.dumps(merged, indent=2))
         return 0
     gpu = not args.cpu
     if gpu and not torch.cuda.is_available():

@@ -310,6 +310,11 @@ def launch_training(launcher: str, train_config: Any, config_file: Path, ctx: St
         raise RuntimeError(f"`{shlex.join(command)}` exited with status {done.returncode}")
 
 
+def model_path(ctx: StageContext, name: str, model: str | None) -> str:
+    """The model an evaluating stage loads: `model` (the base), or the student of row `name`."""
+    return resolve_model(model) if model is not None else str(ctx.path(f"runs/{name}"))
+
+
 def eval_action(config: RunConfig, name: str, model: str | None):
     """Held-out NLL per step label of one model (`srft evaluate`); `model` None: the student of
     policy row `name`."""
@@ -317,7 +322,7 @@ def eval_action(config: RunConfig, name: str, model: str | None):
     def action(ctx: StageContext) -> dict[str, Any]:
         from srft.evaluate.nll import evaluate_nll
 
-        path = resolve_model(model) if model is not None else str(ctx.path(f"runs/{name}"))
+        path = model_path(ctx, name, model)
         report = evaluate_nll(
             ctx.path(f"datasets/{HELDOUT}"),
             {name: path},
@@ -343,7 +348,7 @@ def rollout_action(config: RunConfig, name: str, model: str | None):
 
         assert config.toy is not None
         settings = config.toy.rollout
-        path = resolve_model(model) if model is not None else str(ctx.path(f"runs/{name}"))
+        path = model_path(ctx, name, model)
         ctx.log(f"  rolling {name} out on {settings.episodes} toy episodes")
         result = evaluate_paths(
             {name: path},
