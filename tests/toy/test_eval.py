@@ -123,3 +123,10 @@ def test_evaluations_on_different_episodes_do_not_merge(toy_tokenizer: Any) -> N
     b = evaluate_students(student, episodes=4, seed=6, temperatures=(0.0,))
     with pytest.raises(ValueError, match="same episodes"):
         merge_evaluations([a, b])
+
+
+def test_a_student_in_two_evaluations_is_refused_not_overwritten(toy_tokenizer: Any) -> None:
+    student = {"oracle": (ScriptedStudent(toy_tokenizer), toy_tokenizer)}
+    a = evaluate_students(student, episodes=3, seed=5, temperatures=(0.0,))
+    with pytest.raises(ValueError, match="more than one evaluation"):
+        merge_evaluations([a, a])

@@ -134,8 +134,9 @@ def read_rollouts(
     per-episode outcomes are dropped once paired, since the report shows rates."""
     from srft.toy.stats import merge_evaluations
 
+    sources = list(rollouts or ())
     results = []
-    for where in rollouts or ():
+    for where in sources:
         data = _read_json(where)
         if data is None or data.get("format") != "srft.toy-eval":
             raise ReportError(f"{where}: not a toy rollout file (format srft.toy-eval)")
@@ -145,7 +146,8 @@ def read_rollouts(
     try:
         merged = merge_evaluations(results)
     except ValueError as e:
-        raise ReportError(f"rollouts {[str(w) for w in rollouts or ()]}: {e}") from e
+        named = [str(w) if isinstance(w, str | Path) else "(object)" for w in sources]
+        raise ReportError(f"rollouts {named}: {e}") from e
     for mode in merged["modes"].values():
         for student in mode["students"].values():
             student.pop("outcomes", None)

@@ -65,23 +65,28 @@ def merge_evaluations(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         raise ValueError("no evaluations to merge")
     first = results[0]
     key = ("episodes", "seed", "levels", "step_limit")
-    for r in results[1:]:
-        if r.get("format") != TOY_EVAL_FORMAT or [r.get(k) for k in key] != [
-            first.get(k) for k in key
-        ]:
+    for r in results:
+        if r.get("format") != TOY_EVAL_FORMAT:
+            raise ValueError(f"not a {TOY_EVAL_FORMAT} result (format {r.get('format')!r})")
+        if [r.get(k) for k in key] != [first.get(k) for k in key]:
             raise ValueError(
-                "evaluations to merge must be srft.toy-eval results on the same episodes "
+                "evaluations to merge must be on the same episodes "
                 f"({', '.join(key)}): {[first.get(k) for k in key]} vs {[r.get(k) for k in key]}"
             )
     modes_in_all = [m for m in first["modes"] if all(m in r["modes"] for r in results)]
     if not modes_in_all:
         raise ValueError("the evaluations share no mode (greedy, T=...)")
-    merged: dict[str, Any] = {k: v for k, v in first.items() if k not in ("modes", "probes")}
+    merged: dict[str, Any] = {
+        k: v for k, v in first.items() if k not in ("modes", "probes", "models")
+    }
     merged["modes"] = {}
     for mode in modes_in_all:
         students: dict[str, Any] = {}
         for r in results:
-            students.update(r["modes"][mode]["students"])
+            for name, student in r["modes"][mode]["students"].items():
+                if name in students:
+                    raise ValueError(f"student {name!r} is in more than one evaluation")
+                students[name] = dict(student)
         names = list(students)
         merged["modes"][mode] = {
             "students": students,
@@ -92,4 +97,6 @@ def merge_evaluations(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             },
         }
     merged["probes"] = {n: v for r in results for n, v in r.get("probes", {}).items()}
+    if any("models" in r for r in results):
+        merged["models"] = {n: p for r in results for n, p in r.get("models", {}).items()}
     return merged
