@@ -134,3 +134,17 @@ def test_toy_rollouts_are_off_unless_asked_for_and_validated_when_they_are(tmp_p
     ):
         with pytest.raises(ConfigError, match=reason):
             load_config(write(tmp_path, {**TOY, "toy": {"episodes": 4, "rollout": bad}}))
+
+
+def test_the_handoff_stages_follow_each_students_training_when_enabled(tmp_path: Path) -> None:
+    from srft.pipeline.stages import build_graph
+
+    data = {**MINIMAL, "policies": ["sft", "srft"]}
+    assert not [s for s in build_graph(load_config(write(tmp_path, data))) if s.kind == "handoff"]
+    stages = build_graph(load_config(write(tmp_path, {**data, "handoff": {"enabled": True}})))
+    handoffs = {s.key: s.after for s in stages if s.kind == "handoff"}
+    assert handoffs == {"handoff/sft": ["train/sft"], "handoff/srft": ["train/srft"]}
+    report = next(s for s in stages if s.key == "report")
+    assert {"handoff/sft", "handoff/srft"} <= set(report.after)
+    with pytest.raises(ConfigError, match="subset"):
+        load_config(write(tmp_path, {**data, "handoff": {"enabled": True, "subset": "mini"}}))

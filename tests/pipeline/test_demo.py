@@ -29,6 +29,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -> RunRes
     config = yaml.safe_load(config_path.read_text())
     config["toy"]["episodes"] = 12
     config["toy"]["rollout"] = {"episodes": 3, "step_limit": 2, "max_new_tokens": 12}
+    config["handoff"] = {"enabled": True, "subset": "lite", "workers": 2}
     config["policies"] = ["sft", "srft"]
     config["train"] = {
         "model": str(tiny_student),
@@ -53,6 +54,14 @@ def test_every_model_of_the_demo_is_rolled_out_on_the_same_fresh_episodes(demo: 
     assert {r["episodes"] for r in results.values()} == {3}
     assert all(len(g["outcomes"]) == 3 and g["mean_steps"] <= 2 for g in greedy.values())
     assert list(results["sft"]["modes"]) == ["greedy"]
+
+
+def test_with_handoff_enabled_every_student_gets_its_swe_bench_commands(demo: RunResult) -> None:
+    for row in ("sft", "srft"):
+        h = json.loads((demo.run_dir / "handoff" / row / "handoff.json").read_text())
+        assert h["model_dir"] == str((demo.run_dir / "runs" / row / "model").resolve())
+        assert h["subset"] == "lite" and h["workers"] == 2 and not h["merged"]
+        assert "vllm serve" in h["commands"]["serve"]
 
 
 def test_the_demo_trajectories_have_earned_outcomes_of_both_kinds(demo: RunResult) -> None:
@@ -86,3 +95,4 @@ def test_the_demo_report_opens_in_a_browser_without_errors(demo: RunResult) -> N
     assert errors == []
     assert "srft" in text and "sft" in text
     assert "Closed loop: the students as agents" in text
+    assert "Agent evaluation (hand-off)" in text

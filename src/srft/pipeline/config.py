@@ -242,6 +242,32 @@ class EvaluateSettings(_Section):
     )
 
 
+class HandoffSettings(_Section):
+    """The agent-evaluation hand-off of every student (`srft evaluate handoff`): a servable model
+    folder (a LoRA adapter merged into its base) and the commands that serve it with vLLM, run
+    mini-swe-agent on SWE-bench with it and score the patches with the harness. srft writes
+    them; running them needs a GPU server, Docker and hours."""
+
+    enabled: bool = Field(False, description="Write `handoff/<row>/` for every student.")
+    subset: Literal["verified", "lite", "full"] = Field(
+        "verified", description="The SWE-bench subset the commands run."
+    )
+    split: str = Field("test", description="The subset's split.")
+    workers: int = Field(8, ge=1, description="Parallel agent workers in the agent command.")
+    port: int = Field(8000, ge=1, le=65535, description="The vLLM server's port.")
+    max_model_len: int = Field(32768, ge=1024, description="vLLM's context length.")
+    merge: bool = Field(
+        True,
+        description="Merge a LoRA adapter into its base (vLLM serves plain checkpoints most "
+        "simply); false names the adapter folder as it is.",
+    )
+    tool_call_parser: str | None = Field(
+        None,
+        description="vLLM's tool-call parser (e.g. `hermes`) for students trained on tool calls; "
+        "mini-swe-agent's text actions need none.",
+    )
+
+
 class ReportSettings(_Section):
     """The static HTML report (`srft report`)."""
 
@@ -290,6 +316,7 @@ class RunConfig(_Section):
     build: BuildSettings = Field(default_factory=BuildSettings)
     train: TrainSettings
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
+    handoff: HandoffSettings = Field(default_factory=HandoffSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
 
     @field_validator("policies", mode="before")

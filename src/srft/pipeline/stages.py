@@ -25,6 +25,7 @@ Run-folder layout (paths relative to the run folder):
     eval.json                  all of them in one file (base model first)
     rollout/<row>.json         toy runs: the student rolled out in the toy environment
                                (`srft toy eval`); rollout/base.json of the base model
+    handoff/<row>/             with `handoff.enabled`: the student's SWE-bench hand-off
     comparison.json / .md      the policy comparison table
     report.html                the report
     manifest.json              what ran, with which input hashes
@@ -374,6 +375,23 @@ def rollout_names(config: RunConfig) -> list[str]:
     return [*([BASE] if config.evaluate.base_model else []), *(p.key for p in config.policies)]
 
 
+def handoff_action(config: RunConfig, row: str):
+    """The agent-evaluation hand-off of the student of `row` (`srft evaluate handoff`)."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        from srft.evaluate.handoff import write_handoff
+
+        h = write_handoff(
+            ctx.run_dir,
+            ctx.path(f"runs/{row}"),
+            name=row,
+            **config.handoff.model_dump(exclude={"enabled"}),
+        )
+        return {"model_dir": h.model_dir, "merged": h.merged}
+
+    return action
+
+
 def compare_action(config: RunConfig, rows: list[str]):
     """The policy comparison table and the merged `eval.json`."""
 
@@ -407,6 +425,9 @@ def report_action(config: RunConfig, rows: list[str]):
             runs={row: ctx.path(f"runs/{row}") for row in rows},
             eval_json=eval_json if eval_json.exists() else None,
             rollouts=[ctx.path(f"rollout/{n}.json") for n in rollout_names(config)],
+            handoffs={row: ctx.path(f"handoff/{row}") for row in rows}
+            if config.handoff.enabled
+            else None,
             settings=config.model_dump(mode="json", exclude_none=True),
             title=config.report.title or config.name or f"srft run {ctx.run_dir.name}",
         )
@@ -597,6 +618,19 @@ def build_graph(config: RunConfig) -> list[Stage]:
             )
         )
 
+    handoff_keys = [f"handoff/{r}" for r in rows] if config.handoff.enabled else []
+    for row, key in zip(rows, handoff_keys, strict=False):
+        stages.append(
+            Stage(
+                key,
+                "handoff",
+                handoff_action(config, row),
+                outputs=[f"handoff/{row}"],
+                settings=config.handoff.model_dump(mode="json"),
+                after=[f"train/{row}"],
+            )
+        )
+
     compare_after = [f"build/{r}" for r in rows] + [f"train/{r}" for r in rows]
     if config.evaluate.enabled:
         compare_after += ([f"eval/{BASE}"] if config.evaluate.base_model else []) + [
@@ -629,6 +663,7 @@ def build_graph(config: RunConfig) -> list[Stage]:
                     "compare",
                     *compare_after,
                     *(f"rollout/{n}" for n in rollout_names(config)),
+                    *handoff_keys,
                 ],
             )
         )
