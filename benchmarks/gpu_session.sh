@@ -7,6 +7,7 @@
 #               process per (teacher, seed), evaluated every --eval-every steps so a cut-off run
 #               still leaves results. Its data are built on the CPU cores during `throughput`.
 #
+#   bash scripts/gpu_wheels.sh                           # here, first: the wheels to carry (.whl)
 #   bash benchmarks/gpu_session.sh                       # on the GPU machine; results in $OUT
 #   PARTS=toy BUDGET=500 bash benchmarks/gpu_session.sh  # one part only
 #   PY=.venv/bin/python OUT=/tmp/gpu-out QUICK=1 bash benchmarks/gpu_session.sh   # CPU rehearsal
