@@ -21,15 +21,20 @@ def corpus_of(tmp_path, trajectories):
     return path
 
 
-def test_window_mode_labels_every_step_of_a_long_trajectory_once(tmp_path, server):
-    t = simple("long", 30, task="TRAJ:long fix it", mistake_at=17, output_chars=600)
-    critic = LLMCritic(
+def budget_critic(server, mode: str, max_prompt_tokens: int) -> LLMCritic:
+    """The fake server's critic in `mode`, with a prompt budget small enough to force windows."""
+    return LLMCritic(
         model="fake",
         base_urls=server.base_url,
-        mode="window",
-        prompt=PromptBuilder(max_prompt_tokens=1_500),
+        mode=mode,
+        prompt=PromptBuilder(max_prompt_tokens=max_prompt_tokens),
         **FAST,
     )
+
+
+def test_window_mode_labels_every_step_of_a_long_trajectory_once(tmp_path, server):
+    t = simple("long", 30, task="TRAJ:long fix it", mistake_at=17, output_chars=600)
+    critic = budget_critic(server, "window", max_prompt_tokens=1_500)
     run_critic(corpus_of(tmp_path, [t]), tmp_path / "v.jsonl", critic)
     v = load_verdicts(tmp_path / "v.jsonl")["long"]
     assert v.status == "ok" and v.critic.mode == "window"
@@ -41,13 +46,7 @@ def test_window_mode_labels_every_step_of_a_long_trajectory_once(tmp_path, serve
 def test_whole_mode_judges_a_trajectory_too_long_for_one_request_in_windows(tmp_path, server):
     short = simple("short", 3, task="TRAJ:short fix it", mistake_at=1)
     long = simple("long", 60, task="TRAJ:long fix it", mistake_at=41, output_chars=400)
-    critic = LLMCritic(
-        model="fake",
-        base_urls=server.base_url,
-        mode="whole",
-        prompt=PromptBuilder(max_prompt_tokens=1_000),
-        **FAST,
-    )
+    critic = budget_critic(server, "whole", max_prompt_tokens=1_000)
     summary = run_critic(corpus_of(tmp_path, [short, long]), tmp_path / "v.jsonl", critic)
     verdicts = load_verdicts(tmp_path / "v.jsonl")
     assert verdicts["short"].critic.mode == "whole"

@@ -11,19 +11,16 @@ import pytest
 def tiny_student(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> Path:
     """A 2-layer random Llama with SmolLM2's tokenizer and chat template: trains in seconds."""
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from tests.train.tiny import tiny_config
 
     tokenizer = AutoTokenizer.from_pretrained(smollm2_path)
     torch.manual_seed(0)
-    config = LlamaConfig(
+    config = tiny_config(
+        "llama",
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
         max_position_embeddings=8192,
-        tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )

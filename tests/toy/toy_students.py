@@ -12,17 +12,18 @@ from srft.toy.protocol import assistant_message
 
 def tiny_llama(tokenizer: Any, seed: int = 0, max_positions: int = 1024) -> Any:
     """A random one-layer Llama over the toy vocabulary: real forward passes, no training."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
+
+    from tests.train.tiny import tiny_config
 
     torch.manual_seed(seed)
-    config = LlamaConfig(
+    config = tiny_config(
+        "llama",
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
         num_hidden_layers=1,
         num_attention_heads=2,
-        num_key_value_heads=2,
         max_position_embeddings=max_positions,
+        tie_word_embeddings=False,
     )
     return LlamaForCausalLM(config).eval()
 

@@ -12,8 +12,11 @@ import transformers
 VOCAB = 128
 
 
-def tiny_config(arch: str = "qwen2") -> transformers.PretrainedConfig:
-    """A 2-layer model small enough to train in milliseconds; GQA like the real ones."""
+def tiny_config(arch: str = "qwen2", **overrides: object) -> transformers.PretrainedConfig:
+    """A 2-layer model small enough to train in milliseconds; GQA like the real ones.
+
+    `overrides` replace any field (a real tokenizer's vocabulary size, more positions, ...).
+    """
     common = dict(
         vocab_size=VOCAB,
         hidden_size=32,
@@ -24,6 +27,7 @@ def tiny_config(arch: str = "qwen2") -> transformers.PretrainedConfig:
         max_position_embeddings=512,
         tie_word_embeddings=True,
     )
+    common.update(overrides)
     if arch == "llama":
         return transformers.LlamaConfig(**common)
     return transformers.Qwen2Config(**common)
