@@ -9,7 +9,8 @@ fresh episodes, greedy and sampled at T=1 (`srft.toy.eval`).
 
 Training runs in chunks (constant learning rate after warm-up, resumed from the trainer's own
 checkpoints), and all students are evaluated after every chunk, so a time limit still leaves
-complete, paired numbers. Results are appended to `<out>/results.jsonl` as they come;
+complete, paired numbers. Results are appended to `<out>/results.jsonl` as they come; rerun
+with a larger `--steps` to extend an experiment (evaluations on file are not repeated).
 `--summarise` turns that file into the markdown tables of docs/benchmarks.md (means over seeds,
 pooled Wilson intervals, pooled paired differences).
 
@@ -191,9 +192,13 @@ def run(args: argparse.Namespace) -> None:
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
+    # A rerun with more --steps extends the experiment: evaluations on file are not repeated.
+    done = {(r["setting"], r["seed"], r["step"]) for r in read_results(out)}
     for chunk_end in range(args.eval_every, args.steps + 1, args.eval_every):
         for setting in args.settings:
             for seed in args.seeds:
+                if (setting, seed, chunk_end) in done:
+                    continue
                 if time.monotonic() > deadline:
                     print("time limit reached; results so far are in", results, flush=True)
                     return
@@ -283,8 +288,11 @@ def margin_difference(at: list[dict[str, Any]], probe: str, a: str, b: str) -> d
 
 
 def read_results(out: Path) -> list[dict[str, Any]]:
-    """The records of an experiment folder's `results.jsonl`."""
-    return [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines() if x]
+    """The records of an experiment folder's `results.jsonl` (none before the first)."""
+    path = out / "results.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x]
 
 
 def complete_steps(records: list[dict[str, Any]]) -> dict[str, dict[int, list[dict[str, Any]]]]:

@@ -10,7 +10,7 @@ import pytest
 from srft.toy.generate import episodes as make_episodes
 from srft.toy.rollout import load_student, rollout
 
-from .toy_students import Babbler, ScriptedStudent, tiny_llama
+from .toy_students import Babbler, ScriptedStudent, WrongFileStudent, tiny_llama
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,21 @@ def test_partial_skills_credit_what_a_student_got_right_on_the_way(tokenizer: An
         assert skills["edit_right_line"] == r.resolved  # it edits the first hit, with the new value
     babble = rollout(Babbler(tokenizer), tokenizer, make_episodes(3, seed=7), max_steps=2)
     assert not any(any(r.skills().values()) for r in babble)
+
+
+def test_the_key_rung_counts_an_edit_of_the_issues_key_even_in_the_wrong_file(
+    tokenizer: Any,
+) -> None:
+    # What the CPU-scale students do: copy the key from the issue, but not the file from the hit.
+    runs = rollout(WrongFileStudent(tokenizer), tokenizer, make_episodes(6, seed=5), max_steps=3)
+    for r in runs:
+        assert r.skills() == {
+            "grep_key": True,
+            "edit_key": True,
+            "edit_right_line": False,
+            "write_right_value": False,
+        }
+        assert not r.resolved
 
 
 def test_a_reply_without_a_bash_block_gets_a_format_error_until_the_step_limit(

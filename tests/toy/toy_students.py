@@ -69,3 +69,11 @@ class Babbler(ScriptedStudent):
 
     def _reply(self, prompt: str) -> str:
         return "THOUGHT: hmm ."
+
+
+class WrongFileStudent(ScriptedStudent):
+    """Greps the issue's key, then edits that key in a file that does not exist."""
+
+    def _reply(self, prompt: str) -> str:
+        reply = super()._reply(prompt)
+        return re.sub(r"edit \S+ ", "edit nowhere.cfg ", reply)

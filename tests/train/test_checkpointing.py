@@ -30,7 +30,9 @@ def test_checkpointing_recomputes_without_changing_gradients(every_n_layers):
 def test_every_second_layer_checkpoints_half_the_layers():
     model = tiny_model()
     enable_checkpointing(model, every_n_layers=2, offload=False)
-    flags = [bool(getattr(layer, "gradient_checkpointing", False)) for layer in decoder_layers(model)]
+    flags = [
+        bool(getattr(layer, "gradient_checkpointing", False)) for layer in decoder_layers(model)
+    ]
     assert flags.count(True) == len(flags) // 2
 
 

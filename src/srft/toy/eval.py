@@ -15,7 +15,7 @@ from srft.toy.env import LEVELS
 from srft.toy.generate import episodes as make_episodes
 from srft.toy.probe import run_probes
 from srft.toy.protocol import STEP_LIMIT
-from srft.toy.rollout import EpisodeRollout, load_student, rollout
+from srft.toy.rollout import SKILLS, EpisodeRollout, load_student, rollout
 from srft.toy.stats import (
     TOY_EVAL_FORMAT,
     TOY_EVAL_VERSION,
@@ -59,8 +59,7 @@ def summarise(runs: list[EpisodeRollout]) -> dict[str, Any]:
         "mean_steps": steps / max(1, len(runs)),
         # Share of episodes showing each sub-skill at least once (`EpisodeRollout.skills`).
         "skills": {
-            name: sum(r.skills()[name] for r in runs) / max(1, len(runs))
-            for name in ("grep_key", "edit_right_line", "write_right_value")
+            name: sum(r.skills()[name] for r in runs) / max(1, len(runs)) for name in SKILLS
         },
     }
 

@@ -26,6 +26,9 @@ from srft.toy.protocol import (
     task_message,
 )
 
+# The copies an episode asks for, in order (`EpisodeRollout.skills`).
+SKILLS = ("grep_key", "edit_key", "edit_right_line", "write_right_value")
+
 
 @dataclass
 class EpisodeRollout:
@@ -74,21 +77,23 @@ class EpisodeRollout:
         """The sub-skills an episode needs, each seen at least once (partial credit).
 
         A student at 0% success may already grep the issue's key, or edit the right line with
-        a wrong value: these show what it learned when success cannot.
+        a wrong value: these show what it learned when success cannot. The rungs are the copies
+        an episode asks for, in order: the key from the issue into `grep` (`grep_key`) and into
+        `edit` (`edit_key`, whether or not the edit succeeds), the file from the right grep hit
+        (`edit_right_line`: file and key of the issue's line, edited), the value from the issue
+        (`write_right_value`).
         """
         e = self.episode
-        grepped = edited_line = wrote_value = False
+        grepped = edit_key = edited_line = wrote_value = False
         for c, o in zip(self.commands, self.observations, strict=True):
             words = (c or "").split()
             grepped |= words == ["grep", e.target_key]
-            if len(words) == 4 and words[0] == "edit" and o.returncode == 0:
-                edited_line |= words[1:3] == [e.target_file, e.target_key]
-                wrote_value |= words[3] == e.new_value
-        return {
-            "grep_key": grepped,
-            "edit_right_line": edited_line,
-            "write_right_value": wrote_value,
-        }
+            if len(words) == 4 and words[0] == "edit":
+                edit_key |= words[2] == e.target_key
+                if o.returncode == 0:
+                    edited_line |= words[1:3] == [e.target_file, e.target_key]
+                    wrote_value |= words[3] == e.new_value
+        return dict(zip(SKILLS, (grepped, edit_key, edited_line, wrote_value), strict=True))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready record of the episode."""
