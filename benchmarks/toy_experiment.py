@@ -594,17 +594,59 @@ def summarise(out: Path) -> str:
     return "\n".join(lines)
 
 
+def skill_ladder(evaluations: list[dict[str, Any]]) -> str:
+    """Per student and rung of the skill ladder: how many students (seeds) are past it.
+
+    `evaluations` are `srft toy eval` results, one per seed, each holding every policy. A rung
+    (`EpisodeRollout.skills`) comes all at once: a student shows it in 0-20% of its episodes
+    or in 80-100%. So the measure is the number of students past each rung (at least half of
+    their episodes), with a 95% Wilson interval over students; the per-seed shares follow.
+    """
+    from srft.toy.rollout import SKILLS
+    from srft.toy.stats import wilson
+
+    n = len(evaluations)
+    lines = [
+        "| mode | student | " + " | ".join(SKILLS) + " | success |",
+        "| --- | --- | " + " | ".join("---" for _ in SKILLS) + " | --- |",
+    ]
+    shares = [
+        "| mode | student | rung | share of episodes, per seed |",
+        "| --- | --- | --- | --- |",
+    ]
+    for mode in evaluations[0]["modes"]:
+        for name in evaluations[0]["modes"][mode]["students"]:
+            got = [ev["modes"][mode]["students"][name] for ev in evaluations]
+            cells = []
+            for rung in SKILLS:
+                past = sum(g["skills"][rung] >= 0.5 for g in got)
+                lo, hi = wilson(past, n)
+                cells.append(f"{past} of {n} [{lo:.0%}, {hi:.0%}]")
+                per_seed = ", ".join(f"{g['skills'][rung]:.0%}" for g in got)
+                shares.append(f"| {mode} | {name} | {rung} | {per_seed} |")
+            k = sum(g["success"]["k"] for g in got)
+            m = sum(g["success"]["n"] for g in got)
+            cells.append(f"{k}/{m}")
+            lines.append(f"| {mode} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + "\n".join(shares)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument(
         "--out",
-        required=True,
         nargs="+",
         help="The experiment folder; with --summarise, one or more (e.g. one per data size).",
     )
     p.add_argument("--summarise", action="store_true", help="Print the tables of results.jsonl.")
+    p.add_argument(
+        "--skills",
+        nargs="+",
+        type=Path,
+        help="Print the skill ladder of these `srft toy eval` results (one per seed), then stop.",
+    )
     p.add_argument(
         "--episodes", type=int, default=2000, help="Teacher episodes per (setting, seed)."
     )
@@ -667,6 +709,11 @@ def main(argv: list[str] | None = None) -> None:
         "--time-limit", type=float, default=60.0, help="Minutes; stops between evaluations."
     )
     args = p.parse_args(argv)
+    if args.skills:
+        print(skill_ladder([json.loads(f.read_text()) for f in args.skills]))
+        return
+    if not args.out:
+        p.error("--out is required")
     if args.summarise:
         outs = [Path(o) for o in args.out]
         print(across(outs))
