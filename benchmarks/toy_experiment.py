@@ -266,25 +266,39 @@ PAIRS = (
 
 
 def margin_difference(at: list[dict[str, Any]], probe: str, a: str, b: str) -> dict[str, Any]:
-    """Paired difference of two students' probe margins, pooled over seeds and cases.
+    """Paired difference of two students' probe margins: pooled over seeds and cases, and over
+    seeds.
 
     Every seed probes the same cases (they depend on the evaluation seed only), so a case's
-    margins pair across students. Pooling treats (seed, case) as independent, which the shared
-    cases make slightly optimistic; the count of seeds whose mean difference is positive is the
-    check that does not lean on it.
+    margins pair across students. The pooled interval (`lo`, `hi`) treats every (seed, case) as
+    independent: it says how sure we are about these students. The seed-level interval
+    (`seed_lo`, `seed_hi`, a t interval over the per-seed mean differences) says how sure we
+    are that the policy gives better students; with few seeds that disagree it is much wider.
     """
-    from srft.toy.eval import paired_difference
+    from srft.toy.stats import paired_difference, seed_level_difference
 
     xs: list[float] = []
     ys: list[float] = []
-    positive = 0
+    per_seed: list[float] = []
     for r in at:
         ma = r["eval"]["probes"][a][probe]["margins"]
         mb = r["eval"]["probes"][b][probe]["margins"]
         xs += ma
         ys += mb
-        positive += sum(ma) > sum(mb)
-    return {**paired_difference(xs, ys), "seeds_positive": positive}
+        per_seed.append((sum(ma) - sum(mb)) / len(ma))
+    out = {**paired_difference(xs, ys), "seeds_positive": sum(d > 0 for d in per_seed)}
+    if len(per_seed) > 1:
+        seeds = seed_level_difference(per_seed)
+        out |= {"seed_lo": seeds["lo"], "seed_hi": seeds["hi"]}
+    return out
+
+
+def _interval(d: dict[str, Any]) -> str:
+    """`+m [lo, hi]`, then the seed-level interval where there is one."""
+    text = f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]"
+    if "seed_lo" in d:
+        text += f", seeds [{d['seed_lo']:+.2f}, {d['seed_hi']:+.2f}]"
+    return text
 
 
 def read_results(out: Path) -> list[dict[str, Any]]:
@@ -345,8 +359,7 @@ def across(outs: list[Path]) -> str:
                     if "margins" not in at[0]["eval"]["probes"][names[0]][probe]:
                         diffs.append("-")  # results written before margins were kept
                         continue
-                    d = margin_difference(at, probe, a, b)
-                    diffs.append(f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]")
+                    diffs.append(_interval(margin_difference(at, probe, a, b)))
                 lines.append(
                     f"| {episodes} | {setting} | {at[0]['step']} | {len(at)} | {probe} | "
                     + " | ".join(f"{m:+.2f}" for m in means)
@@ -568,17 +581,22 @@ def summarise(out: Path) -> str:
                     "margins" in v for r in at for v in r["eval"]["probes"][names[0]].values()
                 ):
                     lines.append(
-                        "\n| decision probe: paired margin difference, nats (pooled over seeds "
-                        "and cases) | mean | 95% CI | seeds where > 0 |"
+                        "\n| decision probe: paired margin difference, nats | mean "
+                        "| 95% CI, seeds and cases pooled | 95% CI over seeds | seeds where > 0 |"
                     )
-                    lines.append("| --- | --- | --- | --- |")
+                    lines.append("| --- | --- | --- | --- | --- |")
                     for probe in at[0]["eval"]["probes"][names[0]]:
                         for a, b in PAIRS:
                             if a in names and b in names:
                                 d = margin_difference(at, probe, a, b)
+                                seeds = (
+                                    f"[{d['seed_lo']:+.2f}, {d['seed_hi']:+.2f}]"
+                                    if "seed_lo" in d
+                                    else "-"
+                                )
                                 lines.append(
                                     f"| {probe}: {a} - {b} | {d['diff']:+.2f} | "
-                                    f"[{d['lo']:+.2f}, {d['hi']:+.2f}] | "
+                                    f"[{d['lo']:+.2f}, {d['hi']:+.2f}] | {seeds} | "
                                     f"{d['seeds_positive']} of {len(at)} |"
                                 )
                 if all(outcomes[n] for n in names):

@@ -14,6 +14,7 @@ from srft.toy.eval import (
     wilson,
 )
 from srft.toy.probe import decision_cases
+from srft.toy.stats import seed_level_difference, t975
 
 from .toy_students import ScriptedStudent, tiny_llama
 
@@ -130,3 +131,26 @@ def test_a_student_in_two_evaluations_is_refused_not_overwritten(toy_tokenizer: 
     a = evaluate_students(student, episodes=3, seed=5, temperatures=(0.0,))
     with pytest.raises(ValueError, match="more than one evaluation"):
         merge_evaluations([a, a])
+
+
+def test_students_t_quantiles_match_the_tables_and_approach_the_normal() -> None:
+    assert t975(1) == pytest.approx(12.706, abs=1e-3)
+    assert t975(7) == pytest.approx(2.365, abs=1e-3)
+    assert t975(40) == pytest.approx(2.021, abs=1e-3)
+    assert t975(120) == pytest.approx(1.980, abs=1e-3)
+    assert t975(31) < t975(30)
+    with pytest.raises(ValueError, match="degree of freedom"):
+        t975(0)
+
+
+def test_a_seed_level_interval_is_wider_when_seeds_disagree() -> None:
+    # Same mean difference, but one policy only wins in some seeds.
+    steady = seed_level_difference([0.3, 0.4, 0.3, 0.4])
+    split = seed_level_difference([-0.9, 1.2, -0.3, 1.4])
+    assert steady["diff"] == pytest.approx(split["diff"])
+    assert steady["lo"] > 0
+    assert split["lo"] < 0 < split["hi"]
+    # Known value: mean 0.35, sd 0.0577, t(3) = 3.182 -> half-width 0.0919.
+    assert steady["hi"] - steady["diff"] == pytest.approx(3.182 * 0.057735 / 2, abs=1e-4)
+    with pytest.raises(ValueError, match="two seeds"):
+        seed_level_difference([1.0])

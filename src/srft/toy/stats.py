@@ -47,6 +47,43 @@ def paired_difference(
     return {"diff": mean, "lo": mean - half, "hi": mean + half, "n": n}
 
 
+# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (standard tables).
+_T975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+
+
+def t975(df: int) -> float:
+    """The 97.5% quantile of Student's t: the table to 30 degrees of freedom, then the
+    Cornish-Fisher expansion around the normal quantile (within 1e-3 there)."""
+    if df < 1:
+        raise ValueError("Student's t needs at least one degree of freedom")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = Z95
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+
+
+def seed_level_difference(per_seed: Sequence[float]) -> dict[str, float]:
+    """Mean of per-seed differences with a 95% t interval over seeds.
+
+    A training seed is the unit of replication: two students of the same seed share an
+    initialisation and a data order, students of different seeds share nothing. Pooling every
+    (seed, case) pair measures how sure we are about *these* students; this interval measures
+    how sure we are that the *policy* gives better students, so it is the one to read when
+    seeds disagree.
+    """
+    n = len(per_seed)
+    if n < 2:
+        raise ValueError("a seed-level interval needs at least two seeds")
+    mean = sum(per_seed) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in per_seed) / (n - 1))
+    half = t975(n - 1) * sd / math.sqrt(n)
+    return {"diff": mean, "lo": mean - half, "hi": mean + half, "n": n}
+
+
 def rate(successes: int, n: int) -> dict[str, float]:
     """A proportion with its Wilson interval."""
     lo, hi = wilson(successes, n)
