@@ -12,7 +12,8 @@ checkpoints), and all students are evaluated after every chunk, so a time limit 
 complete, paired numbers. Results are appended to `<out>/results.jsonl` as they come; rerun
 with a larger `--steps` to extend an experiment (evaluations on file are not repeated).
 `--summarise` turns that file into the markdown tables of docs/benchmarks.md (means over seeds,
-pooled Wilson intervals, pooled paired differences).
+pooled Wilson intervals, paired differences pooled and over seeds); `--skills` turns
+`srft toy eval` results into the skill ladder.
 
     nice -n 10 python benchmarks/toy_experiment.py --out /tmp/toy-exp --episodes 2000 \\
         --seeds 0,1,2 --settings default,sloppy --steps 300 --eval-every 100
@@ -293,12 +294,14 @@ def margin_difference(at: list[dict[str, Any]], probe: str, a: str, b: str) -> d
     return out
 
 
+def _seed_interval(d: dict[str, Any]) -> str:
+    """The seed-level interval of a `margin_difference`, or `-` with a single seed."""
+    return f"[{d['seed_lo']:+.2f}, {d['seed_hi']:+.2f}]" if "seed_lo" in d else "-"
+
+
 def _interval(d: dict[str, Any]) -> str:
-    """`+m [lo, hi]`, then the seed-level interval where there is one."""
-    text = f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]"
-    if "seed_lo" in d:
-        text += f", seeds [{d['seed_lo']:+.2f}, {d['seed_hi']:+.2f}]"
-    return text
+    """`+m [lo, hi]` (pooled), then the seed-level interval."""
+    return f"{d['diff']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}], seeds {_seed_interval(d)}"
 
 
 def read_results(out: Path) -> list[dict[str, Any]]:
@@ -589,14 +592,9 @@ def summarise(out: Path) -> str:
                         for a, b in PAIRS:
                             if a in names and b in names:
                                 d = margin_difference(at, probe, a, b)
-                                seeds = (
-                                    f"[{d['seed_lo']:+.2f}, {d['seed_hi']:+.2f}]"
-                                    if "seed_lo" in d
-                                    else "-"
-                                )
                                 lines.append(
                                     f"| {probe}: {a} - {b} | {d['diff']:+.2f} | "
-                                    f"[{d['lo']:+.2f}, {d['hi']:+.2f}] | {seeds} | "
+                                    f"[{d['lo']:+.2f}, {d['hi']:+.2f}] | {_seed_interval(d)} | "
                                     f"{d['seeds_positive']} of {len(at)} |"
                                 )
                 if all(outcomes[n] for n in names):
