@@ -78,10 +78,8 @@ def seed_level_difference(per_seed: Sequence[float]) -> dict[str, float]:
     n = len(per_seed)
     if n < 2:
         raise ValueError("a seed-level interval needs at least two seeds")
-    mean = sum(per_seed) / n
-    sd = math.sqrt(sum((x - mean) ** 2 for x in per_seed) / (n - 1))
-    half = t975(n - 1) * sd / math.sqrt(n)
-    return {"diff": mean, "lo": mean - half, "hi": mean + half, "n": n}
+    # The same mean and standard error as a paired difference against 0, with Student's t.
+    return paired_difference(per_seed, [0.0] * n, z=t975(n - 1))
 
 
 def rate(successes: int, n: int) -> dict[str, float]:
