@@ -145,7 +145,6 @@ def train_to(
             lr_scheduler="constant_with_warmup",
             warmup_steps=min(args.warmup, args.eval_every),
             batch_tokens=args.batch_tokens,
-            row_tokens=args.row_tokens,
             grad_accum=args.grad_accum,
             max_length=args.max_len,
             seed=seed,
@@ -688,13 +687,6 @@ def main(argv: list[str] | None = None) -> None:
         default=8192,
         help="Tokens per packed micro-batch. On a CPU keep it near the longest trajectory: "
         "SDPA runs a packed row's block-diagonal mask densely, so cost grows with its square.",
-    )
-    p.add_argument(
-        "--row-tokens",
-        type=int,
-        default=None,
-        help="Lay micro-batches out as rows of at most this many tokens (trainer row_tokens); "
-        "near the longest trajectory, a CPU then computes no attention across trajectories.",
     )
     p.add_argument("--grad-accum", type=int, default=1, help="Micro-batches per optimizer step.")
     p.add_argument("--lr", type=float, default=2e-3)

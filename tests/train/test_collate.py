@@ -32,22 +32,6 @@ def test_position_ids_restart_at_zero_for_every_sequence():
     assert batch.input_ids.tolist() == [[1, 2, 3, 4, 5, 6]]
 
 
-def test_rows_hold_whole_sequences_in_order_and_padding_is_a_sequence_that_trains_nothing():
-    batch = pack([[1, 2, 3], [4, 5], [6, 7, 8, 9]], [[1, 2, 3], [4, 5], [6, 7, 8, 9]], row_tokens=5)
-    assert batch.input_ids.tolist() == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 0]]
-    assert batch.position_ids.tolist() == [[0, 1, 2, 0, 1], [0, 1, 2, 3, 0]]
-    assert batch.targets.tolist() == [
-        [2, 3, IGNORE_INDEX, 5, IGNORE_INDEX],
-        [7, 8, 9, *[IGNORE_INDEX] * 2],
-    ]
-    assert (batch.num_tokens, batch.num_trained, batch.num_sequences) == (9, 6, 3)
-
-
-def test_a_sequence_longer_than_a_row_gets_a_row_of_its_own():
-    batch = pack([[1, 2], [3, 4, 5, 6]], [[1, 2], [3, 4, 5, 6]], row_tokens=3)
-    assert batch.input_ids.tolist() == [[1, 2, 0, 0], [3, 4, 5, 6]]
-
-
 def test_counts_follow_the_labels_as_built():
     batch = pack([[1, 2, 3, 4]], [[-100, 2, -100, 4]])
     assert (batch.num_tokens, batch.num_trained, batch.num_sequences) == (4, 2, 1)

@@ -64,14 +64,6 @@ def test_grad_accum_of_four_micro_batches_equals_one_batch_four_times_larger(
     assert_same_weights(_weights(accum), _weights(whole))
 
 
-def test_a_micro_batch_laid_out_in_rows_trains_like_one_packed_row(tmp_path, model_dir):
-    save_dataset(make_rows([30, 12, 25, 40, 9, 33], seed=5), tmp_path / "data")
-    packed = train(_config(tmp_path, model_dir, "packed", batch_tokens=80, max_steps=3))
-    rows = train(_config(tmp_path, model_dir, "rows", batch_tokens=80, row_tokens=40, max_steps=3))
-    assert _losses(rows) == pytest.approx(_losses(packed), abs=1e-5)
-    assert_same_weights(_weights(rows), _weights(packed))
-
-
 def test_rows_of_unequal_trained_counts_weigh_by_token_not_by_row(tmp_path, model_dir):
     """One row trains 2 tokens, the other 20: the step loss is the token mean, not the row mean."""
     rows = make_rows([40, 40], seed=2)

@@ -9,14 +9,6 @@ transformers' `DataCollatorWithFlattening` flattens the same way, but as a colla
 whatever fixed number of rows a sampler hands it; here the planner below decides which whole
 sequences share a row by token budget, and the label shift is done in one visible place.
 
-A packed row's mask is block-diagonal, but SDPA and eager attention compute it densely: a row of
-T tokens costs T^2 however many sequences share it. Where sequences are much shorter than the
-token budget (the toy testbed's 300-token trajectories on a CPU, short chats under SDPA), a
-micro-batch can instead be laid out as several rows of at most `row_tokens` tokens, padded to the
-longest row: the padding is a sequence of its own that trains nothing, so the loss and gradients
-are those of the single row (a test checks it), at a fraction of the attention cost.
-Flash/flex varlen kernels skip the masked blocks, so on a GPU one row stays the better layout.
-
 Labels are shifted *per sequence before packing*: the target of position t is the label of token
 t+1 of the same sequence, and the last token of each sequence has no target. Shifting after
 packing would train the last token of one trajectory to predict the first token of the next.
@@ -39,9 +31,9 @@ class PackingError(ValueError):
 
 @dataclass(frozen=True)
 class PackedBatch:
-    """One packed micro-batch: rows of whole sequences, shape [rows, T] ([1, T] by default).
+    """One packed micro-batch: a single row of several sequences, shape [1, T].
 
-    `targets[r, t]` is the token row r, position t must predict, or -100 where nothing is trained.
+    `targets[0, t]` is the token position t must predict, or -100 where nothing is trained.
     `num_trained` counts the positions with a target; `num_tokens` counts real tokens (0 for the
     placeholder batch that keeps data-parallel ranks in step when one has nothing left to do).
     """
@@ -74,23 +66,20 @@ def pack(
     input_ids: Sequence[Sequence[int]],
     labels: Sequence[Sequence[int]],
     row_ids: Sequence[int] | None = None,
-    row_tokens: int | None = None,
 ) -> PackedBatch:
-    """Pack whole sequences into rows with restarting position ids and per-sequence targets.
+    """Pack whole sequences into one row with restarting position ids and per-sequence targets.
 
-    One row by default; with `row_tokens`, sequences fill rows of at most that many tokens in
-    order (a longer sequence gets a row of its own), and shorter rows are padded with a
-    sequence of token 0 that has no target. An empty list gives a one-token placeholder with no
-    target: it trains nothing, yet lets a data-parallel rank take part in the step's collective
-    operations.
+    An empty list gives a one-token placeholder with no target: it trains nothing, yet lets a
+    data-parallel rank take part in the step's collective operations.
     """
     if len(input_ids) != len(labels):
         raise PackingError(f"{len(input_ids)} input_ids rows but {len(labels)} labels rows")
     if not input_ids:
         zero = torch.zeros((1, 1), dtype=torch.long)
         return PackedBatch(zero, zero.clone(), torch.full((1, 1), IGNORE_INDEX), 0, 0, 0)
-    # rows of (ids, positions, targets)
-    rows: list[tuple[list[int], list[int], list[int]]] = []
+    ids: list[int] = []
+    positions: list[int] = []
+    targets: list[int] = []
     for n, (seq, lab) in enumerate(zip(input_ids, labels, strict=True)):
         row = row_ids[n] if row_ids is not None else n
         if len(seq) != len(lab):
@@ -99,25 +88,16 @@ def pack(
             )
         if len(seq) == 0:
             raise PackingError(f"row {row}: empty sequence")
-        if not rows or (row_tokens is not None and len(rows[-1][0]) + len(seq) > row_tokens):
-            rows.append(([], [], []))
-        ids, positions, targets = rows[-1]
         ids.extend(seq)
         positions.extend(range(len(seq)))
         targets.extend(shift_targets(lab))
-    width = max(len(ids) for ids, _, _ in rows)
-    for ids, positions, targets in rows:
-        pad = width - len(ids)
-        ids.extend([0] * pad)
-        positions.extend(range(pad))
-        targets.extend([IGNORE_INDEX] * pad)
-    target_tensor = torch.tensor([t for _, _, t in rows], dtype=torch.long)
+    target_tensor = torch.tensor(targets, dtype=torch.long).unsqueeze(0)
     return PackedBatch(
-        input_ids=torch.tensor([i for i, _, _ in rows], dtype=torch.long),
-        position_ids=torch.tensor([p for _, p, _ in rows], dtype=torch.long),
+        input_ids=torch.tensor(ids, dtype=torch.long).unsqueeze(0),
+        position_ids=torch.tensor(positions, dtype=torch.long).unsqueeze(0),
         targets=target_tensor,
         num_sequences=len(input_ids),
-        num_tokens=sum(len(seq) for seq in input_ids),
+        num_tokens=len(ids),
         num_trained=int((target_tensor != IGNORE_INDEX).sum()),
     )
 

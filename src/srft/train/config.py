@@ -72,15 +72,7 @@ class TrainConfig(BaseModel):
         1.0, description="Clip the global gradient norm (None: no clipping)."
     )
     batch_tokens: int = Field(
-        32768,
-        ge=1,
-        description="Token budget of one micro-batch (one packed row unless row_tokens).",
-    )
-    row_tokens: int | None = Field(
-        None,
-        ge=1,
-        description="Lay each micro-batch out as padded rows of at most this many tokens "
-        "(SDPA/eager with short sequences; default one packed row).",
+        32768, ge=1, description="Token budget of one micro-batch (one packed row, no padding)."
     )
     grad_accum: int = Field(
         1, ge=1, description="Micro-batches per optimizer step on each process."

@@ -186,21 +186,16 @@ def loss_sum(
     if impl not in LOSS_IMPLS:
         raise ValueError(f"unknown loss_impl {impl!r}; choose one of {', '.join(LOSS_IMPLS)}")
     inputs = {"input_ids": batch.input_ids, "position_ids": batch.position_ids, "use_cache": False}
-    targets = batch.targets
+    targets = batch.targets[0]
     if impl == "stock":
         logits = model(**inputs).logits
         return F.cross_entropy(
-            logits.flatten(0, 1).float(),
-            targets.flatten(),
-            ignore_index=IGNORE_INDEX,
-            reduction="sum",
+            logits[0].float(), targets, ignore_index=IGNORE_INDEX, reduction="sum"
         )
     if head is None:
         head = model.get_output_embeddings()
     _check_supported(getattr(model, "config", None), impl)
-    # `logits_to_keep` selects the same positions in every row: the columns where any row has a
-    # target. The other rows' entries there carry -100 and add nothing.
-    positions = (targets != IGNORE_INDEX).any(0).nonzero().squeeze(1)
-    with _head_returns_loss(head, targets[:, positions].flatten(), impl, chunk_tokens):
+    positions = (targets != IGNORE_INDEX).nonzero().squeeze(1)
+    with _head_returns_loss(head, targets[positions], impl, chunk_tokens):
         out = model(**inputs, logits_to_keep=positions)
     return out.logits.reshape(())

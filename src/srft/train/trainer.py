@@ -94,16 +94,13 @@ def sequence_lengths(ds: Any, config: TrainConfig, source: Path) -> list[int]:
 class Batches:
     """Turns a step plan's row indices into packed batches (labels used exactly as stored)."""
 
-    def __init__(
-        self, ds: Any, max_length: int | None, source: Path, row_tokens: int | None = None
-    ) -> None:
+    def __init__(self, ds: Any, max_length: int | None, source: Path) -> None:
         self.ds = ds.select_columns(list(REQUIRED_COLUMNS))
         self.max_length = max_length
         self.source = source
-        self.row_tokens = row_tokens
 
     def micro_batch(self, rows: list[int]) -> PackedBatch:
-        """One packed micro-batch holding the given dataset rows."""
+        """One packed row holding the given dataset rows."""
         if not rows:
             return pack([], [])
         got = self.ds[rows]
@@ -112,7 +109,7 @@ class Batches:
             ids = [x[: self.max_length] for x in ids]
             labels = [x[: self.max_length] for x in labels]
         try:
-            return pack(ids, labels, row_ids=rows, row_tokens=self.row_tokens)
+            return pack(ids, labels, row_ids=rows)
         except ValueError as err:
             raise DatasetError(f"{self.source}: {err}") from err
 
@@ -199,7 +196,7 @@ def train(config: TrainConfig) -> Path:
     _check_trackers(config.report_to)
     ds = load_training_data(config.data)
     lengths = sequence_lengths(ds, config, config.data)
-    batches = Batches(ds, config.max_length, config.data, config.row_tokens)
+    batches = Batches(ds, config.max_length, config.data)
 
     accelerator = Accelerator(
         # Without CUDA, run on CPU; under torchrun this makes accelerate use gloo data parallel.
