@@ -8,7 +8,7 @@ import pytest
 
 from srft.toy.env import make_episode
 from srft.toy.protocol import SYSTEM_PROMPT, assistant_message, observation_message, task_message
-from srft.toy.teacher import TeacherConfig, teach
+from srft.toy.teacher import EDIT_THOUGHT, FIND, SUBMIT_THOUGHT, TeacherConfig, teach
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,14 @@ def test_the_chat_template_is_chatml_with_a_generation_prompt(tokenizer: Any) ->
     )
     assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
     assert tokenizer.eos_token == "<|im_end|>"
+
+
+def test_the_system_prompt_and_the_teachers_thoughts_are_one_token_each(tokenizer: Any) -> None:
+    assert tokenizer.tokenize(SYSTEM_PROMPT) == [SYSTEM_PROMPT]
+    reply = assistant_message(f"{FIND} pool_size .", "grep pool_size")
+    assert tokenizer.tokenize(reply)[:6] == ["THOUGHT:", " ", FIND, " ", "pool", "_"]
+    for thought in (EDIT_THOUGHT, SUBMIT_THOUGHT):
+        assert tokenizer.tokenize(assistant_message(thought, "submit"))[2] == thought
 
 
 def test_toy_trajectories_are_short(tokenizer: Any) -> None:

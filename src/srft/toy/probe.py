@@ -30,10 +30,7 @@ from srft.toy.protocol import (
     observation_message,
     task_message,
 )
-
-_EDIT_THOUGHT = "I will change the line with the old value ."
-_SUBMIT_THOUGHT = "The change is done , I will submit ."
-_UNDO_THOUGHT = "That edit changed the wrong line , I will undo it ."
+from srft.toy.teacher import EDIT_THOUGHT, FIND, SUBMIT_THOUGHT, UNDO_THOUGHT
 
 
 def decision_cases(n: int, *, seed: int) -> list[dict[str, Any]]:
@@ -56,18 +53,16 @@ def decision_cases(n: int, *, seed: int) -> list[dict[str, Any]]:
             {"role": "user", "content": task_message(episode.issue)},
             {
                 "role": "assistant",
-                "content": assistant_message(f"Let me find {key} .", f"grep {key}"),
+                "content": assistant_message(f"{FIND} {key} .", f"grep {key}"),
             },
             {"role": "user", "content": observation_message(grep)},
         ]
-        wrong_edit = assistant_message(_EDIT_THOUGHT, f"edit {f_file} {f_key} {new}")
+        wrong_edit = assistant_message(EDIT_THOUGHT, f"edit {f_file} {f_key} {new}")
         cases.append(
             {
                 "probe": "first_hit",
                 "context": context,
-                "right": assistant_message(
-                    _EDIT_THOUGHT, f"edit {episode.target_file} {key} {new}"
-                ),
+                "right": assistant_message(EDIT_THOUGHT, f"edit {episode.target_file} {key} {new}"),
                 "wrong": wrong_edit,
             }
         )
@@ -80,8 +75,8 @@ def decision_cases(n: int, *, seed: int) -> list[dict[str, Any]]:
                     {"role": "assistant", "content": wrong_edit},
                     {"role": "user", "content": observation_message(edited)},
                 ],
-                "right": assistant_message(_UNDO_THOUGHT, f"edit {f_file} {f_key} {f_old}"),
-                "wrong": assistant_message(_SUBMIT_THOUGHT, "submit"),
+                "right": assistant_message(UNDO_THOUGHT, f"edit {f_file} {f_key} {f_old}"),
+                "wrong": assistant_message(SUBMIT_THOUGHT, "submit"),
             }
         )
     return cases

@@ -30,6 +30,24 @@ from srft.toy.env import VALUE_RANGE, ConfigRepo, Episode, Observation
 
 _TYPOS = {"ls": "sl", "grep": "grpe", "cat": "cta", "edit": "edti", "submit": "sumbit"}
 
+# What the teacher thinks before each kind of step (`FIND` and `READ` are followed by a name).
+LIST_THOUGHT = "Let me list the files ."
+FIND = "Let me find"
+READ = "Let me read"
+EDIT_THOUGHT = "I will change the line with the old value ."
+SUBMIT_THOUGHT = "The change is done , I will submit ."
+UNDO_THOUGHT = "That edit changed the wrong line , I will undo it ."
+REDO_THOUGHT = "Now I will change the right line ."
+THOUGHT_PHRASES = (
+    LIST_THOUGHT,
+    FIND,
+    READ,
+    EDIT_THOUGHT,
+    SUBMIT_THOUGHT,
+    UNDO_THOUGHT,
+    REDO_THOUGHT,
+)
+
 
 @dataclass(frozen=True)
 class TeacherConfig:
@@ -140,18 +158,14 @@ def teach(episode: Episode, config: TeacherConfig, seed: int) -> TeacherRun:
 
     key, old, new = episode.target_key, episode.old_value, episode.new_value
     if rng.random() < config.unnecessary / 2:
-        act_with_typo("Let me list the files .", "ls", "unnecessary", "the listing is not needed")
-    obs = act_with_typo(
-        f"Let me find {key} .", f"grep {key}", "good", "searches for the issue's key"
-    )
+        act_with_typo(LIST_THOUGHT, "ls", "unnecessary", "the listing is not needed")
+    obs = act_with_typo(f"{FIND} {key} .", f"grep {key}", "good", "searches for the issue's key")
     hits = _hits(obs)
     if rng.random() < config.unnecessary / 2:
         name = rng.choice(list(episode.files))
-        act_with_typo(
-            f"Let me read {name} .", f"cat {name}", "unnecessary", "the grep hit suffices"
-        )
+        act_with_typo(f"{READ} {name} .", f"cat {name}", "unnecessary", "the grep hit suffices")
     if rng.random() < config.premature_submit:
-        act("The change is done , I will submit .", "submit", "mistake", "submits before editing")
+        act(SUBMIT_THOUGHT, "submit", "mistake", "submits before editing")
         return run
 
     right = (episode.target_file, key, old)
@@ -159,18 +173,19 @@ def teach(episode: Episode, config: TeacherConfig, seed: int) -> TeacherRun:
     if hits and hits[0] != right and rng.random() < config.first_hit:
         chosen = hits[0]
     value = new if rng.random() >= config.wrong_value else _wrong_value(rng, new, old)
-    thought = "I will change the line with the old value ."
     if chosen == right and value == new:
-        act_with_typo(thought, f"edit {right[0]} {key} {new}", "good", "makes the issue's change")
+        act_with_typo(
+            EDIT_THOUGHT, f"edit {right[0]} {key} {new}", "good", "makes the issue's change"
+        )
     else:
         why = "edits the first grep hit, not the line with the issue's value"
         if chosen == right:
             why = f"sets {value} instead of {new}"
-        act_with_typo(thought, f"edit {chosen[0]} {chosen[1]} {value}", "mistake", why)
+        act_with_typo(EDIT_THOUGHT, f"edit {chosen[0]} {chosen[1]} {value}", "mistake", why)
         if rng.random() >= config.recover:
             # The edit's output showed the wrong change; submitting it locks the failure in.
             act_with_typo(
-                "The change is done , I will submit .",
+                SUBMIT_THOUGHT,
                 "submit",
                 "mistake",
                 "submits although the edit's output shows a wrong change",
@@ -178,18 +193,18 @@ def teach(episode: Episode, config: TeacherConfig, seed: int) -> TeacherRun:
             return run
         if chosen != right:
             act(
-                "That edit changed the wrong line , I will undo it .",
+                UNDO_THOUGHT,
                 f"edit {chosen[0]} {chosen[1]} {chosen[2]}",
                 "recover",
                 "undoes the wrong edit",
             )
         act(
-            "Now I will change the right line .",
+            REDO_THOUGHT,
             f"edit {right[0]} {key} {new}",
             "recover",
             "makes the issue's change after a wrong edit",
         )
-    act_with_typo("The change is done , I will submit .", "submit", "good", "submits the edit")
+    act_with_typo(SUBMIT_THOUGHT, "submit", "good", "submits the edit")
     return run
 
 

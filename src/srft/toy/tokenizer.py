@@ -6,8 +6,13 @@ number, punctuation mark or space, plus whole tokens for the protocol's tags (`<
 so a word is the same token wherever it appears: `db` in the grep hit `db.cfg:pool_size = 7`
 and in the command `edit db.cfg pool_size 25` is one id, and copying a name from an
 observation is a plain copy of tokens (with folded spaces it would be a copy *and* a learned
-`db` -> ` db` mapping per word, which a small student learns far more slowly). Trajectories stay
-at a few hundred tokens.
+`db` -> ` db` mapping per word, which a small student learns far more slowly).
+
+The fixed strings of the protocol are whole tokens too, the way BPE merges a corpus's frequent
+strings: the system prompt and the teacher's thoughts ("I will change the line with the old
+value ."). They carry no decision, yet as words they were a third of a trajectory's tokens,
+and a student's compute is per token: as whole tokens, the default teacher's trajectories are
+219 tokens on average instead of 317.
 
 It is an ordinary `tokenizers` WordLevel model wrapped as a `PreTrainedTokenizerFast` with a
 ChatML chat template, saved as a normal Hugging Face folder, so `srft build --tokenizer DIR` and
@@ -42,7 +47,7 @@ from srft.toy.protocol import (
     observation_message,
     task_message,
 )
-from srft.toy.teacher import _TYPOS, TEACHER_PRESETS, teach
+from srft.toy.teacher import _TYPOS, TEACHER_PRESETS, THOUGHT_PHRASES, teach
 
 # One pre-token: a newline, a space, a word, a number or one mark.
 PRETOKEN_PATTERN = r"\n|[A-Za-z]+|[0-9]+|[^A-Za-z0-9\s]|\s"
@@ -50,6 +55,7 @@ PROTOCOL_TOKENS = (
     "<returncode>", "</returncode>", "<output>", "</output>", "<pr_description>",
     "</pr_description>", "```bash", "```", "THOUGHT:",
 )  # fmt: skip
+PHRASES = (SYSTEM_PROMPT, *THOUGHT_PHRASES)
 UNK, PAD, BOS, EOS = "[UNK]", "[PAD]", "<|im_start|>", "<|im_end|>"
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -105,7 +111,7 @@ def vocabulary() -> list[str]:
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """The toy tokenizer, built from the environment's vocabulary."""
     specials = [PAD, UNK, BOS, EOS]
-    vocab = {t: i for i, t in enumerate([*specials, *PROTOCOL_TOKENS, *vocabulary()])}
+    vocab = {t: i for i, t in enumerate([*specials, *PROTOCOL_TOKENS, *PHRASES, *vocabulary()])}
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     backend.pre_tokenizer = pre_tokenizers.Split(Regex(PRETOKEN_PATTERN), behavior="isolated")
     # Pieces carry their own spaces, so decoding is plain concatenation.
@@ -119,7 +125,7 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
         clean_up_tokenization_spaces=False,
         model_max_length=4096,
     )
-    tokenizer.add_tokens(list(PROTOCOL_TOKENS))
+    tokenizer.add_tokens([*PROTOCOL_TOKENS, *PHRASES])
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
 
