@@ -351,28 +351,37 @@ def across(outs: list[Path]) -> str:
                 continue
             at = by_step[max(by_step)]
             episodes = at[0]["train_episodes"]
-            names = [n for n in POLICIES if n in at[0]["eval"]["probes"]]
-            for probe in at[0]["eval"]["probes"][names[0]]:
+            names = [n for n in POLICIES if n in at[0]["eval"]["modes"]["greedy"]["students"]]
+            probed = at[0]["eval"]["probes"]  # empty when run with --probes 0
+            for probe in probed[names[0]] if probed else ():
                 means = [
-                    sum(r["eval"]["probes"][n][probe]["margin"] for r in at) / len(at)
-                    for n in names
+                    f"{sum(r['eval']['probes'][n][probe]['margin'] for r in at) / len(at):+.2f}"
+                    if n in names
+                    else "-"
+                    for n in POLICIES
                 ]
                 diffs = []
                 for a, b in (("rft", "sft"), ("srft-true", "rft"), ("srft-rules", "rft")):
+                    if a not in names or b not in names:
+                        diffs.append("-")  # a folder that trained only some students
+                        continue
                     if "margins" not in at[0]["eval"]["probes"][names[0]][probe]:
                         diffs.append("-")  # results written before margins were kept
                         continue
                     diffs.append(_interval(margin_difference(at, probe, a, b)))
                 lines.append(
                     f"| {episodes} | {setting} | {at[0]['step']} | {len(at)} | {probe} | "
-                    + " | ".join(f"{m:+.2f}" for m in means)
+                    + " | ".join(means)
                     + " | "
                     + " | ".join(diffs)
                     + " |"
                 )
             for mode in at[0]["eval"]["modes"]:
                 cells = []
-                for n in names:
+                for n in POLICIES:
+                    if n not in names:
+                        cells.append("-")
+                        continue
                     k = sum(r["eval"]["modes"][mode]["students"][n]["success"]["k"] for r in at)
                     m = sum(r["eval"]["modes"][mode]["students"][n]["success"]["n"] for r in at)
                     lo, hi = wilson(k, m)
@@ -647,6 +656,33 @@ def skill_ladder(evaluations: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n\n" + "\n".join(shares)
 
 
+def skills_by_step(outs: list[Path]) -> str:
+    """Per student and evaluation step, greedy: the share of episodes showing each rung of the
+    skill ladder and the successes, over the seeds on file (a rung shows when a copy is learned,
+    and long runs are read by when each one comes)."""
+    from srft.toy.rollout import SKILLS
+
+    lines = [
+        "| folder | teacher | student | step | seeds | " + " | ".join(SKILLS) + " | success |",
+        "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in SKILLS) + " | --- |",
+    ]
+    for out in outs:
+        for setting, by_step in complete_steps(read_results(out)).items():
+            names = {n for r in read_results(out) for n in r["eval"]["modes"]["greedy"]["students"]}
+            for name in (n for n in POLICIES if n in names):
+                for step, at in by_step.items():
+                    got = [r["eval"]["modes"]["greedy"]["students"][name] for r in at]
+                    rungs = [sum(g["skills"][s] for g in got) / len(got) for s in SKILLS]
+                    k = sum(g["success"]["k"] for g in got)
+                    m = sum(g["success"]["n"] for g in got)
+                    lines.append(
+                        f"| {out.name} | {setting} | {name} | {step} | {len(at)} | "
+                        + " | ".join(f"{x:.0%}" for x in rungs)
+                        + f" | {k}/{m} |"
+                    )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -733,6 +769,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.summarise:
         outs = [Path(o) for o in args.out]
         print(across(outs))
+        print()
+        print(skills_by_step(outs))
         for out in outs:
             print(f"\n## {out}\n")
             print(summarise(out))
