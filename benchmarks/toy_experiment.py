@@ -406,13 +406,14 @@ def decision_signal(out: Path) -> str:
     lines = [
         "| setting | policy | rows | trained steps: good / unnecessary / mistake / recover "
         "| wrong-first decision trained: first hit / right line | trained steps after a wrong edit "
-        "| trained tokens |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| trained edits per 100 rows: right / right line, wrong value / other | trained tokens |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for setting_dir in sorted(p for p in out.iterdir() if any(p.glob("data-*"))):
         for name in POLICIES:
             counts = {"good": 0, "unnecessary": 0, "mistake": 0, "recover": 0}
             first = right = after_wrong = rows = tokens = 0
+            edits = {"right": 0, "wrong value": 0, "other": 0}  # what trained edits copy
             for seed_dir in sorted(setting_dir.glob("data-*")):
                 folder = seed_dir / "datasets" / name
                 if not (folder / "build.json").exists():
@@ -447,6 +448,11 @@ def decision_signal(out: Path) -> str:
                                 obs.split("<output>\n", 1)[-1].split("\n</output>")[0].splitlines()
                             )
                             wrong_first = bool(hits) and hits[0] != right_line
+                        if cmd.startswith("edit ") and len(cmd.split()) == 4 and step["trained"]:
+                            _, f, k, v = cmd.split()
+                            line = f == episode.target_file and k == episode.target_key
+                            kind = "right" if v == episode.new_value else "wrong value"
+                            edits[kind if line else "other"] += 1
                         if cmd.startswith("edit ") and len(cmd.split()) == 4 and not seen_edit:
                             seen_edit = True
                             if wrong_first and step["trained"]:
@@ -462,7 +468,9 @@ def decision_signal(out: Path) -> str:
                 lines.append(
                     f"| {setting_dir.name} | {name} | {rows} | "
                     f"{counts['good']} / {counts['unnecessary']} / {counts['mistake']} / {counts['recover']} | "
-                    f"{first} / {right} | {after_wrong} | {tokens} |"
+                    f"{first} / {right} | {after_wrong} | "
+                    + " / ".join(f"{100 * n / rows:.0f}" for n in edits.values())
+                    + f" | {tokens} |"
                 )
     return "\n".join(lines)
 
