@@ -15,9 +15,16 @@ with a larger `--steps` to extend an experiment (evaluations on file are not rep
 pooled Wilson intervals, paired differences pooled and over seeds); `--skills` turns
 `srft toy eval` results into the skill ladder.
 
-    nice -n 10 python benchmarks/toy_experiment.py --out /tmp/toy-exp --episodes 2000 \\
-        --seeds 0,1,2 --settings default,sloppy --steps 300 --eval-every 100
-    python benchmarks/toy_experiment.py --out /tmp/toy-exp --summarise
+The recipe whose students solve episodes on a CPU (docs/benchmarks.md, fourth session: about 50
+minutes per student and core), one process per policy `p` on data prepared once:
+
+    python benchmarks/toy_experiment.py --out /tmp/toy --episodes 10000 --settings default \\
+        --prepare-only --hidden 64 --layers 2
+    python benchmarks/toy_experiment.py --out /tmp/toy-$p --data-root /tmp/toy --episodes 10000 \\
+        --settings default --seeds 0 --policies $p --steps 7000 --eval-every 1000 \\
+        --eval-episodes 100 --batch-tokens 600 --grad-accum 12 --hidden 64 --layers 2 \\
+        --lr 3e-3 --warmup 100 --threads 1 --time-limit 120
+    python benchmarks/toy_experiment.py --summarise --out /tmp/toy-*/
 """
 
 from __future__ import annotations
