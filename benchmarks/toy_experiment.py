@@ -682,8 +682,9 @@ def skills_by_step(outs: list[Path]) -> str:
         "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in SKILLS) + " | --- |",
     ]
     for out in outs:
-        for setting, by_step in complete_steps(read_results(out)).items():
-            names = {n for r in read_results(out) for n in r["eval"]["modes"]["greedy"]["students"]}
+        records = read_results(out)
+        names = {n for r in records for n in r["eval"]["modes"]["greedy"]["students"]}
+        for setting, by_step in complete_steps(records).items():
             for name in (n for n in POLICIES if n in names):
                 for step, at in by_step.items():
                     got = [r["eval"]["modes"]["greedy"]["students"][name] for r in at]
