@@ -455,21 +455,19 @@ def decision_signal(out: Path) -> str:
                                 obs.split("<output>\n", 1)[-1].split("\n</output>")[0].splitlines()
                             )
                             wrong_first = bool(hits) and hits[0] != right_line
-                        if cmd.startswith("edit ") and len(cmd.split()) == 4 and step["trained"]:
-                            _, f, k, v = cmd.split()
-                            line = f == episode.target_file and k == episode.target_key
+                        parts = cmd.split()
+                        if parts[:1] != ["edit"] or len(parts) != 4:
+                            continue
+                        _, f, k, v = parts
+                        line = f == episode.target_file and k == episode.target_key
+                        if step["trained"]:
                             kind = "right" if v == episode.new_value else "wrong value"
                             edits[kind if line else "other"] += 1
-                        if cmd.startswith("edit ") and len(cmd.split()) == 4 and not seen_edit:
+                        if not seen_edit:
                             seen_edit = True
                             if wrong_first and step["trained"]:
-                                if (
-                                    cmd.split()[1] == episode.target_file
-                                    and cmd.split()[2] == episode.target_key
-                                ):
-                                    right += 1
-                                else:
-                                    first += 1
+                                right += line
+                                first += not line
                             seen_wrong = label == "mistake"
             if rows:
                 lines.append(
