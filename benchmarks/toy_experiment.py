@@ -12,8 +12,9 @@ checkpoints), and all students are evaluated after every chunk, so a time limit 
 complete, paired numbers. Results are appended to `<out>/results.jsonl` as they come; rerun
 with a larger `--steps` to extend an experiment (evaluations on file are not repeated).
 `--summarise` turns that file into the markdown tables of docs/benchmarks.md (means over seeds,
-pooled Wilson intervals, paired differences pooled and over seeds); `--skills` turns
-`srft toy eval` results into the skill ladder.
+pooled Wilson intervals, paired differences pooled and over seeds); `--final` does the same
+for `srft toy eval` results (the final evaluation, one or more files per seed), with the
+skill ladder.
 
 The recipe whose students solve episodes on a CPU (docs/benchmarks.md, fourth session: about 50
 minutes per student and core), one process per policy `p` on data prepared once:
@@ -33,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -319,27 +321,110 @@ def read_results(out: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text().splitlines() if x]
 
 
-def complete_steps(records: list[dict[str, Any]]) -> dict[str, dict[int, list[dict[str, Any]]]]:
-    """Per setting, in step order, the records of every step that all its seeds reached."""
-    out: dict[str, dict[int, list[dict[str, Any]]]] = {}
-    for setting in sorted({r["setting"] for r in records}):
-        mine = [r for r in records if r["setting"] == setting]
-        seeds = {r["seed"] for r in mine}
-        out[setting] = {
-            step: [r for r in mine if r["step"] == step]
-            for step in sorted({r["step"] for r in mine})
-            if {r["seed"] for r in mine if r["step"] == step} == seeds
+def merged_results(outs: list[Path]) -> list[dict[str, Any]]:
+    """The records of several experiment folders as one experiment.
+
+    The CPU recipe trains one student per process and folder; records of the same (training
+    episodes, teacher, seed, step) become one record holding all their students, paired again on
+    their common evaluation episodes (`merge_evaluations` refuses evaluations on different
+    episodes, or a student that two folders both trained).
+    """
+    from srft.toy.stats import merge_evaluations
+
+    groups: dict[tuple[int, str, int, int], list[dict[str, Any]]] = {}
+    for out in outs:
+        for r in read_results(out):
+            key = (r["train_episodes"], r["setting"], r["seed"], r["step"])
+            groups.setdefault(key, []).append(r)
+    merged = []
+    for key in sorted(groups):
+        group = groups[key]
+        record = dict(group[0])
+        if len(group) > 1:
+            record["eval"] = merge_evaluations([r["eval"] for r in group])
+            for part in ("datasets", "final_loss"):
+                record[part] = {k: v for r in group for k, v in r[part].items()}
+        merged.append(record)
+    return merged
+
+
+def students(record: dict[str, Any]) -> dict[str, Any]:
+    """The students of a record (greedy mode: every evaluation has it)."""
+    return record["eval"]["modes"]["greedy"]["students"]
+
+
+def by_experiment(
+    records: list[dict[str, Any]],
+) -> dict[tuple[int, str], dict[int, dict[str, list[dict[str, Any]]]]]:
+    """Per (training episodes, teacher), in step order, per student: the records of that step
+    holding the student, for the steps that every seed that trained the student reached.
+
+    One process per student and seed means students stop at different steps; a student is shown
+    at a step only with all its seeds, so its mean never mixes seeds that got further.
+    """
+    out: dict[tuple[int, str], dict[int, dict[str, list[dict[str, Any]]]]] = {}
+    for key in sorted({(r["train_episodes"], r["setting"]) for r in records}):
+        mine = [r for r in records if (r["train_episodes"], r["setting"]) == key]
+        seeds_of = {
+            name: {r["seed"] for r in mine if name in students(r)}
+            for name in POLICIES
+            if any(name in students(r) for r in mine)
         }
+        steps: dict[int, dict[str, list[dict[str, Any]]]] = {}
+        for step in sorted({r["step"] for r in mine}):
+            at = sorted((r for r in mine if r["step"] == step), key=lambda r: r["seed"])
+            have = {n: [r for r in at if n in students(r)] for n in seeds_of}
+            complete = {n: rs for n, rs in have.items() if {r["seed"] for r in rs} == seeds_of[n]}
+            if complete:
+                steps[step] = complete
+        out[key] = steps
     return out
 
 
-def across(outs: list[Path]) -> str:
-    """One compact table over several experiment folders (e.g. different amounts of data).
+def both(have: dict[str, list[dict[str, Any]]], a: str, b: str) -> list[dict[str, Any]]:
+    """The records (seeds) that hold both students: the ones that pair."""
+    seeds = {r["seed"] for r in have.get(b, [])}
+    return [r for r in have.get(a, []) if r["seed"] in seeds and b in students(r)]
 
-    Per (training episodes, teacher): the latest step every seed reached; the `first_hit` and
-    `after_wrong_edit` probe margins per student, and the paired margin differences that carry
-    the question (rft - sft, srft-true - rft, srft-rules - rft) with 95% intervals; greedy and T=1
-    success pooled over seeds.
+
+def success_difference(at: list[dict[str, Any]], mode: str, a: str, b: str) -> dict[str, Any]:
+    """Paired success difference of two students on the same episodes: pooled over seeds and
+    episodes, and (with two or more seeds) a t interval over the per-seed differences; the
+    counterpart of `margin_difference` for outcomes."""
+    from srft.toy.stats import paired_difference, seed_level_difference
+
+    xs: list[bool] = []
+    ys: list[bool] = []
+    per_seed: list[float] = []
+    for r in at:
+        got = r["eval"]["modes"][mode]["students"]
+        xs += got[a]["outcomes"]
+        ys += got[b]["outcomes"]
+        per_seed.append(got[a]["success"]["rate"] - got[b]["success"]["rate"])
+    out = {**paired_difference(xs, ys), "seeds_positive": sum(d > 0 for d in per_seed)}
+    if len(per_seed) > 1:
+        seeds = seed_level_difference(per_seed)
+        out |= {"seed_lo": seeds["lo"], "seed_hi": seeds["hi"]}
+    return out
+
+
+def latest_full_step(
+    by_step: dict[int, dict[str, list[dict[str, Any]]]],
+) -> tuple[int, dict[str, list[dict[str, Any]]]]:
+    """The latest step that every student reached (with all its seeds), else the latest step."""
+    names = set().union(*by_step.values())
+    full = [s for s, have in by_step.items() if set(have) == names]
+    step = max(full or by_step)
+    return step, by_step[step]
+
+
+def across(records: list[dict[str, Any]]) -> str:
+    """One compact table over experiments (e.g. different amounts of data, or teachers).
+
+    Per (training episodes, teacher): the latest step every student reached; the `first_hit`
+    and `after_wrong_edit` probe margins per student, and the paired margin differences that
+    carry the question (rft - sft, srft-true - rft, srft-rules - rft) with 95% intervals; greedy
+    and T=1 success pooled over seeds.
     """
     from srft.toy.eval import wilson
 
@@ -349,51 +434,50 @@ def across(outs: list[Path]) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     success = [
-        "| episodes | teacher | mode | sft | rft | srft-true | srft-rules |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| episodes | teacher | step | mode | sft | rft | srft-true | srft-rules |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for out in outs:
-        for setting, by_step in complete_steps(read_results(out)).items():
-            if not by_step:
-                continue
-            at = by_step[max(by_step)]
-            episodes = at[0]["train_episodes"]
-            names = [n for n in POLICIES if n in at[0]["eval"]["modes"]["greedy"]["students"]]
-            probed = at[0]["eval"]["probes"]  # empty when run with --probes 0
-            for probe in probed[names[0]] if probed else ():
-                means = [
-                    f"{sum(r['eval']['probes'][n][probe]['margin'] for r in at) / len(at):+.2f}"
-                    if n in names
-                    else "-"
-                    for n in POLICIES
-                ]
-                diffs = []
-                for a, b in (("rft", "sft"), ("srft-true", "rft"), ("srft-rules", "rft")):
-                    if a not in names or b not in names:
-                        diffs.append("-")  # a folder that trained only some students
-                        continue
-                    if "margins" not in at[0]["eval"]["probes"][names[0]][probe]:
-                        diffs.append("-")  # results written before margins were kept
-                        continue
-                    diffs.append(_interval(margin_difference(at, probe, a, b)))
-                lines.append(
-                    f"| {episodes} | {setting} | {at[0]['step']} | {len(at)} | {probe} | "
-                    + " | ".join(means)
-                    + " | "
-                    + " | ".join(diffs)
-                    + " |"
-                )
-            for mode in at[0]["eval"]["modes"]:
-                cells = []
-                for n in POLICIES:
-                    if n not in names:
-                        cells.append("-")
-                        continue
-                    k = sum(r["eval"]["modes"][mode]["students"][n]["success"]["k"] for r in at)
-                    m = sum(r["eval"]["modes"][mode]["students"][n]["success"]["n"] for r in at)
-                    lo, hi = wilson(k, m)
-                    cells.append(f"{k / m:.1%} [{lo:.1%}, {hi:.1%}]")
-                success.append(f"| {episodes} | {setting} | {mode} | " + " | ".join(cells) + " |")
+    for (episodes, setting), by_step in by_experiment(records).items():
+        if not by_step:
+            continue
+        step, have = latest_full_step(by_step)
+        first = next(iter(have.values()))[0]
+        seeds = "/".join(str(len(have[n])) if n in have else "-" for n in POLICIES)
+        probed = first["eval"]["probes"]  # empty when run with --probes 0
+        for probe in next(iter(probed.values())) if probed else ():
+            means = [
+                f"{sum(r['eval']['probes'][n][probe]['margin'] for r in have[n]) / len(have[n]):+.2f}"
+                if n in have
+                else "-"
+                for n in POLICIES
+            ]
+            diffs = []
+            for a, b in (("rft", "sft"), ("srft-true", "rft"), ("srft-rules", "rft")):
+                paired = both(have, a, b)
+                if not paired or "margins" not in paired[0]["eval"]["probes"][a][probe]:
+                    diffs.append("-")  # not trained together, or written before margins were kept
+                    continue
+                diffs.append(_interval(margin_difference(paired, probe, a, b)))
+            lines.append(
+                f"| {episodes} | {setting} | {step} | {seeds} | {probe} | "
+                + " | ".join(means)
+                + " | "
+                + " | ".join(diffs)
+                + " |"
+            )
+        for mode in first["eval"]["modes"]:
+            cells = []
+            for n in POLICIES:
+                if n not in have:
+                    cells.append("-")
+                    continue
+                k = sum(r["eval"]["modes"][mode]["students"][n]["success"]["k"] for r in have[n])
+                m = sum(r["eval"]["modes"][mode]["students"][n]["success"]["n"] for r in have[n])
+                lo, hi = wilson(k, m)
+                cells.append(f"{k / m:.1%} [{lo:.1%}, {hi:.1%}]")
+            success.append(
+                f"| {episodes} | {setting} | {step} | {mode} | " + " | ".join(cells) + " |"
+            )
     return "\n".join(lines) + "\n\n" + "\n".join(success)
 
 
@@ -542,58 +626,56 @@ def critic_agreement(out: Path) -> str:
     return "\n".join(lines)
 
 
-def summarise(out: Path) -> str:
-    """Markdown tables from results.jsonl: every step that all seeds of a setting reached."""
-    from srft.toy.eval import paired_difference, wilson
+def summarise(records: list[dict[str, Any]]) -> str:
+    """Markdown tables of every step: per student over the seeds that trained it, success and
+    probes; per pair of students over the seeds that trained both, paired differences."""
+    from srft.toy.eval import wilson
 
     lines: list[str] = []
-    for setting, by_step in complete_steps(read_results(out)).items():
-        for step, at in by_step.items():
-            for mode in at[0]["eval"]["modes"]:
-                names = list(at[0]["eval"]["modes"][mode]["students"])
+    for (episodes, setting), by_step in by_experiment(records).items():
+        for step, have in by_step.items():
+            first = next(iter(have.values()))[0]
+            for mode in first["eval"]["modes"]:
                 lines.append(
-                    f"\n**{setting} teacher, step {step}, {mode}** "
-                    f"({len(at)} seeds x {at[0]['eval']['episodes']} episodes)\n"
+                    f"\n**{episodes} episodes, {setting} teacher, step {step}, {mode}** "
+                    f"({first['eval']['episodes']} episodes per seed)\n"
                 )
                 lines.append(
-                    "| student | success (pooled) | 95% Wilson | per seed | L1 / L2 / L3 | errors/step | wrong-edit episodes |"
+                    "| student | seeds | success (pooled) | 95% Wilson | per seed | L1 / L2 / L3 "
+                    "| errors/step | wrong-edit episodes |"
                 )
-                lines.append("| --- | --- | --- | --- | --- | --- | --- |")
-                outcomes: dict[str, list[bool]] = {}
-                for name in names:
+                lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+                for name, at in have.items():
                     k = n = 0
                     per_seed, lv, err, wrong = [], {"1": [0, 0], "2": [0, 0], "3": [0, 0]}, [], []
                     for r in at:
-                        s = r["eval"]["modes"][mode]["students"][name]
-                        k += s["success"]["k"]
-                        n += s["success"]["n"]
-                        per_seed.append(f"{s['success']['rate']:.0%}")
-                        for level, v in s["per_level"].items():
+                        st = r["eval"]["modes"][mode]["students"][name]
+                        k += st["success"]["k"]
+                        n += st["success"]["n"]
+                        per_seed.append(f"{st['success']['rate']:.0%}")
+                        for level, v in st["per_level"].items():
                             lv[level][0] += v["k"]
                             lv[level][1] += v["n"]
-                        err.append(s["error_rate"])
-                        wrong.append(s["wrong_edit_episodes"])
+                        err.append(st["error_rate"])
+                        wrong.append(st["wrong_edit_episodes"])
                     lo, hi = wilson(k, n)
                     levels = " / ".join(f"{a / b:.0%}" if b else "-" for a, b in lv.values())
                     lines.append(
-                        f"| {name} | {k / n:.1%} | [{lo:.1%}, {hi:.1%}] | {', '.join(per_seed)} | "
-                        f"{levels} | {sum(err) / len(err):.2f} | {sum(wrong) / len(wrong):.1%} |"
+                        f"| {name} | {len(at)} | {k / n:.1%} | [{lo:.1%}, {hi:.1%}] | "
+                        f"{', '.join(per_seed)} | {levels} | {sum(err) / len(err):.2f} | "
+                        f"{sum(wrong) / len(wrong):.1%} |"
                     )
-                    outcomes[name] = []
-                for r in at:
-                    for name in names:
-                        eps = r["eval"]["modes"][mode]["students"][name].get("outcomes")
-                        if eps is None:
-                            break
-                        outcomes[name] += eps
-                if mode == "greedy" and all(r["eval"].get("probes") for r in at):
+                probed = mode == "greedy" and all(
+                    r["eval"].get("probes") for rs in have.values() for r in rs
+                )
+                if probed:
                     lines.append(
                         "\n| decision probe | student | prefers right (mean over seeds) "
                         "| per seed | margin, nats (mean) | per seed |"
                     )
                     lines.append("| --- | --- | --- | --- | --- | --- |")
-                    for probe in at[0]["eval"]["probes"][names[0]]:
-                        for name in names:
+                    for probe in first["eval"]["probes"][next(iter(first["eval"]["probes"]))]:
+                        for name, at in have.items():
                             vals = [r["eval"]["probes"][name][probe] for r in at]
                             pr = [v["prefers_right"] for v in vals]
                             mg = [v["margin"] for v in vals]
@@ -602,48 +684,88 @@ def summarise(out: Path) -> str:
                                 f"{', '.join(f'{x:.0%}' for x in pr)} | {sum(mg) / len(mg):+.2f} | "
                                 f"{', '.join(f'{x:+.1f}' for x in mg)} |"
                             )
-                if mode == "greedy" and all(
-                    "margins" in v for r in at for v in r["eval"]["probes"][names[0]].values()
-                ):
+                pairs = [(a, b, both(have, a, b)) for a, b in PAIRS]
+                pairs = [(a, b, at) for a, b, at in pairs if at]
+                if probed and pairs:
                     lines.append(
-                        "\n| decision probe: paired margin difference, nats | mean "
+                        "\n| decision probe: paired margin difference, nats | seeds | mean "
                         "| 95% CI, seeds and cases pooled | 95% CI over seeds | seeds where > 0 |"
                     )
-                    lines.append("| --- | --- | --- | --- | --- |")
-                    for probe in at[0]["eval"]["probes"][names[0]]:
-                        for a, b in PAIRS:
-                            if a in names and b in names:
-                                d = margin_difference(at, probe, a, b)
-                                lines.append(
-                                    f"| {probe}: {a} - {b} | {d['diff']:+.2f} | "
-                                    f"[{d['lo']:+.2f}, {d['hi']:+.2f}] | {_seed_interval(d)} | "
-                                    f"{d['seeds_positive']} of {len(at)} |"
-                                )
-                if all(outcomes[n] for n in names):
-                    lines.append("\n| paired difference (pooled over seeds) | mean | 95% CI |")
-                    lines.append("| --- | --- | --- |")
-                    for a, b in PAIRS:
-                        if a in outcomes and b in outcomes:
-                            d = paired_difference(outcomes[a], outcomes[b])
+                    lines.append("| --- | --- | --- | --- | --- | --- |")
+                    for probe in first["eval"]["probes"][next(iter(first["eval"]["probes"]))]:
+                        for a, b, at in pairs:
+                            if "margins" not in at[0]["eval"]["probes"][a][probe]:
+                                continue  # results written before margins were kept
+                            d = margin_difference(at, probe, a, b)
                             lines.append(
-                                f"| {a} - {b} | {d['diff']:+.1%} | "
-                                f"[{d['lo']:+.1%}, {d['hi']:+.1%}] |"
+                                f"| {probe}: {a} - {b} | {len(at)} | {d['diff']:+.2f} | "
+                                f"[{d['lo']:+.2f}, {d['hi']:+.2f}] | {_seed_interval(d)} | "
+                                f"{d['seeds_positive']} of {len(at)} |"
                             )
+                pairs = [(a, b, at) for a, b, at in pairs if "outcomes" in students(at[0])[a]]
+                if pairs:  # (results written before outcomes were kept do not pair)
+                    lines.append(
+                        "\n| paired success difference | seeds | mean | 95% CI, seeds and "
+                        "episodes pooled | 95% CI over seeds | seeds where > 0 |"
+                    )
+                    lines.append("| --- | --- | --- | --- | --- | --- |")
+                    for a, b, at in pairs:
+                        d = success_difference(at, mode, a, b)
+                        over_seeds = (
+                            f"[{d['seed_lo']:+.1%}, {d['seed_hi']:+.1%}]" if "seed_lo" in d else "-"
+                        )
+                        lines.append(
+                            f"| {a} - {b} | {len(at)} | {d['diff']:+.1%} | "
+                            f"[{d['lo']:+.1%}, {d['hi']:+.1%}] | {over_seeds} | "
+                            f"{d['seeds_positive']} of {len(at)} |"
+                        )
     return "\n".join(lines)
 
 
-def skill_ladder(evaluations: list[dict[str, Any]]) -> str:
+def eval_records(files: list[Path], episodes: int, setting: str, step: int) -> list[dict[str, Any]]:
+    """`srft toy eval` results as experiment records, one per training seed, so the final
+    evaluation gets the tables (and seed-level intervals) of `summarise`.
+
+    The seed is read from the students' run paths (`.../seed-N/...`, as this script lays them
+    out), else it is the file's position; the files of one seed are merged (one file per student
+    is fine). Training episodes, teacher and step are the caller's labels.
+    """
+    from srft.toy.stats import merge_evaluations
+
+    by_seed: dict[int, list[dict[str, Any]]] = {}
+    for i, f in enumerate(files):
+        ev = json.loads(f.read_text())
+        seeds = {
+            int(m.group(1))
+            for path in ev.get("models", {}).values()
+            if (m := re.search(r"seed-(\d+)", str(path)))
+        }
+        if len(seeds) > 1:
+            sys.exit(f"{f}: students of seeds {sorted(seeds)}; evaluate one seed per file")
+        by_seed.setdefault(seeds.pop() if seeds else i, []).append(ev)
+    return [
+        {
+            "train_episodes": episodes,
+            "setting": setting,
+            "seed": seed,
+            "step": step,
+            "eval": merge_evaluations(evs),
+        }
+        for seed, evs in sorted(by_seed.items())
+    ]
+
+
+def skill_ladder(records: list[dict[str, Any]]) -> str:
     """Per student and rung of the skill ladder: how many students (seeds) are past it.
 
-    `evaluations` are `srft toy eval` results, one per seed, each holding every policy. A rung
-    (`EpisodeRollout.skills`) comes all at once: a student shows it in 0-20% of its episodes
-    or in 80-100%. So the measure is the number of students past each rung (at least half of
-    their episodes), with a 95% Wilson interval over students; the per-seed shares follow.
+    A rung (`EpisodeRollout.skills`) comes all at once: a student shows it in 0-20% of its
+    episodes or in 80-100%. So the measure is the number of students past each rung (at least
+    half of their episodes), with a 95% Wilson interval over a policy's students; the per-seed
+    shares follow.
     """
     from srft.toy.rollout import SKILLS
     from srft.toy.stats import wilson
 
-    n = len(evaluations)
     lines = [
         "| mode | student | " + " | ".join(SKILLS) + " | success |",
         "| --- | --- | " + " | ".join("---" for _ in SKILLS) + " | --- |",
@@ -652,9 +774,12 @@ def skill_ladder(evaluations: list[dict[str, Any]]) -> str:
         "| mode | student | rung | share of episodes, per seed |",
         "| --- | --- | --- | --- |",
     ]
-    for mode in evaluations[0]["modes"]:
-        for name in evaluations[0]["modes"][mode]["students"]:
-            got = [ev["modes"][mode]["students"][name] for ev in evaluations]
+    for mode in records[0]["eval"]["modes"]:
+        for name in (n for n in POLICIES if any(n in students(r) for r in records)):
+            got = [
+                r["eval"]["modes"][mode]["students"][name] for r in records if name in students(r)
+            ]
+            n = len(got)
             cells = []
             for rung in SKILLS:
                 past = sum(g["skills"][rung] >= 0.5 for g in got)
@@ -669,31 +794,30 @@ def skill_ladder(evaluations: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n\n" + "\n".join(shares)
 
 
-def skills_by_step(outs: list[Path]) -> str:
+def skills_by_step(records: list[dict[str, Any]]) -> str:
     """Per student and evaluation step, greedy: the share of episodes showing each rung of the
-    skill ladder and the successes, over the seeds on file (a rung shows when a copy is learned,
-    and long runs are read by when each one comes)."""
+    skill ladder and the successes, over the student's seeds (a rung shows when a copy is
+    learned, and long runs are read by when each one comes)."""
     from srft.toy.rollout import SKILLS
 
     lines = [
-        "| folder | teacher | student | step | seeds | " + " | ".join(SKILLS) + " | success |",
+        "| episodes | teacher | student | step | seeds | " + " | ".join(SKILLS) + " | success |",
         "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in SKILLS) + " | --- |",
     ]
-    for out in outs:
-        records = read_results(out)
-        names = {n for r in records for n in r["eval"]["modes"]["greedy"]["students"]}
-        for setting, by_step in complete_steps(records).items():
-            for name in (n for n in POLICIES if n in names):
-                for step, at in by_step.items():
-                    got = [r["eval"]["modes"]["greedy"]["students"][name] for r in at]
-                    rungs = [sum(g["skills"][s] for g in got) / len(got) for s in SKILLS]
-                    k = sum(g["success"]["k"] for g in got)
-                    m = sum(g["success"]["n"] for g in got)
-                    lines.append(
-                        f"| {out.name} | {setting} | {name} | {step} | {len(at)} | "
-                        + " | ".join(f"{x:.0%}" for x in rungs)
-                        + f" | {k}/{m} |"
-                    )
+    for (episodes, setting), by_step in by_experiment(records).items():
+        for name in POLICIES:
+            for step, have in by_step.items():
+                if name not in have:
+                    continue
+                got = [students(r)[name] for r in have[name]]
+                rungs = [sum(g["skills"][s] for g in got) / len(got) for s in SKILLS]
+                k = sum(g["success"]["k"] for g in got)
+                m = sum(g["success"]["n"] for g in got)
+                lines.append(
+                    f"| {episodes} | {setting} | {name} | {step} | {len(got)} | "
+                    + " | ".join(f"{x:.0%}" for x in rungs)
+                    + f" | {k}/{m} |"
+                )
     return "\n".join(lines)
 
 
@@ -708,10 +832,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--summarise", action="store_true", help="Print the tables of results.jsonl.")
     p.add_argument(
-        "--skills",
+        "--final",
         nargs="+",
         type=Path,
-        help="Print the skill ladder of these `srft toy eval` results (one per seed), then stop.",
+        help="Print the skill ladder and the tables of these `srft toy eval` results (one or "
+        "more files per training seed), labelled with --episodes, --settings and --steps; stop.",
     )
     p.add_argument(
         "--episodes", type=int, default=2000, help="Teacher episodes per (setting, seed)."
@@ -775,20 +900,22 @@ def main(argv: list[str] | None = None) -> None:
         "--time-limit", type=float, default=60.0, help="Minutes; stops between evaluations."
     )
     args = p.parse_args(argv)
-    if args.skills:
-        print(skill_ladder([json.loads(f.read_text()) for f in args.skills]))
+    if args.final:
+        records = eval_records(args.final, args.episodes, args.settings[0], args.steps)
+        print(skill_ladder(records))
+        print(summarise(records))
         return
     if not args.out:
         p.error("--out is required")
     if args.summarise:
         outs = [Path(o) for o in args.out]
-        print(across(outs))
+        records = merged_results(outs)
+        print(across(records))
         print()
-        print(skills_by_step(outs))
+        print(skills_by_step(records))
+        print(summarise(records))
         for out in outs:
             print(f"\n## {out}\n")
-            print(summarise(out))
-            print()
             print(decision_signal(out))
             print()
             print(step_signal(out))
