@@ -418,6 +418,68 @@ def latest_full_step(
     return step, by_step[step]
 
 
+def learning_curves(records: list[dict[str, Any]], mode: str = "greedy") -> str:
+    """Success averaged over every evaluation up to the last step all students reached (the
+    area under the learning curve, per step), per student and seed, with paired differences over
+    seeds.
+
+    Each copy skill appears at a step that varies by thousands of steps between policies and
+    seeds, so a comparison at one step can flip with where training stopped; the mean over the
+    curve asks which policy gets there sooner and stays there.
+    """
+    from srft.toy.stats import seed_level_difference
+
+    lines = [
+        f"| episodes | teacher | steps | student | seeds | mean {mode} success over the steps "
+        "| per seed |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    pairs = [
+        "| episodes | teacher | pair | seeds | mean difference | 95% CI over seeds "
+        "| seeds where > 0 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (episodes, setting), by_step in by_experiment(records).items():
+        if not by_step:
+            continue
+        last, have = latest_full_step(by_step)
+        steps = [s for s in by_step if s <= last and set(by_step[s]) == set(have)]
+        area: dict[str, dict[int, float]] = {}  # student -> seed -> mean success
+        for name in have:
+            for seed in (r["seed"] for r in have[name]):
+                rates = [
+                    r["eval"]["modes"][mode]["students"][name]["success"]["rate"]
+                    for s in steps
+                    for r in by_step[s][name]
+                    if r["seed"] == seed
+                ]
+                area.setdefault(name, {})[seed] = sum(rates) / len(rates)
+        span = f"{steps[0]}-{steps[-1]} ({len(steps)})"
+        for name, per_seed in area.items():
+            mean = sum(per_seed.values()) / len(per_seed)
+            cells = ", ".join(f"{v:.1%}" for v in per_seed.values())
+            lines.append(
+                f"| {episodes} | {setting} | {span} | {name} | {len(per_seed)} | {mean:.1%} "
+                f"| {cells} |"
+            )
+        for a, b in PAIRS:
+            if a not in area or b not in area:
+                continue
+            diffs = [area[a][k] - area[b][k] for k in area[a] if k in area[b]]
+            if not diffs:
+                continue
+            mean = sum(diffs) / len(diffs)
+            ci = "-"
+            if len(diffs) > 1:
+                d = seed_level_difference(diffs)
+                ci = f"[{d['lo']:+.1%}, {d['hi']:+.1%}]"
+            pairs.append(
+                f"| {episodes} | {setting} | {a} - {b} | {len(diffs)} | {mean:+.1%} | {ci} "
+                f"| {sum(x > 0 for x in diffs)} of {len(diffs)} |"
+            )
+    return "\n".join(lines) + "\n\n" + "\n".join(pairs)
+
+
 def across(records: list[dict[str, Any]]) -> str:
     """One compact table over experiments (e.g. different amounts of data, or teachers).
 
@@ -911,6 +973,8 @@ def main(argv: list[str] | None = None) -> None:
         outs = [Path(o) for o in args.out]
         records = merged_results(outs)
         print(across(records))
+        print()
+        print(learning_curves(records))
         print()
         print(skills_by_step(records))
         print(summarise(records))
