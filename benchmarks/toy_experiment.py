@@ -16,16 +16,19 @@ pooled Wilson intervals, paired differences pooled and over seeds); `--final` do
 for `srft toy eval` results (the final evaluation, one or more files per seed), with the
 skill ladder.
 
-The recipe whose students solve episodes on a CPU (docs/benchmarks.md, fourth session: about 50
-minutes per student and core), one process per policy `p` on data prepared once:
+The recipe whose students solve episodes on a CPU (docs/benchmarks.md, fourth and fifth
+sessions: about 50 minutes per student and core), one process per policy `p` and seed `s` on
+data prepared once:
 
     python benchmarks/toy_experiment.py --out /tmp/toy --episodes 10000 --settings default \\
         --prepare-only --hidden 64 --layers 2
-    python benchmarks/toy_experiment.py --out /tmp/toy-$p --data-root /tmp/toy --episodes 10000 \\
-        --settings default --seeds 0 --policies $p --steps 7000 --eval-every 1000 \\
-        --eval-episodes 100 --batch-tokens 600 --grad-accum 12 --hidden 64 --layers 2 \\
-        --lr 3e-3 --warmup 100 --threads 1 --time-limit 120
+    python benchmarks/toy_experiment.py --out /tmp/toy-$p-s$s --data-root /tmp/toy \\
+        --episodes 10000 --settings default --seeds $s --policies $p --steps 7000 \\
+        --eval-every 1000 --eval-episodes 100 --batch-tokens 600 --grad-accum 12 --hidden 64 \\
+        --layers 2 --lr 3e-3 --warmup 100 --threads 1 --time-limit 120
     python benchmarks/toy_experiment.py --summarise --out /tmp/toy-*/
+
+`--summarise` merges the folders: records of the same (episodes, teacher, seed, step) pair up.
 """
 
 from __future__ import annotations
