@@ -886,6 +886,42 @@ def skills_by_step(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def copy_steps(records: list[dict[str, Any]]) -> str:
+    """Per student and seed: the first evaluation step at which each rung of the skill ladder
+    shows in at least half of the greedy episodes (`>N`: not by the last step evaluated, N).
+
+    A rung comes all at once, so its step is a student's sharpest fact; comparing policies on
+    these steps over seeds says which learns each copy sooner, which one fixed step cannot.
+    """
+    from srft.toy.rollout import SKILLS
+
+    lines = [
+        "| episodes | teacher | student | seed | " + " | ".join(SKILLS) + " | success by step |",
+        "| --- | --- | --- | --- | " + " | ".join("---" for _ in SKILLS) + " | --- |",
+    ]
+    for (episodes, setting), by_step in by_experiment(records).items():
+        for name in POLICIES:
+            curve: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+            for step, have in by_step.items():
+                for r in have.get(name, []):
+                    curve.setdefault(r["seed"], []).append((step, students(r)[name]))
+            for seed, points in sorted(curve.items()):
+                cells = [
+                    next(
+                        (str(step) for step, g in points if g["skills"][rung] >= 0.5),
+                        f">{points[-1][0]}",
+                    )
+                    for rung in SKILLS
+                ]
+                rates = " ".join(f"{g['success']['rate']:.0%}" for _, g in points)
+                lines.append(
+                    f"| {episodes} | {setting} | {name} | {seed} | "
+                    + " | ".join(cells)
+                    + f" | {rates} |"
+                )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -978,6 +1014,8 @@ def main(argv: list[str] | None = None) -> None:
         print(across(records))
         print()
         print(learning_curves(records))
+        print()
+        print(copy_steps(records))
         print()
         print(skills_by_step(records))
         print(summarise(records))
