@@ -99,6 +99,10 @@ def test_a_student_is_shown_at_a_step_only_with_all_its_seeds(
     curves = experiment.learning_curves(records)
     assert "| 100 | default | 10-10 (1) | rft | 2 | 100.0% |" in curves
     assert "| 100 | default | srft-true - rft | 2 |" in curves
+    # When each copy came: the perfect student shows every rung at its first evaluation.
+    copies = experiment.copy_steps(records)
+    assert "| 100 | default | rft | 1 | 10 | 10 | 10 | 10 | 100% |" in copies
+    assert "| 100 | default | srft-true | 1 | " in copies
 
 
 def test_one_student_trained_twice_for_the_same_seed_is_refused(
