@@ -278,32 +278,36 @@ PAIRS = (
 )
 
 
-def margin_difference(at: list[dict[str, Any]], probe: str, a: str, b: str) -> dict[str, Any]:
-    """Paired difference of two students' probe margins: pooled over seeds and cases, and over
-    seeds.
+def paired_over_seeds(per_seed: list[tuple[list[Any], list[Any]]]) -> dict[str, Any]:
+    """Paired difference of two students, given their per-case values in each seed (outcomes or
+    probe margins, the same cases in every seed): pooled over seeds and cases, and over seeds.
 
-    Every seed probes the same cases (they depend on the evaluation seed only), so a case's
-    margins pair across students. The pooled interval (`lo`, `hi`) treats every (seed, case) as
-    independent: it says how sure we are about these students. The seed-level interval
-    (`seed_lo`, `seed_hi`, a t interval over the per-seed mean differences) says how sure we
-    are that the policy gives better students; with few seeds that disagree it is much wider.
+    The pooled interval (`lo`, `hi`) treats every (seed, case) as independent: it says how sure
+    we are about *these* students. The seed-level interval (`seed_lo`, `seed_hi`, a t interval
+    over the per-seed mean differences) says how sure we are that the *policy* gives better
+    students; with few seeds that disagree it is much wider.
     """
     from srft.toy.stats import paired_difference, seed_level_difference
 
-    xs: list[float] = []
-    ys: list[float] = []
-    per_seed: list[float] = []
-    for r in at:
-        ma = r["eval"]["probes"][a][probe]["margins"]
-        mb = r["eval"]["probes"][b][probe]["margins"]
-        xs += ma
-        ys += mb
-        per_seed.append((sum(ma) - sum(mb)) / len(ma))
-    out = {**paired_difference(xs, ys), "seeds_positive": sum(d > 0 for d in per_seed)}
-    if len(per_seed) > 1:
-        seeds = seed_level_difference(per_seed)
+    xs = [x for a, _ in per_seed for x in a]
+    ys = [y for _, b in per_seed for y in b]
+    diffs = [(sum(a) - sum(b)) / len(a) for a, b in per_seed]
+    out = {**paired_difference(xs, ys), "seeds_positive": sum(d > 0 for d in diffs)}
+    if len(diffs) > 1:
+        seeds = seed_level_difference(diffs)
         out |= {"seed_lo": seeds["lo"], "seed_hi": seeds["hi"]}
     return out
+
+
+def margin_difference(at: list[dict[str, Any]], probe: str, a: str, b: str) -> dict[str, Any]:
+    """Paired difference of two students' probe margins (`paired_over_seeds`): every seed
+    probes the same cases (they depend on the evaluation seed only)."""
+    return paired_over_seeds(
+        [
+            (r["eval"]["probes"][a][probe]["margins"], r["eval"]["probes"][b][probe]["margins"])
+            for r in at
+        ]
+    )
 
 
 def _seed_interval(d: dict[str, Any]) -> str:
@@ -391,24 +395,16 @@ def both(have: dict[str, list[dict[str, Any]]], a: str, b: str) -> list[dict[str
 
 
 def success_difference(at: list[dict[str, Any]], mode: str, a: str, b: str) -> dict[str, Any]:
-    """Paired success difference of two students on the same episodes: pooled over seeds and
-    episodes, and (with two or more seeds) a t interval over the per-seed differences; the
-    counterpart of `margin_difference` for outcomes."""
-    from srft.toy.stats import paired_difference, seed_level_difference
-
-    xs: list[bool] = []
-    ys: list[bool] = []
-    per_seed: list[float] = []
-    for r in at:
-        got = r["eval"]["modes"][mode]["students"]
-        xs += got[a]["outcomes"]
-        ys += got[b]["outcomes"]
-        per_seed.append(got[a]["success"]["rate"] - got[b]["success"]["rate"])
-    out = {**paired_difference(xs, ys), "seeds_positive": sum(d > 0 for d in per_seed)}
-    if len(per_seed) > 1:
-        seeds = seed_level_difference(per_seed)
-        out |= {"seed_lo": seeds["lo"], "seed_hi": seeds["hi"]}
-    return out
+    """Paired success difference of two students on the same episodes (`paired_over_seeds`)."""
+    return paired_over_seeds(
+        [
+            (
+                r["eval"]["modes"][mode]["students"][a]["outcomes"],
+                r["eval"]["modes"][mode]["students"][b]["outcomes"],
+            )
+            for r in at
+        ]
+    )
 
 
 def latest_full_step(
