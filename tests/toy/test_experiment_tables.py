@@ -14,12 +14,12 @@ from srft.toy.eval import evaluate_students
 
 from .toy_students import ScriptedStudent
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "toy_experiment.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "toy_results.py"
 
 
 @pytest.fixture(scope="module")
-def experiment() -> Any:
-    spec = importlib.util.spec_from_file_location("toy_experiment", SCRIPT)
+def tables() -> Any:
+    spec = importlib.util.spec_from_file_location("toy_results", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -60,19 +60,19 @@ def write_results(folder: Path, name: str, ev: dict[str, Any], at: list[tuple[in
 
 
 def test_folders_of_one_student_each_merge_into_paired_records(
-    experiment: Any, evaluations: dict[str, Any], tmp_path: Path
+    tables: Any, evaluations: dict[str, Any], tmp_path: Path
 ) -> None:
     write_results(tmp_path / "rft", "rft", evaluations["rft"], [(0, 10), (1, 10)])
     write_results(tmp_path / "srft", "srft-true", evaluations["srft-true"], [(0, 10), (1, 10)])
-    records = experiment.merged_results([tmp_path / "rft", tmp_path / "srft"])
+    records = tables.merged_results([tmp_path / "rft", tmp_path / "srft"])
     assert [(r["seed"], r["step"]) for r in records] == [(0, 10), (1, 10)]
     for r in records:
-        assert list(experiment.students(r)) == ["rft", "srft-true"]
+        assert list(tables.students(r)) == ["rft", "srft-true"]
         assert set(r["final_loss"]) == {"rft", "srft-true"}
     rft = evaluations["rft"]["modes"]["greedy"]["students"]["rft"]["success"]["rate"]
     first = evaluations["srft-true"]["modes"]["greedy"]["students"]["srft-true"]
     assert rft == 1.0 and first["success"]["rate"] < 1.0
-    table = experiment.summarise(records)
+    table = tables.summarise(records)
     # Two seeds pair: the pooled interval and the interval over seeds are both printed.
     row = next(x for x in table.splitlines() if x.startswith("| srft-true - rft | 2 |"))
     assert f"{first['success']['rate'] - 1.0:+.1%}" in row
@@ -81,7 +81,7 @@ def test_folders_of_one_student_each_merge_into_paired_records(
 
 
 def test_a_student_is_shown_at_a_step_only_with_all_its_seeds(
-    experiment: Any, evaluations: dict[str, Any], tmp_path: Path
+    tables: Any, evaluations: dict[str, Any], tmp_path: Path
 ) -> None:
     write_results(tmp_path / "rft", "rft", evaluations["rft"], [(0, 10), (1, 10), (0, 20)])
     write_results(
@@ -90,25 +90,25 @@ def test_a_student_is_shown_at_a_step_only_with_all_its_seeds(
         evaluations["srft-true"],
         [(0, 10), (1, 10), (0, 20), (1, 20)],
     )
-    records = experiment.merged_results([tmp_path / "rft", tmp_path / "srft"])
-    by_step = experiment.by_experiment(records)[(100, "default")]
+    records = tables.merged_results([tmp_path / "rft", tmp_path / "srft"])
+    by_step = tables.by_experiment(records)[(100, "default")]
     assert set(by_step[10]) == {"rft", "srft-true"}
     assert set(by_step[20]) == {"srft-true"}  # rft's seed 1 has not reached step 20
     assert [r["seed"] for r in by_step[20]["srft-true"]] == [0, 1]
     # The learning curve compares both students over the steps both reached.
-    curves = experiment.learning_curves(records)
+    curves = tables.learning_curves(records)
     assert "| 100 | default | 10-10 (1) | rft | 2 | 100.0% |" in curves
     assert "| 100 | default | srft-true - rft | 2 |" in curves
     # When each copy came: the perfect student shows every rung at its first evaluation.
-    copies = experiment.copy_steps(records)
+    copies = tables.copy_steps(records)
     assert "| 100 | default | rft | 1 | 10 | 10 | 10 | 10 | 100% |" in copies
     assert "| 100 | default | srft-true | 1 | " in copies
 
 
 def test_one_student_trained_twice_for_the_same_seed_is_refused(
-    experiment: Any, evaluations: dict[str, Any], tmp_path: Path
+    tables: Any, evaluations: dict[str, Any], tmp_path: Path
 ) -> None:
     write_results(tmp_path / "a", "rft", evaluations["rft"], [(0, 10)])
     write_results(tmp_path / "b", "rft", evaluations["rft"], [(0, 10)])
     with pytest.raises(ValueError, match="more than one evaluation"):
-        experiment.merged_results([tmp_path / "a", tmp_path / "b"])
+        tables.merged_results([tmp_path / "a", tmp_path / "b"])
