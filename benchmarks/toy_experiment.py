@@ -46,6 +46,7 @@ from typing import Any
 # is first on sys.path).
 from toy_results import (
     POLICIES,
+    STUDENTS,
     across,
     copy_steps,
     critic_agreement,
@@ -91,7 +92,7 @@ def prepare(
     episodes: int,
     tokenizer: Path,
     max_len: int,
-    policies: tuple[str, ...] | list[str] = tuple(POLICIES),
+    policies: tuple[str, ...] | list[str] = STUDENTS,
 ) -> dict[str, Path]:
     """Data of one (setting, data seed): generate, ingest, label, build the four datasets.
 
@@ -117,7 +118,7 @@ def prepare(
     if not verdicts["rules"].exists():
         write_verdicts((judge_rules(t) for t in read_corpus(corpus)), verdicts["rules"])
     datasets = {}
-    for name, (policy, labels) in POLICIES.items():
+    for name, (policy, labels, options) in POLICIES.items():
         if name not in policies:
             continue
         folder = root / "datasets" / name
@@ -126,6 +127,7 @@ def prepare(
                 corpus,
                 verdicts[labels] if labels else None,
                 policy=policy,
+                policy_options=options,
                 tokenizer=str(tokenizer),
                 output=folder,
                 max_length=max_len,
@@ -304,8 +306,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--policies",
         type=lambda s: s.split(","),
-        default=list(POLICIES),
-        help=f"Students to train (default all: {','.join(POLICIES)}).",
+        default=list(STUDENTS),
+        help=f"Students to train (default {','.join(STUDENTS)}; any of {','.join(POLICIES)}).",
     )
     p.add_argument("--steps", type=int, default=300, help="Optimizer steps per student.")
     p.add_argument("--eval-every", type=int, default=100)
@@ -357,6 +359,9 @@ def main(argv: list[str] | None = None) -> None:
         "--time-limit", type=float, default=60.0, help="Minutes; stops between evaluations."
     )
     args = p.parse_args(argv)
+    unknown = [n for n in args.policies if n not in POLICIES]
+    if unknown:
+        p.error(f"unknown student {', '.join(unknown)}; choose from {', '.join(POLICIES)}")
     if args.final:
         records = eval_records(args.final, args.episodes, args.settings[0], args.steps)
         print(skill_ladder(records))

@@ -16,13 +16,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-POLICIES: dict[str, tuple[str, str | None]] = {
-    # student name: (build policy, verdicts: None, "true" or "rules")
-    "sft": ("sft", None),
-    "rft": ("rft", None),
-    "srft-true": ("srft", "true"),
-    "srft-rules": ("srft", "rules"),
+POLICIES: dict[str, tuple[str, str | None, dict[str, Any]]] = {
+    # student name: (build policy, verdicts: None, "true" or "rules", policy options)
+    "sft": ("sft", None, {}),
+    "rft": ("rft", None, {}),
+    "srft-true": ("srft", "true", {}),
+    "srft-rules": ("srft", "rules", {}),
+    # Ablations of the masking (not trained unless named): rft's rows with the true mistakes
+    # masked, and srft masking the true mistakes of resolved runs too.
+    "rft-masked": ("srft-resolved-only", "true", {}),
+    "srft-judged": ("srft", "true", {"judge_resolved": True}),
 }
+
+# The students of the issue's question, trained by default.
+STUDENTS = ("sft", "rft", "srft-true", "srft-rules")
 
 PAIRS = (
     ("rft", "sft"),
@@ -30,6 +37,19 @@ PAIRS = (
     ("srft-true", "rft"),
     ("srft-rules", "sft"),
     ("srft-rules", "rft"),
+    ("rft-masked", "rft"),
+    ("srft-judged", "srft-true"),
+    ("srft-judged", "rft"),
+    ("srft-judged", "rft-masked"),
+)
+
+# The differences `across` shows: the issue's question, then each masking ablation against rft.
+ACROSS_PAIRS = (
+    ("rft", "sft"),
+    ("srft-true", "rft"),
+    ("srft-rules", "rft"),
+    ("rft-masked", "rft"),
+    ("srft-judged", "rft"),
 )
 
 
@@ -234,56 +254,54 @@ def learning_curves(records: list[dict[str, Any]], mode: str = "greedy") -> str:
     return "\n".join(lines) + "\n\n" + "\n".join(pairs)
 
 
+def _head(columns: list[str]) -> list[str]:
+    return [_row(columns), _row(["---"] * len(columns))]
+
+
+def _row(cells: list[Any]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
 def across(records: list[dict[str, Any]]) -> str:
     """One compact table over experiments (e.g. different amounts of data, or teachers).
 
     Per (training episodes, teacher): the latest step every student reached; the `first_hit`
     and `after_wrong_edit` probe margins per student, and the paired margin differences that
-    carry the question (rft - sft, srft-true - rft, srft-rules - rft) with 95% intervals; greedy
-    and T=1 success pooled over seeds.
+    carry the question (`ACROSS_PAIRS`) with 95% intervals; greedy and T=1 success pooled over
+    seeds. Only the students in `records` get columns.
     """
     from srft.toy.eval import wilson
 
-    lines = [
-        "| episodes | teacher | step | seeds | probe | sft | rft | srft-true | srft-rules "
-        "| rft - sft | srft-true - rft | srft-rules - rft |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    success = [
-        "| episodes | teacher | step | mode | sft | rft | srft-true | srft-rules |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    shown = [n for n in POLICIES if any(n in students(r) for r in records)]
+    against = [(a, b) for a, b in ACROSS_PAIRS if a in shown and b in shown]
+    lines = _head(["episodes", "teacher", "step", "seeds", "probe", *shown]
+                  + [f"{a} - {b}" for a, b in against])  # fmt: skip
+    success = _head(["episodes", "teacher", "step", "mode", *shown])
     for (episodes, setting), by_step in by_experiment(records).items():
         if not by_step:
             continue
         step, have = latest_full_step(by_step)
         first = next(iter(have.values()))[0]
-        seeds = "/".join(str(len(have[n])) if n in have else "-" for n in POLICIES)
+        seeds = "/".join(str(len(have[n])) if n in have else "-" for n in shown)
         probed = first["eval"]["probes"]  # empty when run with --probes 0
         for probe in next(iter(probed.values())) if probed else ():
             means = [
                 f"{sum(r['eval']['probes'][n][probe]['margin'] for r in have[n]) / len(have[n]):+.2f}"
                 if n in have
                 else "-"
-                for n in POLICIES
+                for n in shown
             ]
             diffs = []
-            for a, b in (("rft", "sft"), ("srft-true", "rft"), ("srft-rules", "rft")):
+            for a, b in against:
                 paired = both(have, a, b)
                 if not paired or "margins" not in paired[0]["eval"]["probes"][a][probe]:
                     diffs.append("-")  # not trained together, or written before margins were kept
                     continue
                 diffs.append(_interval(margin_difference(paired, probe, a, b)))
-            lines.append(
-                f"| {episodes} | {setting} | {step} | {seeds} | {probe} | "
-                + " | ".join(means)
-                + " | "
-                + " | ".join(diffs)
-                + " |"
-            )
+            lines.append(_row([episodes, setting, step, seeds, probe, *means, *diffs]))
         for mode in first["eval"]["modes"]:
             cells = []
-            for n in POLICIES:
+            for n in shown:
                 if n not in have:
                     cells.append("-")
                     continue

@@ -16,8 +16,15 @@ def _traj(outcome: str):
     return trajectory(TURNS, outcome=outcome)
 
 
-def test_registry_has_the_five_policies_of_the_method():
-    assert policy_names() == ["rft", "rule-mask", "sft", "srft", "srft-unresolved-only"]
+def test_registry_has_the_policies_of_the_method_and_the_resolved_only_mirror():
+    assert policy_names() == [
+        "rft",
+        "rule-mask",
+        "sft",
+        "srft",
+        "srft-resolved-only",
+        "srft-unresolved-only",
+    ]
 
 
 def test_unknown_policy_is_an_error_naming_the_choices():
@@ -100,6 +107,18 @@ def test_srft_unresolved_only_drops_resolved_and_masks_unresolved():
     policy = make_policy("srft-unresolved-only")
     assert not policy.decide(_traj("resolved"), verdict("t1", LABELS)).keep
     assert policy.decide(_traj("unresolved"), verdict("t1", LABELS)).trained == (True, False, True)
+
+
+def test_srft_resolved_only_keeps_rfts_trajectories_and_masks_their_mistakes():
+    policy = make_policy("srft-resolved-only")
+    assert policy.decide(_traj("resolved"), verdict("t1", LABELS)).trained == (True, False, True)
+    assert not policy.decide(_traj("unresolved"), verdict("t1", LABELS)).keep
+    assert policy.decide(_traj("unknown"), None).reason == "dropped:unknown"
+
+
+def test_srft_resolved_only_has_no_unknown_outcome_option_since_it_never_judges_them():
+    with pytest.raises(PolicyError, match="option unknown_outcome"):
+        make_policy("srft-resolved-only", {"unknown_outcome": "judge"})
 
 
 def test_rule_mask_masks_steps_whose_observation_shows_an_error_without_verdicts():

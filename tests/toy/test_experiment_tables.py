@@ -112,3 +112,21 @@ def test_one_student_trained_twice_for_the_same_seed_is_refused(
     write_results(tmp_path / "b", "rft", evaluations["rft"], [(0, 10)])
     with pytest.raises(ValueError, match="more than one evaluation"):
         tables.merged_results([tmp_path / "a", tmp_path / "b"])
+
+
+def test_the_compact_table_has_columns_for_the_students_trained_only(
+    tables: Any, evaluations: dict[str, Any], tmp_path: Path
+) -> None:
+    # An ablation student (rft's rows, mistakes masked) pairs with rft like the students.
+    masked = json.loads(json.dumps(evaluations["srft-true"]).replace('"srft-true"', '"rft-masked"'))
+    write_results(tmp_path / "rft", "rft", evaluations["rft"], [(0, 10), (1, 10)])
+    write_results(tmp_path / "masked", "rft-masked", masked, [(0, 10), (1, 10)])
+    table = tables.across(tables.merged_results([tmp_path / "rft", tmp_path / "masked"]))
+    # The evaluations ran without probes: the probe table is its head only.
+    head, _, _, success_head, _, success_row = table.splitlines()
+    assert head == (
+        "| episodes | teacher | step | seeds | probe | rft | rft-masked | rft-masked - rft |"
+    )
+    assert success_head == "| episodes | teacher | step | mode | rft | rft-masked |"
+    assert success_row.startswith("| 100 | default | 10 | greedy | 100.0% ")
+    assert "srft-true" not in table

@@ -10,6 +10,8 @@ comparing policies compares only their choices. Each row of the paper's table is
 - `srft`: resolved trajectories fully trained, unresolved ones kept with the critic's
   `mistake` steps masked.
 - `srft-unresolved-only`: the paper's ablation, unresolved trajectories only, critic-masked.
+- `srft-resolved-only`: its mirror, rft with the critic's `mistake` steps of the resolved
+  trajectories masked (a resolved run's recovered mistakes are mistakes too).
 - `rule-mask`: every trajectory, steps that the offline rule critic flags masked (SWE-Lego's
   error masking); needs no verdicts file.
 
@@ -157,6 +159,11 @@ class CriticOptions(_Options):
         description="a trajectory whose critic call failed: drop it, train it fully, or keep "
         "it as context with every step masked",
     )
+
+
+class UnresolvedCriticOptions(CriticOptions):
+    """Options of the critic-masked policies that judge unresolved trajectories."""
+
     unknown_outcome: Literal["drop", "judge"] = Field(
         "drop",
         description="a trajectory of unknown outcome: drop it, or judge it like an "
@@ -195,7 +202,7 @@ class SRFT(_CriticPolicy):
 
     name = "srft"
 
-    class Options(CriticOptions):
+    class Options(UnresolvedCriticOptions):
         judge_resolved: bool = Field(
             False, description="mask the critic's flagged steps in resolved trajectories too"
         )
@@ -217,7 +224,7 @@ class SRFTUnresolvedOnly(_CriticPolicy):
 
     name = "srft-unresolved-only"
 
-    class Options(CriticOptions):
+    class Options(UnresolvedCriticOptions):
         pass
 
     def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
@@ -227,6 +234,27 @@ class SRFTUnresolvedOnly(_CriticPolicy):
         if status == "unknown" and self.options.unknown_outcome == "drop":
             return _drop(trajectory, verdict, "unknown")
         return self._judged(trajectory, verdict, status)
+
+
+@register_policy
+class SRFTResolvedOnly(_CriticPolicy):
+    """Rejection fine-tuning with the critic's flagged steps masked: resolved trajectories only.
+
+    A resolved run often reached its fix after a wrong edit and a recovery; `rft` trains that
+    wrong edit. This policy keeps rft's data and masks such steps, so it separates what masking
+    does from what adding the unresolved runs does (`srft`).
+    """
+
+    name = "srft-resolved-only"
+
+    class Options(CriticOptions):
+        pass
+
+    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        status = trajectory.outcome.status
+        if status != "resolved":
+            return _drop(trajectory, verdict, status)
+        return self._judged(trajectory, verdict, "resolved")
 
 
 @register_policy

@@ -126,7 +126,7 @@ class PolicySpec(_Section):
     """One row of the comparison: a masking policy (and its options) that gets its own student."""
 
     name: str = Field(
-        description="Policy from the policy registry: sft, rft, srft, srft-unresolved-only, rule-mask."
+        description="Policy from the policy registry: sft, rft, srft, srft-resolved-only, srft-unresolved-only, rule-mask."
     )
     row: str | None = Field(
         None,
