@@ -29,6 +29,7 @@ data prepared once:
     python benchmarks/toy_experiment.py --summarise --out /tmp/toy-*/
 
 `--summarise` merges the folders: records of the same (episodes, teacher, seed, step) pair up.
+`--policies` also takes the masking ablations `rft-masked` and `srft-judged` (toy_results.py).
 """
 
 from __future__ import annotations
