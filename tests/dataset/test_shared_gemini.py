@@ -42,6 +42,7 @@ def gemini_inputs(shared_trajectories: Path, tmp_path_factory) -> tuple[Path, Pa
         ("rft", {"django__django-16429"}),
         ("srft", set(RUNS)),
         ("srft-unresolved-only", {"django__django-15127"}),
+        ("srft-resolved-only", {"django__django-16429"}),
     ],
 )
 def test_gemini_runs_build_under_each_policy(gemini_inputs, smollm2_path, tmp_path, policy, kept):
@@ -55,9 +56,12 @@ def test_gemini_runs_build_under_each_policy(gemini_inputs, smollm2_path, tmp_pa
     for row in rows:
         assert row["outcome"] == RUNS[row["trajectory_id"]]
         masked = [s for s in row["steps"] if not s["trained"]]
-        if policy in ("sft", "rft") or row["outcome"] == "resolved":
+        judged = policy.startswith("srft-") or (policy == "srft" and row["outcome"] != "resolved")
+        if not judged:
             assert not masked
-        else:
-            assert masked and all(s["label"] == "mistake" for s in masked)
-            for s in masked:
-                assert set(row["labels"][s["start"] : s["end"]]) == {IGNORE_INDEX}
+            continue
+        # A judged run has exactly its `mistake` steps masked (the unresolved one has some).
+        assert masked == [s for s in row["steps"] if s["label"] == "mistake"]
+        assert masked or row["outcome"] == "resolved"
+        for s in masked:
+            assert set(row["labels"][s["start"] : s["end"]]) == {IGNORE_INDEX}
