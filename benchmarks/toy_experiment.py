@@ -375,8 +375,10 @@ def main(argv: list[str] | None = None) -> None:
         records = merged_results(outs)
         print(across(records))
         print()
-        print(learning_curves(records))
-        print()
+        # Success, then the two copies that decide it (the file, the value).
+        for measure in ("success", "edit_right_line", "write_right_value"):
+            print(learning_curves(records, measure=measure))
+            print()
         print(copy_steps(records))
         print()
         print(skills_by_step(records))

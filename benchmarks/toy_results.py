@@ -192,24 +192,35 @@ def latest_full_step(
     return step, by_step[step]
 
 
-def learning_curves(records: list[dict[str, Any]], mode: str = "greedy") -> str:
-    """Success averaged over every evaluation up to the last step all students reached (the
+def learning_curves(
+    records: list[dict[str, Any]], mode: str = "greedy", measure: str = "success"
+) -> str:
+    """A measure averaged over every evaluation up to the last step all students reached (the
     area under the learning curve, per step), per student and seed, with paired differences over
-    seeds.
+    seeds. The measure is success, or the share of episodes showing a rung of the skill ladder
+    (`edit_right_line`: the file copy).
 
     Each copy skill appears at a step that varies by thousands of steps between policies and
     seeds, so a comparison at one step can flip with where training stopped; the mean over the
-    curve asks which policy gets there sooner and stays there.
+    curve asks which policy gets there sooner and stays there. The same for a rung asks which
+    policy learns that copy sooner, where no student solves episodes yet.
     """
+    from srft.toy.rollout import SKILLS
     from srft.toy.stats import seed_level_difference
 
+    if measure != "success" and measure not in SKILLS:
+        raise ValueError(f"unknown measure {measure!r}: success or one of {', '.join(SKILLS)}")
+    what = f"{mode} success" if measure == "success" else f"{mode} {measure} share"
+
+    def value(student: dict[str, Any]) -> float:
+        return student["success"]["rate"] if measure == "success" else student["skills"][measure]
+
     lines = [
-        f"| episodes | teacher | steps | student | seeds | mean {mode} success over the steps "
-        "| per seed |",
+        f"| episodes | teacher | steps | student | seeds | mean {what} over the steps | per seed |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     pairs = [
-        "| episodes | teacher | pair | seeds | mean difference | 95% CI over seeds "
+        f"| episodes | teacher | pair | seeds | mean difference, {what} | 95% CI over seeds "
         "| seeds where > 0 |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -218,11 +229,11 @@ def learning_curves(records: list[dict[str, Any]], mode: str = "greedy") -> str:
             continue
         last, have = latest_full_step(by_step)
         steps = [s for s in by_step if s <= last and set(by_step[s]) == set(have)]
-        area: dict[str, dict[int, float]] = {}  # student -> seed -> mean success
+        area: dict[str, dict[int, float]] = {}  # student -> seed -> mean of the measure
         for name in have:
             for seed in (r["seed"] for r in have[name]):
                 rates = [
-                    r["eval"]["modes"][mode]["students"][name]["success"]["rate"]
+                    value(r["eval"]["modes"][mode]["students"][name])
                     for s in steps
                     for r in by_step[s][name]
                     if r["seed"] == seed

@@ -99,6 +99,16 @@ def test_a_student_is_shown_at_a_step_only_with_all_its_seeds(
     curves = tables.learning_curves(records)
     assert "| 100 | default | 10-10 (1) | rft | 2 | 100.0% |" in curves
     assert "| 100 | default | srft-true - rft | 2 |" in curves
+    # The same over a rung of the skill ladder: the first-hit student edits the right line only
+    # where the first hit is right, the perfect one always.
+    files = tables.learning_curves(records, measure="edit_right_line")
+    assert "| 100 | default | 10-10 (1) | rft | 2 | 100.0% | 100.0%, 100.0% |" in files
+    first_hit = evaluations["srft-true"]["modes"]["greedy"]["students"]["srft-true"]
+    right_line = first_hit["skills"]["edit_right_line"]
+    assert right_line < 1.0
+    assert f"| srft-true - rft | 2 | {right_line - 1.0:+.1%} | " in files
+    with pytest.raises(ValueError, match="unknown measure"):
+        tables.learning_curves(records, measure="edit_wrong_line")
     # When each copy came: the perfect student shows every rung at its first evaluation.
     copies = tables.copy_steps(records)
     assert "| 100 | default | rft | 1 | 10 | 10 | 10 | 10 | 100% |" in copies
