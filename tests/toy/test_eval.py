@@ -73,6 +73,11 @@ def test_students_are_paired_on_the_same_episodes(toy_tokenizer: Any) -> None:
     diff = sum(oracle["outcomes"]) - sum(first["outcomes"])
     assert greedy["paired"]["oracle - first-hit"]["diff"] == diff / 12
     assert "oracle" in format_table(result)
+    # Every failure of the first-hit student is a first-hit edit, and the kinds say so.
+    assert oracle["wrong_edit_kinds"] == dict.fromkeys(oracle["wrong_edit_kinds"], 0.0)
+    assert first["wrong_edit_kinds"]["first_hit"] == first["wrong_edit_episodes"] > 0
+    assert first["wrong_edit_kinds"]["first_hit"] == 1 - first["success"]["rate"]
+    assert "wrong edits: wrong_value 0%  first_hit" in format_table(result)
 
 
 def test_decision_probes_pose_a_wrong_first_hit_and_a_visible_wrong_edit() -> None:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from srft.toy.env import ConfigRepo
 from srft.toy.generate import episodes as make_episodes
-from srft.toy.rollout import load_student, rollout
+from srft.toy.rollout import EpisodeRollout, load_student, rollout
 
 from .toy_students import Babbler, ScriptedStudent, WrongFileStudent, tiny_llama
 
@@ -60,6 +61,53 @@ def test_the_key_rung_counts_an_edit_of_the_issues_key_even_in_the_wrong_file(
             "write_right_value": False,
         }
         assert not r.resolved
+
+
+def played(episode: Any, commands: list[str]) -> EpisodeRollout:
+    """An episode rollout of fixed commands, run in the environment."""
+    run = EpisodeRollout(episode=episode, repo=ConfigRepo(episode), messages=[])
+    for c in commands:
+        run.commands.append(c)
+        run.observations.append(run.repo.run(c))
+    return run
+
+
+def test_each_wrong_edit_is_named_by_the_line_it_changed(tokenizer: Any) -> None:
+    e = next(x for x in make_episodes(60, seed=6, levels=(3,)) if len(x.files) > 2)
+    grep = ConfigRepo(e).run(f"grep {e.target_key}").output.splitlines()
+    hits = [line.split(" = ")[0].split(":") for line in grep]
+    first, other = hits[0], next(h for h in hits[1:] if h != [e.target_file, e.target_key])
+    assert first != [e.target_file, e.target_key]  # level 3: the key is in other files too
+    plain_file, lines = next(
+        (n, lines) for n, lines in e.files.items() if all(e.target_key not in k for k, _ in lines)
+    )
+    wrong_value = str(int(e.new_value) + 1)
+    run = played(
+        e,
+        [
+            f"grep {e.target_key}",
+            f"edit {first[0]} {first[1]} {e.new_value}",
+            f"edit {other[0]} {other[1]} {e.new_value}",
+            f"edit {plain_file} {lines[0][0]} {e.new_value}",
+            f"edit {e.target_file} {e.target_key} {wrong_value}",
+            f"edit {e.target_file} no_such_key {e.new_value}",  # fails: not an edit
+            f"edit {e.target_file} {e.target_key} {e.new_value}",  # the right edit
+        ],
+    )
+    assert run.wrong_edit_kinds() == ["first_hit", "other_hit", "other_line", "wrong_value"]
+    assert run.wrong_edits == 4
+    right = played(
+        e, [f"grep {e.target_key}", f"edit {e.target_file} {e.target_key} {e.new_value}"]
+    )
+    assert right.wrong_edit_kinds() == []
+
+
+def test_a_first_hit_students_wrong_edits_are_all_first_hits(tokenizer: Any) -> None:
+    eps = make_episodes(30, seed=6, levels=(3,))
+    runs = rollout(ScriptedStudent(tokenizer, oracle=False), tokenizer, eps)
+    kinds = [k for r in runs for k in r.wrong_edit_kinds()]
+    assert kinds and set(kinds) == {"first_hit"}
+    assert len(kinds) == sum(not r.resolved for r in runs)
 
 
 def test_a_reply_without_a_bash_block_gets_a_format_error_until_the_step_limit(

@@ -15,7 +15,7 @@ from srft.toy.env import LEVELS
 from srft.toy.generate import episodes as make_episodes
 from srft.toy.probe import run_probes
 from srft.toy.protocol import STEP_LIMIT
-from srft.toy.rollout import SKILLS, EpisodeRollout, load_student, rollout
+from srft.toy.rollout import SKILLS, WRONG_EDITS, EpisodeRollout, load_student, rollout
 from srft.toy.stats import (
     TOY_EVAL_FORMAT,
     TOY_EVAL_VERSION,
@@ -56,6 +56,11 @@ def summarise(runs: list[EpisodeRollout]) -> dict[str, Any]:
         "submitted": sum(r.stop == "submitted" for r in runs) / max(1, len(runs)),
         "error_rate": sum(r.errors for r in runs) / max(1, steps),
         "wrong_edit_episodes": sum(r.wrong_edits > 0 for r in runs) / max(1, len(runs)),
+        # Share of episodes with at least one wrong edit of each kind (`WRONG_EDITS`).
+        "wrong_edit_kinds": {
+            kind: sum(kind in r.wrong_edit_kinds() for r in runs) / max(1, len(runs))
+            for kind in WRONG_EDITS
+        },
         "mean_steps": steps / max(1, len(runs)),
         # Share of episodes showing each sub-skill at least once (`EpisodeRollout.skills`).
         "skills": {
@@ -160,6 +165,9 @@ def format_table(result: dict[str, Any]) -> str:
             if "skills" in s:
                 skills = "  ".join(f"{k} {v:.0%}" for k, v in s["skills"].items())
                 lines.append(f"  {'':<16} episodes with: {skills}")
+            if "wrong_edit_kinds" in s:
+                kinds = "  ".join(f"{k} {v:.0%}" for k, v in s["wrong_edit_kinds"].items())
+                lines.append(f"  {'':<16} wrong edits: {kinds}")
         for pair, d in data["paired"].items():
             lines.append(f"  {pair:<30} {d['diff']:+.1%} [{d['lo']:+.1%}, {d['hi']:+.1%}]")
     for name, probes in result.get("probes", {}).items():

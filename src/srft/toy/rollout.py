@@ -29,6 +29,11 @@ from srft.toy.protocol import (
 # The copies an episode asks for, in order (`EpisodeRollout.skills`).
 SKILLS = ("grep_key", "edit_key", "edit_right_line", "write_right_value")
 
+# What a wrong edit changed (`EpisodeRollout.wrong_edit_kinds`): the issue's line with a wrong
+# value; the line of the first hit of `grep KEY` (the teacher's majority mistake); another of
+# its hits (the issue's key in another file, or a decoy key); a line that grep does not find.
+WRONG_EDITS = ("wrong_value", "first_hit", "other_hit", "other_line")
+
 
 @dataclass
 class EpisodeRollout:
@@ -62,16 +67,33 @@ class EpisodeRollout:
     @property
     def wrong_edits(self) -> int:
         """Successful edits that set anything but the issue's key, file and value."""
+        return len(self.wrong_edit_kinds())
+
+    def wrong_edit_kinds(self) -> list[str]:
+        """What each successful wrong edit changed, in order (`WRONG_EDITS`).
+
+        A wrong-edit rate says that a student fails at the line choice or at the value; the kind
+        says which, and whether it is the teacher's majority mistake (the first grep hit) or a
+        line it chose for another reason. Hits are those of `grep KEY` in the episode's original
+        repository, as the environment prints them.
+        """
         e = self.episode
-        right = f"edit {e.target_file} {e.target_key} {e.new_value}"
-        return sum(
-            1
-            for c, o in zip(self.commands, self.observations, strict=True)
-            if c is not None
-            and c.startswith("edit ")
-            and o.returncode == 0
-            and c.split() != right.split()
-        )
+        grep = ConfigRepo(e).run(f"grep {e.target_key}").output.splitlines()
+        hits = [tuple(line.split(" = ", 1)[0].split(":", 1)) for line in grep]
+        kinds = []
+        for c, o in zip(self.commands, self.observations, strict=True):
+            words = (c or "").split()
+            if len(words) != 4 or words[0] != "edit" or o.returncode != 0:
+                continue
+            line = (words[1], words[2])
+            if line == (e.target_file, e.target_key):
+                if words[3] != e.new_value:
+                    kinds.append("wrong_value")
+            elif line == hits[0]:
+                kinds.append("first_hit")
+            else:
+                kinds.append("other_hit" if line in hits else "other_line")
+        return kinds
 
     def skills(self) -> dict[str, bool]:
         """The sub-skills an episode needs, each seen at least once (partial credit).
@@ -105,6 +127,7 @@ class EpisodeRollout:
             "steps": self.steps,
             "errors": self.errors,
             "wrong_edits": self.wrong_edits,
+            "wrong_edit_kinds": self.wrong_edit_kinds(),
             "commands": self.commands,
         }
 
