@@ -134,6 +134,16 @@ class Observation:
     output: str
 
 
+def grep_hits(obs: Observation) -> list[tuple[str, str, str]]:
+    """`(file, key, value)` of each line `file:key = value` of a `grep` observation."""
+    out = []
+    for line in obs.output.splitlines():
+        where, _, rest = line.partition(":")
+        key, _, value = rest.partition(" = ")
+        out.append((where, key, value))
+    return out
+
+
 @dataclass
 class ConfigRepo:
     """The mutable state of one episode: its files, and whether the agent has submitted."""

@@ -46,6 +46,7 @@ __all__ = [
 def summarise(runs: list[EpisodeRollout]) -> dict[str, Any]:
     """Success (overall and per level), error and wrong-edit rates of one student's rollouts."""
     steps = sum(r.steps for r in runs)
+    kinds = [set(r.wrong_edit_kinds()) for r in runs]  # each replays the episode's grep
     per_level = {}
     for level in sorted({r.episode.level for r in runs}):
         sub = [r for r in runs if r.episode.level == level]
@@ -55,11 +56,10 @@ def summarise(runs: list[EpisodeRollout]) -> dict[str, Any]:
         "per_level": per_level,
         "submitted": sum(r.stop == "submitted" for r in runs) / max(1, len(runs)),
         "error_rate": sum(r.errors for r in runs) / max(1, steps),
-        "wrong_edit_episodes": sum(r.wrong_edits > 0 for r in runs) / max(1, len(runs)),
+        "wrong_edit_episodes": sum(bool(k) for k in kinds) / max(1, len(runs)),
         # Share of episodes with at least one wrong edit of each kind (`WRONG_EDITS`).
         "wrong_edit_kinds": {
-            kind: sum(kind in r.wrong_edit_kinds() for r in runs) / max(1, len(runs))
-            for kind in WRONG_EDITS
+            kind: sum(kind in k for k in kinds) / max(1, len(runs)) for kind in WRONG_EDITS
         },
         "mean_steps": steps / max(1, len(runs)),
         # Share of episodes showing each sub-skill at least once (`EpisodeRollout.skills`).

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from srft.toy.env import ConfigRepo, Episode, Observation
+from srft.toy.env import ConfigRepo, Episode, Observation, grep_hits
 from srft.toy.protocol import (
     STEP_LIMIT,
     SYSTEM_PROMPT,
@@ -78,8 +78,7 @@ class EpisodeRollout:
         repository, as the environment prints them.
         """
         e = self.episode
-        grep = ConfigRepo(e).run(f"grep {e.target_key}").output.splitlines()
-        hits = [tuple(line.split(" = ", 1)[0].split(":", 1)) for line in grep]
+        hits = [(f, k) for f, k, _ in grep_hits(ConfigRepo(e).run(f"grep {e.target_key}"))]
         kinds = []
         for c, o in zip(self.commands, self.observations, strict=True):
             words = (c or "").split()
@@ -126,8 +125,8 @@ class EpisodeRollout:
             "stop": self.stop,
             "steps": self.steps,
             "errors": self.errors,
-            "wrong_edits": self.wrong_edits,
-            "wrong_edit_kinds": self.wrong_edit_kinds(),
+            "wrong_edits": len(kinds := self.wrong_edit_kinds()),
+            "wrong_edit_kinds": kinds,
             "commands": self.commands,
         }
 

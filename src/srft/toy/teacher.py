@@ -26,7 +26,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from srft.toy.env import VALUE_RANGE, ConfigRepo, Episode, Observation
+from srft.toy.env import VALUE_RANGE, ConfigRepo, Episode, Observation, grep_hits
 
 _TYPOS = {"ls": "sl", "grep": "grpe", "cat": "cta", "edit": "edti", "submit": "sumbit"}
 
@@ -115,16 +115,6 @@ class TeacherRun:
         return [s.label for s in self.steps]
 
 
-def _hits(obs: Observation) -> list[tuple[str, str, str]]:
-    """`(file, key, value)` of each `grep` output line `file:key = value`."""
-    out = []
-    for line in obs.output.splitlines():
-        where, _, rest = line.partition(":")
-        key, _, value = rest.partition(" = ")
-        out.append((where, key, value))
-    return out
-
-
 def _wrong_value(rng: random.Random, right: str, old: str) -> str:
     """A plausible wrong value: the old one, a neighbour, or the digits swapped."""
     lo, hi = VALUE_RANGE
@@ -160,7 +150,7 @@ def teach(episode: Episode, config: TeacherConfig, seed: int) -> TeacherRun:
     if rng.random() < config.unnecessary / 2:
         act_with_typo(LIST_THOUGHT, "ls", "unnecessary", "the listing is not needed")
     obs = act_with_typo(f"{FIND} {key} .", f"grep {key}", "good", "searches for the issue's key")
-    hits = _hits(obs)
+    hits = grep_hits(obs)
     if rng.random() < config.unnecessary / 2:
         name = rng.choice(list(episode.files))
         act_with_typo(f"{READ} {name} .", f"cat {name}", "unnecessary", "the grep hit suffices")
