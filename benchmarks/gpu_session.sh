@@ -62,10 +62,10 @@ read -r -a SEEDS <<<"${SEEDS:-0 1 2}"
 # --- toy data, on the CPU cores: generate + sft build, then the other three builds at once
 prepare() {
   local s=$1
-  $PY benchmarks/toy_experiment.py --out "$WORK/prep-$s-sft" --data-root "$WORK" --settings "$s" \
+  $PY experiments/toy/toy_experiment.py --out "$WORK/prep-$s-sft" --data-root "$WORK" --settings "$s" \
     --prepare-only --policies sft "${COMMON[@]}" >"$WORK/prep-$s.log" 2>&1 || return 1
   for p in rft srft-true srft-rules; do
-    $PY benchmarks/toy_experiment.py --out "$WORK/prep-$s-$p" --data-root "$WORK" --settings "$s" \
+    $PY experiments/toy/toy_experiment.py --out "$WORK/prep-$s-$p" --data-root "$WORK" --settings "$s" \
       --prepare-only --policies "$p" "${COMMON[@]}" >>"$WORK/prep-$s.log" 2>&1 &
   done
   wait
@@ -97,7 +97,7 @@ if has toy; then
   log "toy data ready: $(ls -d "$WORK"/*/data-0/datasets/* 2>/dev/null | wc -l) datasets"
   budget=$(left)
   for s in "${SETTINGS[@]}"; do for k in "${SEEDS[@]}"; do
-    timeout "$budget" $PY benchmarks/toy_experiment.py --out "$WORK/run-$s-$k" \
+    timeout "$budget" $PY experiments/toy/toy_experiment.py --out "$WORK/run-$s-$k" \
       --data-root "$WORK" --settings "$s" --seeds "$k" "${COMMON[@]}" \
       --time-limit "$($PY -c "print(($budget - 75) / 60)")" >"$WORK/run-$s-$k.log" 2>&1 &
   done; done

@@ -14,7 +14,7 @@ from srft.toy.eval import evaluate_students
 
 from .toy_students import ScriptedStudent
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "toy_results.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "toy" / "toy_results.py"
 
 
 @pytest.fixture(scope="module")

@@ -11,22 +11,22 @@ Training runs in chunks (constant learning rate after warm-up, resumed from the 
 checkpoints), and all students are evaluated after every chunk, so a time limit still leaves
 complete, paired numbers. Results are appended to `<out>/results.jsonl` as they come; rerun
 with a larger `--steps` to extend an experiment (evaluations on file are not repeated).
-`--summarise` turns that file into the markdown tables of docs/benchmarks.md (means over seeds,
+`--summarise` turns that file into the markdown tables of experiments/toy/NOTEBOOK.md (means over seeds,
 pooled Wilson intervals, paired differences pooled and over seeds); `--final` does the same
 for `srft toy eval` results (the final evaluation, one or more files per seed), with the
 skill ladder. The tables are `toy_results.py`, beside this script.
 
-The recipe whose students solve episodes on a CPU (docs/benchmarks.md, fourth and fifth
+The recipe whose students solve episodes on a CPU (experiments/toy/NOTEBOOK.md, fourth and fifth
 to sixth sessions: about 50 minutes per student and core), one process per policy `p` and seed `s` on
 data prepared once:
 
-    python benchmarks/toy_experiment.py --out /tmp/toy --episodes 10000 --settings default \\
+    python experiments/toy/toy_experiment.py --out /tmp/toy --episodes 10000 --settings default \\
         --prepare-only --hidden 64 --layers 2
-    python benchmarks/toy_experiment.py --out /tmp/toy-$p-s$s --data-root /tmp/toy \\
+    python experiments/toy/toy_experiment.py --out /tmp/toy-$p-s$s --data-root /tmp/toy \\
         --episodes 10000 --settings default --seeds $s --policies $p --steps 7000 \\
         --eval-every 1000 --eval-episodes 100 --batch-tokens 600 --grad-accum 12 --hidden 64 \\
         --layers 2 --lr 3e-3 --warmup 100 --threads 1 --time-limit 120
-    python benchmarks/toy_experiment.py --summarise --out /tmp/toy-*/
+    python experiments/toy/toy_experiment.py --summarise --out /tmp/toy-*/
 
 `--summarise` merges the folders: records of the same (episodes, teacher, seed, step) pair up.
 `--policies` also takes the masking ablations `rft-masked` and `srft-judged` (toy_results.py).
@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-# The tables live beside this script (run as `python benchmarks/toy_experiment.py`, its folder
+# The tables live beside this script (run as `python experiments/toy/toy_experiment.py`, its folder
 # is first on sys.path).
 from toy_results import (
     POLICIES,

@@ -1,7 +1,7 @@
 """The toy experiment's results: its students, and the tables of `results.jsonl` records.
 
 `toy_experiment.py` trains and evaluates; this module reads what it wrote (and what
-`srft toy eval` writes) and turns it into the markdown tables of docs/benchmarks.md. Records of
+`srft toy eval` writes) and turns it into the markdown tables of experiments/toy/NOTEBOOK.md. Records of
 several folders merge by (training episodes, teacher, seed, step), so one process per student
 and seed (the CPU recipe) still gives paired tables. Every interval comes twice: pooled over
 seeds and cases (how sure we are about these students) and over seeds (how sure we are about

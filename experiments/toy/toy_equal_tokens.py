@@ -1,14 +1,14 @@
 """Equal steps or equal trained tokens? srft-true resumed to rft's trained-token count, then probed.
 
 `srft` masks mistakes, so at equal optimizer steps it trains about 30% fewer tokens than `rft`
-(docs/benchmarks.md, "Equal steps, unequal signal"). This script takes the srft-true students
+(experiments/toy/NOTEBOOK.md, "Equal steps, unequal signal"). This script takes the srft-true students
 of a finished `toy_experiment.py` folder at `--from-step`, copies them, resumes each to
 `--steps` (the trainer's own resume; the learning rate is constant after warm-up, so this equals
 a run of `--steps` from the start), probes them on the experiment's own probe cases, and prints
 paired margin differences against rft and srft-true at `--from-step` (pooled over seeds and
 cases, 95% intervals).
 
-    python benchmarks/toy_equal_tokens.py --exp /tmp/exp/e10000 --steps 2240 --out /tmp/exp/tok
+    python experiments/toy/toy_equal_tokens.py --exp /tmp/exp/e10000 --steps 2240 --out /tmp/exp/tok
 """
 
 from __future__ import annotations
