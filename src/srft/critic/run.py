@@ -238,6 +238,23 @@ async def _run_async(
     return summary
 
 
+def critic_status(cache: str | Path, corpus: str | Path | None = None) -> list[dict[str, Any]]:
+    """Per job of the store `cache`: judged, failed per reason, and (with `corpus`) pending,
+    the corpus trajectories with no verdict for their current content. Oldest job first."""
+    store = CriticStore(cache)
+    try:
+        jobs = store.jobs()
+        if corpus is not None:
+            current = {
+                (t.id, _line_hash(line)) for line, t in _unique(read_corpus_lines(corpus), corpus)
+            }
+            for entry in jobs:
+                entry["pending"] = len(current - store.stored_pairs(entry["job"]))
+    finally:
+        store.close()
+    return jobs
+
+
 def _live(critic: Any, counts: Counter) -> str:
     """The running accounting shown beside the progress bar."""
     stats = critic.client.stats if getattr(critic, "client", None) else None

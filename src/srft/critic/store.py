@@ -135,12 +135,12 @@ class CriticStore:
             reason["count"] += 1
         return sorted(out.values(), key=lambda e: e["last"])
 
-    def stored_hashes(self, job: str) -> dict[str, str]:
-        """trajectory id -> content hash of every verdict stored for `job`."""
+    def stored_pairs(self, job: str) -> set[tuple[str, str]]:
+        """(trajectory id, content hash) of every verdict stored for `job`."""
         rows = self.db.execute(
             "SELECT trajectory_id, trajectory_hash FROM verdicts WHERE job=?", (job,)
         )
-        return {tid: digest for tid, digest in rows}
+        return {(tid, digest) for tid, digest in rows}
 
     # -- endpoints --------------------------------------------------------------------------
 
