@@ -294,6 +294,47 @@ def critic_eval(
     typer.echo("  gold \\ pred  " + " ".join(f"{c[:9]:>9s}" for c in cols))
     for g, row in report["confusion"]["matrix"].items():
         typer.echo(f"  {g:12s} " + " ".join(f"{row[c]:9d}" for c in cols))
+    if "calibration" in report:
+        _echo_calibration(report["calibration"])
+
+
+def _echo_calibration(cal: dict) -> None:
+    """The reliability table and the mistake masking by confidence threshold."""
+    typer.echo(
+        f"calibration ({cal['steps']} steps with a confidence; expected calibration error "
+        f"{cal['ece']:.3f}):"
+    )
+    typer.echo("  confidence     steps  mean conf  accuracy  mistake P      R     F1")
+    for b in cal["buckets"]:
+        m = b["mistake"]
+        typer.echo(
+            f"  {b['range']:12s} {b['steps']:7d} {b['mean_confidence']:10.3f} "
+            f"{b['accuracy']:9.3f} {m['precision']:9.3f} {m['recall']:6.3f} {m['f1']:6.3f}"
+        )
+    typer.echo("  masking mistakes with confidence >= t (srft build --option min_confidence=t):")
+    typer.echo("  t          masked  precision  recall     F1")
+    for row in cal["mistake_by_min_confidence"]:
+        typer.echo(
+            f"  {row['min_confidence']:<9.3f} {row['masked']:7d} {row['precision']:10.3f} "
+            f"{row['recall']:7.3f} {row['f1']:6.3f}"
+        )
+
+
+def critic_vote(
+    verdicts: list[Path] = typer.Argument(
+        ..., exists=True, dir_okay=False, help="Two or more verdict files of the same corpus."
+    ),
+    output: Path = typer.Option(..., "-o", "--output", help="Combined verdicts JSONL."),
+) -> None:
+    """Combine verdict files (other critics, other runs) into one: each step's label is the
+    majority, with its confidence (agreement) and votes, as `srft critic --samples K` writes."""
+    from srft.critic.vote import vote_files
+
+    try:
+        result = vote_files(verdicts, output)
+    except (ValueError, OSError) as e:
+        _fail(e)
+    typer.echo(json.dumps(result))
 
 
 def critic_bench(
@@ -328,4 +369,5 @@ def register(app: typer.Typer) -> None:
     app.command("critic")(critic)
     app.command("critic-status")(critic_status)
     app.command("critic-eval")(critic_eval)
+    app.command("critic-vote")(critic_vote)
     app.command("critic-bench")(critic_bench)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from srft.critic.client import ChatClient
 from srft.critic.prompt import MODES, CriticRequest, Mode, PromptBuilder, PromptTooLong
 from srft.critic.store import CriticStore, stable_hash
 from srft.critic.verdicts import CriticInfo, StepVerdict, Verdict
+from srft.critic.vote import vote_step
 
 REASK = (
     "Your answer could not be used for steps {keys}: {error}. Answer again for those steps "
@@ -267,7 +267,12 @@ class LLMCritic:
             return None, runs[0].error, runs[0].raw, spent
         if self.samples == 1:
             return [complete[0].labels[k] for k in request.window.keys], None, None, spent
-        return [_vote(k, complete) for k in request.window.keys], None, None, spent
+        return (
+            [vote_step([r.labels[k] for r in complete]) for k in request.window.keys],
+            None,
+            None,
+            spent,
+        )
 
     async def _ask_sample(
         self, request: CriticRequest, trajectory_id: str, sample: int, fresh: bool
@@ -418,20 +423,3 @@ def _usable(content: str, keys: list[str]) -> bool:
         return read_answer(content, keys).complete
     except AnswerError:
         return False
-
-
-def _vote(key: str, samples: list[_Attempts]) -> StepVerdict:
-    """Step `key`'s majority label over the samples, with its agreement as the confidence.
-
-    A tie goes to the label of the earliest sample among the tied ones (the first sample is
-    the one asked like a single-sample run)."""
-    labels = [s.labels[key] for s in samples]
-    votes = Counter(s.label for s in labels)
-    top = max(votes.values())
-    winner = next(s for s in labels if votes[s.label] == top)
-    return winner.model_copy(
-        update={
-            "confidence": round(top / len(labels), 4),
-            "votes": dict(sorted(votes.items())),
-        }
-    )
