@@ -3,20 +3,21 @@
 Prints ratios measured side by side in one run (no timed tests):
 
 1. throughput of `srft critic --critic llm` against the loopback test server (tests/critic/
-   fake_server.py) answering every request after `--latency` seconds, at `--concurrency`
-   requests in flight, as a fraction of the ideal concurrency / latency (160 requests/s for
-   32 and 200 ms); the goal is >= 0.90;
+   fake_server.py) answering every request after `--latency` seconds, at each of
+   `--concurrency` (default 1, 8, 32, 128) requests in flight, as a fraction of the ideal
+   concurrency / latency; `--waves` requests per slot (so every level runs about the same
+   time); the goal is >= 0.90 at 32 and 128;
 2. prompt tokens per trajectory in `whole` mode against the trajectory's own tokens plus the
    fixed header (goal <= 1.15), and the same ratio for `per-step` mode beside it (O(n^2)).
 
-Usage: python benchmarks/critic_throughput.py [--requests 1600] [--concurrency 32]
+Usage: python benchmarks/critic_throughput.py [--concurrency 1,8,32,128] [--latency 1.0]
+       [--waves 10] [--no-prompts]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -64,8 +65,8 @@ def synthetic(tid: str, n_steps: int, output_chars: int) -> Trajectory:
     )
 
 
-def throughput(requests: int, concurrency: int, latency: float, workdir: Path) -> None:
-    corpus = workdir / "tp.jsonl"
+def throughput(requests: int, concurrency: int, latency: float, workdir: Path) -> dict:
+    corpus = workdir / f"tp{concurrency}.jsonl"
     write_corpus((synthetic(f"t{i}", 4, 200) for i in range(requests)), corpus)
     # The server runs in its own process so that it does not share the client's GIL.
     server = subprocess.Popen(
@@ -82,29 +83,24 @@ def throughput(requests: int, concurrency: int, latency: float, workdir: Path) -
         base_url = server.stdout.readline().strip()  # type: ignore[union-attr]
         critic = LLMCritic(model="fake", base_urls=base_url, concurrency=concurrency, timeout=30)
         started, cpu = time.perf_counter(), time.process_time()
-        summary = run_critic(corpus, workdir / "tp" / "v.jsonl", critic)
+        summary = run_critic(corpus, workdir / f"tp{concurrency}" / "v.jsonl", critic)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         server.terminate()
         server.wait()
-    server_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
-    server_cpu_s = server_cpu.ru_utime + server_cpu.ru_stime
     sent = summary["requests"]["requests"]
     ideal = concurrency / latency
     rate = sent / elapsed
-    print(
-        f"throughput: {sent} requests in {elapsed:.2f} s = {rate:.1f} req/s; ideal "
-        f"{ideal:.0f} req/s (concurrency {concurrency}, latency {latency * 1000:.0f} ms); "
-        f"ratio {rate / ideal:.3f} (goal >= 0.90); {summary['requests']['retries']} retries"
-    )
-    # On a shared, overloaded machine the wall-clock ratio measures the machine; the CPU cost
-    # per request says what the critic itself needs.
-    per = 1000 * cpu / max(sent, 1)
-    print(
-        f"  critic CPU {per:.2f} ms/request (ceiling on one free core: {1000 / per:.0f} req/s); "
-        f"test server CPU {1000 * server_cpu_s / max(sent, 1):.2f} ms/request; "
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
-    )
+    return {
+        "concurrency": concurrency,
+        "requests": sent,
+        "seconds": elapsed,
+        "rate": rate,
+        "ideal": ideal,
+        "ratio": rate / ideal,
+        "retries": summary["requests"]["retries"],
+        "cpu_ms": 1000 * cpu / max(sent, 1),
+    }
 
 
 def prompt_ratios(workdir: Path) -> None:
@@ -135,13 +131,34 @@ def prompt_ratios(workdir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1600)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--concurrency", default="1,8,32,128")
+    parser.add_argument("--latency", type=float, default=1.0)
+    parser.add_argument("--waves", type=int, default=10, help="requests per request slot")
+    parser.add_argument("--no-prompts", action="store_true", help="skip the prompt ratios")
     args = parser.parse_args()
+    levels = [int(x) for x in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        throughput(args.requests, args.concurrency, args.latency, Path(tmp))
-        prompt_ratios(Path(tmp))
+        print(
+            f"throughput against the loopback server, {args.latency * 1000:.0f} ms per request, "
+            f"{args.waves} requests per slot (load average {os.getloadavg()[0]:.1f} on "
+            f"{os.cpu_count()} CPUs):"
+        )
+        print(
+            "| concurrency | requests | seconds | achieved req/s | ideal req/s | ratio | goal "
+            "| retries | critic CPU ms/request |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for c in levels:
+            r = throughput(max(2, args.waves * c), c, args.latency, Path(tmp))
+            goal = ">= 0.90" if c >= 32 else "-"
+            print(
+                f"| {c} | {r['requests']} | {r['seconds']:.2f} | {r['rate']:.1f} | "
+                f"{r['ideal']:.1f} | {r['ratio']:.3f} | {goal} | {r['retries']} | "
+                f"{r['cpu_ms']:.2f} |",
+                flush=True,
+            )
+        if not args.no_prompts:
+            prompt_ratios(Path(tmp))
 
 
 if __name__ == "__main__":

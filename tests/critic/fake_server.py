@@ -5,6 +5,11 @@ model would: for each step it is asked to judge (read from the answer schema, or
 prompt's "Judge steps A to B" line when no schema is sent) it says `mistake` when the step's
 text shows "command not found" and `good` otherwise.
 
+The server's own settings make it unusable as a whole: `api_key` (any other Authorization header
+gets 401), `models` (another model gets 404 "model ... does not exist", as vLLM answers). Any
+path but `/v1/chat/completions` is 404. The critic's preflight requests (one per run) are
+counted in `preflights`, not logged in `requests`.
+
 Faults are chosen by the trajectory itself: a task containing `FAULT:<name>` makes the server
 misbehave on that trajectory's requests (see `FAULTS`), so many trajectories with different
 faults can run concurrently and deterministically. `TRAJ:<id>` in the task names the trajectory
@@ -14,7 +19,9 @@ in the request log.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import random
 import re
 import socket
 import threading
@@ -39,10 +46,24 @@ FAULTS: dict[str, tuple[str, int]] = {
     "badlabelalways": ("badlabel", 0),
     "echokey": ("echokey", 0),
     "400": ("400", 0),
+    "401": ("401", 0),
+    "slow": ("hang", 0),
+    "dropbody": ("dropbody", 2),
+    # Answers shaped differently from the step-number mapping (all of them, every time):
+    "shape_list": ("shape_list", 0),
+    "shape_wrapper": ("shape_wrapper", 0),
+    "shape_verdicts": ("shape_verdicts", 0),
+    "shape_prose": ("shape_prose", 0),
+    "shape_fenced": ("shape_fenced", 0),
+    "shape_stepkeys": ("shape_stepkeys", 0),
+    "shape_bare": ("shape_bare", 0),
+    # The first answer leaves out the last step; the re-ask must ask for that step only.
+    "partial": ("partial", 1),
 }
 
 _STEP = re.compile(r"^## Step (\d+)\n(.*?)(?=^## Step |^# |\Z)", re.S | re.M)
 _JUDGE = re.compile(r"Judge steps (\d+) to (\d+)")
+_REASKED = re.compile(r"Answer again for those steps only.*?keys are exactly (\[[^\]]*\])", re.S)
 
 
 class _Server(ThreadingHTTPServer):
@@ -62,8 +83,19 @@ class FakeChatServer:
         accepts: tuple[str, ...] = ("json_schema", "json_object", "plain"),
         retry_after: str = "1",
         hang_seconds: float = 3.0,
+        api_key: str | None = None,
+        models: tuple[str, ...] | None = None,
+        noise: float = 0.0,
+        seed: int = 0,
     ) -> None:
         self.latency = latency
+        self.api_key = api_key
+        self.models = models
+        # With noise > 0 each label is replaced, with that probability, by a random other
+        # label (seeded by the request and the sample): a sampled critic with known errors.
+        self.noise = noise
+        self.seed = seed
+        self.preflights = 0
         self.accepts = accepts
         self.retry_after = retry_after
         self.hang_seconds = hang_seconds
@@ -88,7 +120,28 @@ class FakeChatServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length))
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    server._answer(self, body)
+                    if self.path != "/v1/chat/completions":
+                        self._send(404, {"detail": "Not Found"})
+                    elif server.api_key and (
+                        self.headers.get("Authorization") != f"Bearer {server.api_key}"
+                    ):
+                        self._send(401, {"error": {"message": "Incorrect API key provided"}})
+                    elif server.models is not None and body.get("model") not in server.models:
+                        self._send(
+                            404,
+                            {
+                                "error": {
+                                    "message": f"The model `{body.get('model')}` does not exist.",
+                                    "type": "NotFoundError",
+                                }
+                            },
+                        )
+                    elif "srft preflight" in body["messages"][-1]["content"]:
+                        with server.lock:
+                            server.preflights += 1
+                        self._send(200, server._completion(body, "OK"))
+                    else:
+                        server._answer(self, body)
 
             def _send(
                 self,
@@ -132,11 +185,12 @@ class FakeChatServer:
 
     def _answer(self, handler: Any, body: dict[str, Any]) -> None:
         user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        last = body["messages"][-1]["content"]
         fmt = body.get("response_format") or {}
         kind = fmt.get("type", "plain")
         traj = (re.search(r"TRAJ:(\S+)", user) or [None, None])[1]
         fault_name = (re.search(r"FAULT:(\w+)", user) or [None, None])[1]
-        keys = self._keys(fmt, user)
+        keys = self._keys(fmt, user if len(body["messages"]) <= 2 else last)
         with self.lock:
             n = self.seen[f"{traj}"]
             self.seen[f"{traj}"] += 1
@@ -188,8 +242,22 @@ class FakeChatServer:
                 },
             )
             return
+        if behaviour == "401":
+            handler._send(401, {"error": {"message": "key revoked"}})
+            return
         if behaviour == "hang":
             time.sleep(self.hang_seconds)
+        if behaviour == "dropbody":
+            # Headers promise a body that never fully arrives: the connection drops mid-body.
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", "1000")
+            handler.end_headers()
+            handler.wfile.write(b'{"id": "chatcmpl-fake", "choices": [')
+            handler.wfile.flush()
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
         if behaviour == "drop":
             handler.close_connection = True
             handler.connection.shutdown(socket.SHUT_RDWR)
@@ -198,11 +266,29 @@ class FakeChatServer:
             handler._send(200, None, raw=b"<html>502 Bad Gateway</html>")
             return
         labels = self._labels(user)
+        if self.noise:
+            labels = self._noisy(labels, keys, body)
         answer = {
-            k: {"label": labels.get(k, "good"), "reason": f"fake judgement of step {k}"}
+            k: {"reason": f"fake judgement of step {k}", "label": labels.get(k, "good")}
             for k in keys
         }
         content = json.dumps(answer)
+        listed = [{"step": int(k), **v} for k, v in answer.items()]
+        shapes = {
+            "shape_list": lambda: json.dumps(listed),
+            "shape_wrapper": lambda: json.dumps({"analysis": "all read", "steps": listed}),
+            "shape_verdicts": lambda: json.dumps(
+                {"verdicts": [{"index": int(k), **v} for k, v in answer.items()]}
+            ),
+            "shape_prose": lambda: f"Here is my judgement:\n{content}\nHope this helps!",
+            "shape_fenced": lambda: f"Sure.\n```json\n{content}\n```\nDone.",
+            "shape_stepkeys": lambda: json.dumps({f"Step {k}": v for k, v in answer.items()}),
+            "shape_bare": lambda: json.dumps({k: v["label"].upper() for k, v in answer.items()}),
+        }
+        if behaviour in shapes:
+            content = shapes[behaviour]()
+        elif behaviour == "partial" and len(answer) > 1:
+            content = json.dumps(dict(list(answer.items())[:-1]))
         if behaviour == "badjson":
             content = "Sure! Here are the labels: {" + content[1:-5]
         elif behaviour == "wrongcount" and answer:
@@ -211,33 +297,56 @@ class FakeChatServer:
             first = next(iter(answer))
             answer[first]["label"] = "fine"
             content = json.dumps(answer)
+        handler._send(200, self._completion(body, content))
+
+    @staticmethod
+    def _completion(body: dict[str, Any], content: str) -> dict[str, Any]:
         prompt_chars = sum(len(m["content"]) for m in body["messages"])
-        handler._send(
-            200,
-            {
-                "id": "chatcmpl-fake",
-                "object": "chat.completion",
-                "model": body.get("model"),
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": content},
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_chars // 4,
-                    "completion_tokens": len(content) // 4,
-                    "total_tokens": prompt_chars // 4 + len(content) // 4,
-                },
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "model": body.get("model"),
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": content},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_chars // 4,
+                "completion_tokens": len(content) // 4,
+                "total_tokens": prompt_chars // 4 + len(content) // 4,
             },
-        )
+        }
+
+    def _noisy(
+        self, labels: dict[str, str], keys: list[str], body: dict[str, Any]
+    ) -> dict[str, str]:
+        # The same request asked again is another sample: seeded by the body and its repeat.
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        with self.lock:
+            repeat = self.seen[digest]
+            self.seen[digest] += 1
+        rng = random.Random(f"{self.seed}-{digest}-{repeat}")
+        out = {}
+        for k in keys:
+            label = labels.get(k, "good")
+            if rng.random() < self.noise:
+                label = rng.choice(
+                    [x for x in ("good", "unnecessary", "mistake", "recover") if x != label]
+                )
+            out[k] = label
+        return out
 
     @staticmethod
     def _keys(fmt: dict[str, Any], user: str) -> list[str]:
         schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema")
         if schema:
             return list(schema["required"])
+        asked = _REASKED.search(user)
+        if asked:
+            return json.loads(asked[1])
         match = _JUDGE.search(user)
         return [str(i) for i in range(int(match[1]), int(match[2]) + 1)] if match else []
 

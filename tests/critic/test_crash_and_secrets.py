@@ -120,8 +120,9 @@ def test_the_api_key_appears_in_no_output_cache_log_or_error(tmp_path):
     assert sent == {f"Bearer {key}"}  # the key was really used
     verdicts = load_verdicts(out)
     assert verdicts["echo"].status == "failed" and "[REDACTED]" in verdicts["echo"].error
+    # 3: the echoing trajectory failed (its verdict, stored as failed, is redacted too).
+    assert [r.returncode for r in runs] == [3, 0], runs[0].stderr
     for run in runs:
-        assert run.returncode == 0, run.stderr
         assert key not in run.stdout and key not in run.stderr
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert any(p.name == "critic-cache.sqlite" for p in files)

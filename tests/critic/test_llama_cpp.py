@@ -149,3 +149,29 @@ def test_window_mode_labels_a_deepseek_trajectory_longer_than_the_context(
     assert summary["requests"]["requests"] >= 2  # several windows
     assert verdicts[smallest.id].critic.mode == "window"
     assert_every_step_labelled_or_failed_with_reason(corpus, verdicts)
+
+
+def test_two_samples_from_the_real_server_give_each_step_a_confidence(llama_server, tmp_path):
+    out = tmp_path / "v.jsonl"
+    summary = run_critic(
+        FIXTURE,
+        out,
+        "llm",
+        model="smollm2",
+        base_urls=[llama_server],
+        mode="whole",
+        samples=2,
+        max_reason_chars=80,
+        concurrency=2,
+        max_reasks=1,
+        timeout=600,
+        max_retries=1,
+    )
+    verdicts = load_verdicts(out)
+    assert_every_step_labelled_or_failed_with_reason(FIXTURE, verdicts)
+    judged = [v for v in verdicts.values() if v.status == "ok"]
+    assert judged, summary["failure_reasons"]
+    for v in judged:
+        for s in v.steps:
+            assert s.confidence in (0.5, 1.0) and sum(s.votes.values()) in (1, 2)
+            assert s.confidence == round(s.votes[s.label] / sum(s.votes.values()), 4)

@@ -58,15 +58,15 @@ def test_transient_faults_are_retried_until_answered(tmp_path, server, fault):
     assert summary["requests"]["retries"] >= 1
 
 
-def test_a_server_that_keeps_failing_marks_the_trajectory_failed_and_stores_nothing(
-    tmp_path, server
-):
+def test_a_server_that_keeps_failing_marks_the_trajectory_failed_not_finished(tmp_path, server):
     verdicts, _ = judge(tmp_path, server, [faulty("a", "500always"), faulty("b")])
     assert verdicts["a"].status == "failed" and verdicts["a"].steps == []
     assert "HTTP 500" in verdicts["a"].error and "after 3 retries" in verdicts["a"].error
     assert verdicts["b"].status == "ok"
     store = CriticStore(tmp_path / "out" / "critic-cache.sqlite")
-    assert store.finished_ids(next(iter(_jobs(store)))) == {"b"}  # a rerun will ask again
+    job = next(iter(_jobs(store)))
+    assert store.finished_ids(job) == {"b"}  # a is stored as failed, so a rerun asks again
+    assert store.jobs()[0]["reasons"]["http-500"]["count"] == 1
 
 
 def _jobs(store):

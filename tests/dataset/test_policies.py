@@ -133,3 +133,26 @@ def test_rule_mask_masks_steps_whose_observation_shows_an_error_without_verdicts
     d = make_policy("rule-mask").decide(traj, None)
     assert d.keep and d.trained == (True, False, True)
     assert d.labels[1] == "mistake"
+
+
+def test_srft_with_min_confidence_masks_only_the_mistakes_the_critic_is_sure_of():
+    sampled = verdict("t1", ["mistake", "mistake", "mistake"])
+    sampled.steps[0].confidence = 1.0
+    sampled.steps[1].confidence = 0.5  # the samples disagreed: trained like a good step
+    sampled.steps[2].confidence = 0.67
+    policy = make_policy("srft", {"min_confidence": 0.67})
+    d = policy.decide(_traj("unresolved"), sampled)
+    assert d.trained == (False, True, False)
+    assert d.labels == ("mistake",) * 3
+
+
+def test_min_confidence_takes_a_step_judged_once_at_face_value():
+    d = make_policy("srft", {"min_confidence": 0.9}).decide(
+        _traj("unresolved"), verdict("t1", LABELS)
+    )
+    assert d.trained == (True, False, True)
+
+
+def test_min_confidence_must_be_a_share():
+    with pytest.raises(PolicyError, match="min_confidence"):
+        make_policy("srft", {"min_confidence": 1.5})

@@ -16,6 +16,15 @@ remembered (in memory and in the store):
 
 A server that refuses a format (HTTP 400/422/500/501 whose body names the response format or
 schema) is asked again at once with the next one; that is not counted as a retry.
+
+Failures are sorted by what a retry can do about them. Before the first request of a run each
+server gets one tiny preflight request (`max_tokens` 1): an unreachable server (connection
+refused, DNS failure), a refused key (401/403) or a wrong path or model (404) raises
+`ServerUnusable`, which stops the whole run, because every request would fail the same way. The
+same statuses later in a run stop it too. Timeouts, 408/409/429/5xx, dropped connections and
+unreadable bodies are retried with backoff (at least `Retry-After`); any other refusal (a 400
+for a prompt over the context window) fails only its trajectory, at once. Every failure carries
+a short `kind` (`http-503`, `timeout`, `connection`, ...) so a run can count them per reason.
 """
 
 from __future__ import annotations
@@ -38,7 +47,30 @@ _FORMAT_WORDS = ("response_format", "json_schema", "schema", "grammar", "json_ob
 
 class RequestFailed(RuntimeError):
     """A request that did not get an answer (retries exhausted, or refused). Its trajectory is
-    failed for this run but nothing is stored, so a rerun asks again."""
+    failed for this run, recorded as failed (not final), so a rerun asks again.
+
+    `kind` is the failure's short stable key (`http-503`, `timeout`, `connection`,
+    `malformed-body`, `http-400`, ...)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class ServerUnusable(RuntimeError):
+    """A server no request can succeed against (unreachable, key refused, wrong path or model).
+
+    Raised by the preflight and by the same answers during a run; it stops the run (exit status
+    2 on the command line) instead of failing every trajectory one by one."""
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        super().__init__(f"{endpoint}: {reason}")
+        self.endpoint = endpoint
+        self.reason = reason
+
+
+PREFLIGHT_PROMPT = "srft preflight: reply with OK."
+_MODEL_WORDS = ("does not exist", "not found", "unknown model", "invalid model", "no such model")
 
 
 @dataclass
@@ -55,6 +87,7 @@ class ClientStats:
     """What the client did: HTTP attempts, retries, fallbacks, failures and tokens billed."""
 
     requests: int = 0
+    preflight: int = 0
     retries: int = 0
     failed_requests: int = 0
     format_fallbacks: int = 0
@@ -66,6 +99,7 @@ class ClientStats:
         """A JSON-ready copy."""
         return {
             "requests": self.requests,
+            "preflight": self.preflight,
             "retries": self.retries,
             "failed_requests": self.failed_requests,
             "format_fallbacks": self.format_fallbacks,
@@ -205,6 +239,7 @@ class ChatClient:
         backoff_max: float = 60.0,
         max_retry_after: float = 600.0,
         store: Any = None,
+        key_hint: str | None = None,
     ) -> None:
         if not base_urls:
             raise ValueError("at least one --base-url is needed")
@@ -219,6 +254,9 @@ class ChatClient:
         self.max_retry_after = max_retry_after
         self.store = store
         self._api_key = api_key
+        self.key_hint = key_hint
+        self._checked = False
+        self._preflight_lock = asyncio.Lock()
         self.request_limit = RateLimiter(requests_per_minute) if requests_per_minute else None
         self.token_limit = RateLimiter(tokens_per_minute) if tokens_per_minute else None
         self.stats = ClientStats()
@@ -266,6 +304,53 @@ class ChatClient:
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff_max, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
 
+    async def preflight(self) -> None:
+        """Check every server once, before the first real request; `ServerUnusable` if one
+        cannot serve (see the module docstring). Slow or overloaded answers pass: the run's
+        retries handle those."""
+        async with self._preflight_lock:
+            if self._checked:
+                return
+            for ep in self.endpoints:
+                await self._preflight(ep)
+            self._checked = True
+
+    async def _preflight(self, ep: Endpoint) -> None:
+        body = {
+            "model": self.model,
+            "messages": [{"role": "user", "content": PREFLIGHT_PROMPT}],
+            "max_tokens": 1,
+            "temperature": 0.0,
+        }
+        self.stats.preflight += 1
+        try:
+            async with self.session.post(f"{ep.base_url}/chat/completions", json=body) as answer:
+                status, text = answer.status, await answer.text()
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as e:
+            raise ServerUnusable(ep.base_url, f"cannot connect: {_describe(e)}") from e
+        except (TimeoutError, aiohttp.ClientError):
+            return  # reachable but slow or flaky: the run's retries deal with that
+        self._check_usable(ep, status, text)
+
+    def _check_usable(self, ep: Endpoint, status: int, text: str) -> None:
+        """Raise `ServerUnusable` for an answer that every request would get."""
+        detail = self.redact(_error_message(text))
+        if status in (401, 403):
+            hint = f" (the key is read from ${self.key_hint})" if self.key_hint else ""
+            raise ServerUnusable(ep.base_url, f"HTTP {status}, the key was refused{hint}: {detail}")
+        lower = detail.lower()
+        names_model = "model" in lower and any(w in lower for w in _MODEL_WORDS)
+        if status == 404 or (status in (400, 422) and names_model):
+            if names_model:
+                raise ServerUnusable(
+                    ep.base_url, f"HTTP {status}, unknown model {self.model!r}: {detail}"
+                )
+            raise ServerUnusable(
+                ep.base_url,
+                f"HTTP {status}, no chat-completions endpoint at {ep.base_url}/chat/completions "
+                f"(does --base-url end in /v1?): {detail}",
+            )
+
     async def complete(
         self,
         messages: list[dict[str, str]],
@@ -276,8 +361,11 @@ class ChatClient:
         estimated_tokens: int = 0,
     ) -> Completion:
         """Ask for a completion; retries transient faults, negotiates the format; never returns
-        without an answer (raises `RequestFailed` instead)."""
+        without an answer (raises `RequestFailed` instead, or `ServerUnusable`)."""
+        if not self._checked:
+            await self.preflight()
         attempt = 0
+        kind_of_error = "unknown"
         while True:
             if self.request_limit:
                 await self.request_limit.acquire(1)
@@ -306,7 +394,8 @@ class ChatClient:
                 ) as answer:
                     response = _Response(answer.status, await answer.text(), answer.headers)
             except (TimeoutError, aiohttp.ClientError) as e:
-                error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+                error = _describe(e)
+                kind_of_error = _kind_of(e)
                 self.stats.statuses[type(e).__name__] += 1
             finally:
                 ep.in_flight -= 1
@@ -323,24 +412,29 @@ class ChatClient:
                             if self.store is not None and self.forced_format is None:
                                 self.store.put_format(ep.base_url, self.model, kind)
                         return parsed
-                    error = parsed
+                    error, kind_of_error = parsed, "malformed-body"
                 elif self._refuses_format(response.status_code, text, kind):
                     self._fall_back(ep, kind)
                     continue
                 elif response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
                     error = f"HTTP {response.status_code}: {text[:300]}"
+                    kind_of_error = f"http-{response.status_code}"
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
                 else:
                     self.stats.failed_requests += 1
+                    self._check_usable(ep, response.status_code, text)
                     raise RequestFailed(
                         self.redact(
                             f"{ep.base_url} refused the request: HTTP "
                             f"{response.status_code}: {text[:500]}"
-                        )
+                        ),
+                        f"http-{response.status_code}",
                     )
             if attempt >= self.max_retries:
                 self.stats.failed_requests += 1
-                raise RequestFailed(self.redact(f"{error} (after {attempt} retries)"))
+                raise RequestFailed(
+                    self.redact(f"{error} (after {attempt} retries)"), kind_of_error
+                )
             attempt += 1
             self.stats.retries += 1
             delay = self._backoff(attempt - 1)
@@ -385,3 +479,33 @@ class ChatClient:
             if self.store is not None:
                 with contextlib.suppress(Exception):
                     self.store.put_format(ep.base_url, self.model, following)
+
+
+def _describe(error: BaseException) -> str:
+    """`Type: message` of a transport error (aiohttp's messages are sometimes empty)."""
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _kind_of(error: BaseException) -> str:
+    """The failure kind of a transport error."""
+    if isinstance(error, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return "connection"
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    return "dropped-connection"  # the server closed the connection or cut the body
+
+
+def _error_message(text: str) -> str:
+    """The `error.message` of an OpenAI-style error body, else the body's start."""
+    import json
+
+    try:
+        data = json.loads(text)
+        message = data["error"]["message"] if isinstance(data.get("error"), dict) else None
+        if message is None:
+            message = data.get("detail") or data.get("message") or data.get("error")
+        if isinstance(message, str):
+            return message[:300]
+    except (ValueError, AttributeError, TypeError, KeyError):
+        pass
+    return text.strip()[:300]

@@ -50,8 +50,23 @@ def critic(
     reference_patches: Path | None = typer.Option(
         None, help="llm: instance id -> gold patch (JSON or JSONL)."
     ),
-    max_reasks: int = typer.Option(2, min=0, help="llm: Re-asks after an invalid answer."),
-    temperature: float = typer.Option(0.0, help="llm: Sampling temperature."),
+    max_reasks: int = typer.Option(
+        2, min=0, help="llm: Re-asks (for the missing steps only) after an invalid answer."
+    ),
+    temperature: float | None = typer.Option(
+        None, help="llm: Sampling temperature (default 0, or 0.7 with --samples > 1)."
+    ),
+    samples: int = typer.Option(
+        1, min=1, help="llm: Ask K times; each step's label is the majority, with confidence."
+    ),
+    answer_order: str = typer.Option(
+        "reason-first", help="llm: reason-first | label-first (property order of the answer)."
+    ),
+    retry_failed: bool = typer.Option(
+        True,
+        "--retry-failed/--no-retry-failed",
+        help="Judge again the trajectories that failed in an earlier run of the same command.",
+    ),
     max_tokens: int = typer.Option(8192, min=16, help="llm: Cap on completion tokens per request."),
     tokens_per_step: int = typer.Option(
         100, min=8, help="llm: Completion tokens allowed per labelled step."
@@ -91,9 +106,15 @@ def critic(
     """Label every step of every trajectory: good / unnecessary / mistake / recover.
 
     Writes OUTPUT (srft.verdicts JSONL) and OUTPUT's `.summary.json`. The llm critic keeps every
-    answer in a SQLite store as it arrives: rerun the same command after a crash to finish.
+    answer in a SQLite store as it arrives: rerun the same command after a crash to finish, or
+    to retry the trajectories that failed.
+
+    Exit status: 0 every trajectory judged; 3 some failed (the verdicts file is written, failed
+    ones marked); 1 none judged, or bad input; 2 the server cannot be used (unreachable, key
+    refused, wrong path or model: nothing is written or stored).
     """
-    from srft.critic.run import run_critic, summary_path
+    from srft.critic.client import ServerUnusable
+    from srft.critic.run import EXIT_STATUS, run_critic, summary_path
 
     options: dict[str, object] = {}
     if critic == "file":
@@ -110,6 +131,8 @@ def critic(
             api_key_env=api_key_env,
             max_reasks=max_reasks,
             temperature=temperature,
+            samples=samples,
+            answer_order=answer_order,
             max_tokens=max_tokens,
             tokens_per_step=tokens_per_step,
             concurrency=concurrency,
@@ -151,8 +174,12 @@ def critic(
             batch_output=batch_output,
             prices=prices,
             progress=progress,
+            retry_failed=retry_failed,
             **options,
         )
+    except ServerUnusable as e:
+        typer.echo(f"srft critic: error: the server cannot be used: {e}", err=True)
+        raise typer.Exit(2) from None
     except (ValueError, OSError) as e:  # CorpusError and VerdictError are ValueErrors
         _fail(e)
     except KeyboardInterrupt:
@@ -177,12 +204,63 @@ def critic(
         )
         if r.get("batch_file"):
             typer.echo(f"{r['batch_requests_written']} requests written to {r['batch_file']}")
+    _echo_failures(summary)
+    if summary.get("verdicts_written", True):
+        raise typer.Exit(EXIT_STATUS[summary["outcome"]])
+
+
+def _echo_failures(summary: dict) -> None:
+    """Failures per reason with the first example of each, and what to do next."""
+    reasons = summary.get("failure_reasons") or {}
+    if not reasons:
+        return
+    typer.echo(f"failed trajectories by reason ({summary['trajectories']['failed']} in all):")
+    for kind, entry in reasons.items():
+        first = entry["first"]
+        typer.echo(
+            f"  {kind}: {entry['count']}; first: {first['trajectory_id']}: {first['error'][:300]}"
+        )
+    if summary.get("invalid_answers_file"):
+        typer.echo(f"answers that could not be used: {summary['invalid_answers_file']}")
+    if "cache" in summary:
+        typer.echo("run the same command again to retry the failed ones (--no-retry-failed: keep)")
 
 
 def _fail(error: Exception) -> None:
     """Report bad input (the message names file, record and reason) without a traceback."""
     typer.echo(f"srft critic: error: {error}", err=True)
     raise typer.Exit(1)
+
+
+def critic_status(
+    cache: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="The critic's SQLite store (critic-cache.sqlite)."
+    ),
+    corpus: Path | None = typer.Option(
+        None, exists=True, dir_okay=False, help="Corpus JSONL: also count what is pending."
+    ),
+) -> None:
+    """What a critic store holds, per job (one job = one set of critic settings): trajectories
+    judged, failed per reason (with the first example), and with --corpus those still pending."""
+    from srft.critic.run import critic_status as status
+
+    try:
+        jobs = status(cache, corpus)
+    except (ValueError, OSError) as e:
+        _fail(e)
+    if not jobs:
+        typer.echo(f"{cache}: no verdicts stored")
+    for entry in jobs:
+        pending = f", pending {entry['pending']}" if "pending" in entry else ""
+        typer.echo(
+            f"job {entry['job'][:12]}: judged {entry['judged']}, failed {entry['failed']}{pending}"
+        )
+        for kind, reason in entry["reasons"].items():
+            first = reason["first"]
+            typer.echo(
+                f"  {kind}: {reason['count']}; first: {first['trajectory_id']}: "
+                f"{(first['error'] or '')[:200]}"
+            )
 
 
 def critic_eval(
@@ -216,6 +294,47 @@ def critic_eval(
     typer.echo("  gold \\ pred  " + " ".join(f"{c[:9]:>9s}" for c in cols))
     for g, row in report["confusion"]["matrix"].items():
         typer.echo(f"  {g:12s} " + " ".join(f"{row[c]:9d}" for c in cols))
+    if "calibration" in report:
+        _echo_calibration(report["calibration"])
+
+
+def _echo_calibration(cal: dict) -> None:
+    """The reliability table and the mistake masking by confidence threshold."""
+    typer.echo(
+        f"calibration ({cal['steps']} steps with a confidence; expected calibration error "
+        f"{cal['ece']:.3f}):"
+    )
+    typer.echo("  confidence     steps  mean conf  accuracy  mistake P      R     F1")
+    for b in cal["buckets"]:
+        m = b["mistake"]
+        typer.echo(
+            f"  {b['range']:12s} {b['steps']:7d} {b['mean_confidence']:10.3f} "
+            f"{b['accuracy']:9.3f} {m['precision']:9.3f} {m['recall']:6.3f} {m['f1']:6.3f}"
+        )
+    typer.echo("  masking mistakes with confidence >= t (srft build --option min_confidence=t):")
+    typer.echo("  t          masked  precision  recall     F1")
+    for row in cal["mistake_by_min_confidence"]:
+        typer.echo(
+            f"  {row['min_confidence']:<9.3f} {row['masked']:7d} {row['precision']:10.3f} "
+            f"{row['recall']:7.3f} {row['f1']:6.3f}"
+        )
+
+
+def critic_vote(
+    verdicts: list[Path] = typer.Argument(
+        ..., exists=True, dir_okay=False, help="Two or more verdict files of the same corpus."
+    ),
+    output: Path = typer.Option(..., "-o", "--output", help="Combined verdicts JSONL."),
+) -> None:
+    """Combine verdict files (other critics, other runs) into one: each step's label is the
+    majority, with its confidence (agreement) and votes, as `srft critic --samples K` writes."""
+    from srft.critic.vote import vote_files
+
+    try:
+        result = vote_files(verdicts, output)
+    except (ValueError, OSError) as e:
+        _fail(e)
+    typer.echo(json.dumps(result))
 
 
 def critic_bench(
@@ -248,5 +367,7 @@ def critic_bench(
 def register(app: typer.Typer) -> None:
     """Add this stage's subcommands to `app`."""
     app.command("critic")(critic)
+    app.command("critic-status")(critic_status)
     app.command("critic-eval")(critic_eval)
+    app.command("critic-vote")(critic_vote)
     app.command("critic-bench")(critic_bench)

@@ -123,6 +123,7 @@ class FileCritic:
                 critic=self.info(),
                 status="failed",
                 error=f"no labels for this trajectory in {self.path}",
+                failure="no-labels",
             )
         self.used.add(trajectory.id)
         if len(record.steps) != len(trajectory.steps):
@@ -130,6 +131,7 @@ class FileCritic:
                 trajectory_id=trajectory.id,
                 critic=self.info(),
                 status="failed",
+                failure="label-count",
                 error=f"{record.where}: {len(record.steps)} labels for "
                 f"{len(trajectory.steps)} steps",
             )

@@ -3,8 +3,13 @@
 For each trajectory the prompt builder plans one or more requests (per mode); each request's
 answer is looked up in the store by the request's hash and only sent when missing; every answer
 is validated and, when invalid, the critic is re-asked with the validation error (a bounded
-number of times) before the trajectory is marked `failed`. A trajectory is `ok` only when every
-one of its steps got a label from the model: there is no default label.
+number of times, and only for the steps still missing) before the trajectory is marked
+`failed`. A trajectory is `ok` only when every one of its steps got a label from the model:
+there is no default label.
+
+With `samples` K > 1 every request is asked K times at a temperature above 0; each step's label
+is the majority of the samples that labelled it and its `confidence` the share that agree (the
+step's `votes` are kept too), so a policy can mask only what the critic is sure about.
 """
 
 from __future__ import annotations
@@ -16,25 +21,35 @@ from pathlib import Path
 from typing import Any
 
 from srft.corpus.model import Trajectory
+from srft.critic.answers import AnswerError, read_answer
 from srft.critic.batch import BatchWriter, DeferredToBatch
 from srft.critic.client import ChatClient
-from srft.critic.prompt import (
-    MODES,
-    AnswerError,
-    CriticRequest,
-    Mode,
-    PromptBuilder,
-    PromptTooLong,
-    parse_answer,
-)
+from srft.critic.prompt import MODES, CriticRequest, Mode, PromptBuilder, PromptTooLong
 from srft.critic.store import CriticStore, stable_hash
 from srft.critic.verdicts import CriticInfo, StepVerdict, Verdict
+from srft.critic.vote import vote_step
 
 REASK = (
-    "Your answer could not be used: {error}. Answer again with only the JSON object: "
-    'its keys are exactly {keys}, each value {{"label": one of good, unnecessary, mistake, '
-    'recover, "reason": a short sentence}}.'
+    "Your answer could not be used for steps {keys}: {error}. Answer again for those steps "
+    "only, with only the JSON object: its keys are exactly {keys}, each value {item}."
 )
+REASK_ITEMS = {
+    "reason-first": '{"reason": a short sentence, "label": one of good, unnecessary, mistake, '
+    "recover}",
+    "label-first": '{"label": one of good, unnecessary, mistake, recover, "reason": a short '
+    "sentence}",
+}
+SAMPLE_TEMPERATURE = 0.7
+
+
+class _Attempts:
+    """One sample's answers for one request: labels so far, usage, and the last error."""
+
+    def __init__(self) -> None:
+        self.labels: dict[str, StepVerdict] = {}
+        self.spent = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        self.error: str | None = None
+        self.raw: str | None = None
 
 
 class LLMCritic:
@@ -55,7 +70,8 @@ class LLMCritic:
         api_key_env: str = "OPENAI_API_KEY",
         prompt: PromptBuilder | None = None,
         max_reasks: int = 2,
-        temperature: float = 0.0,
+        temperature: float | None = None,
+        samples: int = 1,
         max_tokens: int = 8192,
         tokens_per_step: int = 100,
         concurrency: int = 8,
@@ -75,6 +91,16 @@ class LLMCritic:
         self.api_key_env = api_key_env
         self.prompt = prompt or PromptBuilder()
         self.max_reasks = max_reasks
+        if samples < 1:
+            raise ValueError("samples must be at least 1")
+        if temperature is None:
+            temperature = SAMPLE_TEMPERATURE if samples > 1 else 0.0
+        if samples > 1 and temperature <= 0:
+            raise ValueError(
+                f"--samples {samples} needs a temperature above 0 (samples at temperature 0 "
+                "are the same answer)"
+            )
+        self.samples = samples
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.tokens_per_step = tokens_per_step
@@ -96,7 +122,10 @@ class LLMCritic:
         self.store: CriticStore | None = None
         self.cache_hits = 0
         self.reasks = 0
+        self.resent_invalid = 0
         self.window_fallbacks = 0
+        # Answers that could not be (fully) used, for `<verdicts>.invalid-answers.jsonl`.
+        self.invalid_answers: list[dict[str, Any]] = []
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -123,6 +152,7 @@ class LLMCritic:
                 "prompt": self.prompt.describe(),
                 "max_reasks": self.max_reasks,
                 "temperature": self.temperature,
+                "samples": self.samples,
                 "max_tokens": self.max_tokens,
                 "tokens_per_step": self.tokens_per_step,
             }
@@ -135,7 +165,12 @@ class LLMCritic:
         self.store = store
         api_key = os.environ.get(self.api_key_env) or None
         self.client = ChatClient(
-            self.base_urls, self.model, api_key=api_key, store=store, **self.client_options
+            self.base_urls,
+            self.model,
+            api_key=api_key,
+            store=store,
+            key_hint=self.api_key_env,
+            **self.client_options,
         )
 
     async def close(self) -> None:
@@ -147,19 +182,30 @@ class LLMCritic:
 
     # -- judging ----------------------------------------------------------------------------
 
-    async def ajudge(self, trajectory: Trajectory) -> Verdict:
+    async def ajudge(self, trajectory: Trajectory, *, fresh: bool = False) -> Verdict:
         """All step labels of `trajectory`, or a failed verdict (invalid answers, too long).
 
-        Raises `RequestFailed` when a server gave no answer (nothing is then stored, so a rerun
-        asks again) and `DeferredToBatch` when requests went to the batch file instead.
+        `fresh`: the trajectory failed before, so a stored answer that could not be used is
+        asked again instead of replayed (stored usable answers are still reused, so no paid
+        request is repeated). Raises `RequestFailed` when a server gave no answer,
+        `ServerUnusable` when no request can succeed, and `DeferredToBatch` when requests went
+        to the batch file instead.
         """
         try:
             mode, requests = self._plan(trajectory)
         except PromptTooLong as e:
             info = self.info(trajectory)
-            return Verdict(trajectory_id=trajectory.id, critic=info, status="failed", error=str(e))
+            return Verdict(
+                trajectory_id=trajectory.id,
+                critic=info,
+                status="failed",
+                error=str(e),
+                failure="prompt-too-long",
+            )
         info = self.info(trajectory, mode)
-        results = await asyncio.gather(*(self._ask(r) for r in requests), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._ask(r, trajectory.id, fresh) for r in requests), return_exceptions=True
+        )
         usage = {
             "requests": 0,
             "prompt_tokens": 0,
@@ -184,6 +230,7 @@ class LLMCritic:
                 critic=info,
                 status="failed",
                 error=failure[0],
+                failure="invalid-answer",
                 raw_response=failure[1],
                 usage=usage,
             )
@@ -207,26 +254,52 @@ class LLMCritic:
         return "window", requests
 
     async def _ask(
-        self, request: CriticRequest
+        self, request: CriticRequest, trajectory_id: str, fresh: bool
     ) -> tuple[list[StepVerdict] | None, str | None, str | None, dict[str, int]]:
-        """(labels, None, None, usage) or (None, error, last raw answer, usage) after re-asks."""
+        """(labels, None, None, usage) or (None, error, last raw answer, usage), over all
+        samples: a step's label is the majority of the samples that completed."""
+        runs = await asyncio.gather(
+            *(self._ask_sample(request, trajectory_id, s, fresh) for s in range(self.samples))
+        )
+        spent = {k: sum(r.spent[k] for r in runs) for k in runs[0].spent}
+        complete = [r for r in runs if r.error is None]
+        if not complete:
+            return None, runs[0].error, runs[0].raw, spent
+        if self.samples == 1:
+            return [complete[0].labels[k] for k in request.window.keys], None, None, spent
+        return (
+            [vote_step([r.labels[k] for r in complete]) for k in request.window.keys],
+            None,
+            None,
+            spent,
+        )
+
+    async def _ask_sample(
+        self, request: CriticRequest, trajectory_id: str, sample: int, fresh: bool
+    ) -> _Attempts:
+        """One sample: ask, then re-ask for the steps still missing, up to `max_reasks` times."""
         assert self.client is not None and self.store is not None, "start() was not awaited"
         keys = request.window.keys
+        missing = keys
+        out = _Attempts()
         messages = list(request.messages)
-        max_tokens = min(self.max_tokens, 64 + self.tokens_per_step * len(keys))
-        spent = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
-        error = ""
-        content = ""
         for attempt in range(self.max_reasks + 1):
-            body = {
+            schema = request.schema if missing == keys else self.prompt.schema(missing)
+            max_tokens = min(self.max_tokens, 64 + self.tokens_per_step * len(missing))
+            body: dict[str, Any] = {
                 "model": self.model,
                 "messages": messages,
-                "schema": request.schema,
+                "schema": schema,
                 "max_tokens": max_tokens,
                 "temperature": self.temperature,
             }
+            if self.samples > 1:
+                body["sample"] = sample
             key = stable_hash(body)
             stored = self.store.get_answer(key)
+            if stored is not None and fresh and not _usable(stored[0], missing):
+                stored = None  # it failed this trajectory before: ask again, do not replay it
+                self.resent_invalid += 1
             if stored is not None:
                 self.cache_hits += 1
                 content, usage = stored
@@ -237,34 +310,61 @@ class LLMCritic:
                 estimate = self.prompt.count.messages(messages)
                 done = await self.client.complete(
                     messages,
-                    request.schema,
+                    schema,
                     max_tokens=max_tokens,
                     temperature=self.temperature,
                     estimated_tokens=estimate,
                 )
                 content, usage = self.client.redact(done.content), done.usage
-                self.store.put_answer(key, self.model, content, usage)
-            spent["requests"] += 1
-            spent["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
-            spent["completion_tokens"] += int(usage.get("completion_tokens") or 0)
+                self.store.put_answer(key, self.model, content, usage, replace=fresh)
+            out.spent["requests"] += 1
+            out.spent["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
+            out.spent["completion_tokens"] += int(usage.get("completion_tokens") or 0)
             try:
-                return parse_answer(content, keys), None, None, spent
+                answer = read_answer(content, missing, keys)
             except AnswerError as e:
                 error = str(e)
+            else:
+                out.labels.update(answer.steps)
+                missing = answer.missing
+                if not missing:
+                    return out
+                error = answer.error()
+            self.invalid_answers.append(
+                {
+                    "trajectory_id": trajectory_id,
+                    "steps": missing,
+                    "sample": sample,
+                    "attempt": attempt,
+                    "error": error,
+                    "content": content,
+                }
+            )
+            out.raw = content
             if attempt < self.max_reasks:
                 self.reasks += 1
                 messages = [
                     *messages,
                     {"role": "assistant", "content": content},
-                    {"role": "user", "content": REASK.format(error=error, keys=json.dumps(keys))},
+                    {
+                        "role": "user",
+                        "content": REASK.format(
+                            error=error,
+                            keys=json.dumps(missing),
+                            item=REASK_ITEMS[self.prompt.answer_order],
+                        ),
+                    },
                 ]
-        return None, f"no valid answer after {self.max_reasks + 1} tries: {error}", content, spent
+        out.error = f"no valid answer after {self.max_reasks + 1} tries: {error}"
+        return out
 
     def accounting(self) -> dict[str, Any]:
         """The client's counters plus cache hits and re-asks, for the summary."""
         out: dict[str, Any] = self.client.stats.as_dict() if self.client else {}
         out["cache_hits"] = self.cache_hits
         out["reasks"] = self.reasks
+        out["resent_invalid"] = self.resent_invalid
+        out["invalid_answers"] = len(self.invalid_answers)
         out["whole_to_window"] = self.window_fallbacks
         out["response_formats"] = self.client.formats() if self.client else {}
         if self.batch is not None:
@@ -287,6 +387,7 @@ def build_llm_critic(
     window_overlap: int = 2,
     max_window_steps: int = 50,
     max_reason_chars: int = 300,
+    answer_order: str = "reason-first",
     **options: Any,
 ) -> LLMCritic:
     """An `LLMCritic` from flat settings (the CLI's flags, or `critic.options` of a run config).
@@ -311,5 +412,14 @@ def build_llm_critic(
         window_overlap=window_overlap,
         max_window_steps=max_window_steps,
         max_reason_chars=max_reason_chars,
+        answer_order=answer_order,
     )
     return LLMCritic(prompt=builder, **options)
+
+
+def _usable(content: str, keys: list[str]) -> bool:
+    """Whether a stored answer labels every step of `keys` (shapes as `read_answer` reads)."""
+    try:
+        return read_answer(content, keys).complete
+    except AnswerError:
+        return False

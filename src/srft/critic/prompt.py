@@ -17,10 +17,8 @@ always included) and `per-step` (one request per step, with the steps before it 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,24 +26,26 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from srft.corpus.model import Trajectory
+from srft.critic.answers import (  # re-exported: the answer's schema and reader live there
+    ANSWER_ORDERS,
+    REASON_MAX_CHARS,
+    AnswerError,
+    answer_schema,
+    item_example,
+    parse_answer,
+)
 from srft.critic.tokens import TokenCounter
-from srft.critic.verdicts import LABELS, Label, StepVerdict
 
 PROMPT_VERSION = "v1"
 Mode = Literal["whole", "window", "per-step"]
 MODES: tuple[str, ...] = ("whole", "window", "per-step")
-REASON_MAX_CHARS = 300
+__all__ = ["ANSWER_ORDERS", "AnswerError", "PromptBuilder", "answer_schema", "parse_answer"]
 
 
 class PromptTooLong(ValueError):
     """The trajectory cannot be shown within the token budget in the chosen mode."""
-
-
-class AnswerError(ValueError):
-    """The critic's answer is not a valid set of labels; the message is shown to it on re-ask."""
 
 
 # -- the template -----------------------------------------------------------------------------
@@ -173,35 +173,6 @@ class CriticRequest:
     cut_to: int | None  # the per-text token cap applied (None: nothing was cut)
 
 
-def answer_schema(keys: list[str], max_reason_chars: int = REASON_MAX_CHARS) -> dict[str, Any]:
-    """The JSON schema of an answer: an object with exactly `keys`, each {label, reason}.
-
-    One required property per step (rather than an array) lets grammar-constrained servers
-    guarantee the shape, so only the labels themselves are left to the model. Requests with the
-    same keys share one (read-only) schema object, so the client's per-schema work is done once.
-    """
-    return _answer_schema(tuple(keys), max_reason_chars)
-
-
-@functools.lru_cache(maxsize=1024)
-def _answer_schema(keys: tuple[str, ...], max_reason_chars: int) -> dict[str, Any]:
-    item = {
-        "type": "object",
-        "properties": {
-            "label": {"type": "string", "enum": list(LABELS)},
-            "reason": {"type": "string", "maxLength": max_reason_chars},
-        },
-        "required": ["label", "reason"],
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {k: item for k in keys},
-        "required": list(keys),
-        "additionalProperties": False,
-    }
-
-
 def shorten(text: str, cap: int | None, count: Callable[[str], int]) -> str:
     """`text` cut to about `cap` tokens, keeping head and tail around an explicit marker."""
     if cap is None or not text:
@@ -229,7 +200,12 @@ class PromptBuilder:
         window_overlap: int = 2,
         max_window_steps: int = 50,
         max_reason_chars: int = REASON_MAX_CHARS,
+        answer_order: str = "reason-first",
     ) -> None:
+        if answer_order not in ANSWER_ORDERS:
+            raise ValueError(
+                f"unknown answer order {answer_order!r}; known: {', '.join(ANSWER_ORDERS)}"
+            )
         self.template = template or PromptTemplate.builtin()
         self.hindsight = hindsight or Hindsight()
         self.count = counter or TokenCounter()
@@ -240,6 +216,13 @@ class PromptBuilder:
         self.max_window_steps = max_window_steps
         # Grammar-constrained servers enforce this length, which bounds completion tokens.
         self.max_reason_chars = max_reason_chars
+        # Constrained decoding generates properties in schema order: reason first makes the
+        # model argue before it decides.
+        self.answer_order = answer_order
+
+    def schema(self, keys: list[str]) -> dict[str, Any]:
+        """The answer schema for the steps `keys` (a re-ask asks only for the missing ones)."""
+        return answer_schema(keys, self.max_reason_chars, self.answer_order)
 
     def describe(self) -> dict[str, Any]:
         """Everything about rendering that changes the requests (part of the job's identity)."""
@@ -255,6 +238,7 @@ class PromptBuilder:
             "window_overlap": self.window_overlap,
             "max_window_steps": self.max_window_steps,
             "max_reason_chars": self.max_reason_chars,
+            "answer_order": self.answer_order,
         }
 
     # -- hindsight sections -------------------------------------------------------------------
@@ -330,7 +314,7 @@ class PromptBuilder:
         """The chat request for `window` with every text cut to `cap` tokens."""
         keys = window.keys
         # A shape, not an answer: small models copy example values verbatim.
-        example = {k: {"label": "<label>", "reason": "<why, briefly>"} for k in keys[:2]}
+        example = {k: item_example(self.answer_order) for k in keys[:2]}
         user = self.template.user.render(
             task=shorten(trajectory.task, None if cap is None else cap * 4, self.count),
             **self._sections(trajectory, cap),
@@ -344,12 +328,12 @@ class PromptBuilder:
             keys=json.dumps(keys),
             example=json.dumps(example),
         )
-        system = self.template.system.render()
+        system = self.template.system.render(item=json.dumps(item_example(self.answer_order)))
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         return CriticRequest(
             window,
             messages,
-            answer_schema(keys, self.max_reason_chars),
+            self.schema(keys),
             self.count.messages(messages),
             cap,
         )
@@ -442,66 +426,3 @@ class PromptBuilder:
                     f"prompt tokens even with every text cut to {self.min_text_tokens} tokens"
                 )
             window = Window(window.start, window.end, window.context + 1)
-
-
-# -- answers ----------------------------------------------------------------------------------
-
-
-class StepAnswer(BaseModel):
-    """One step's entry in the critic's answer."""
-
-    model_config = ConfigDict(extra="forbid")
-    label: Label
-    reason: str
-
-
-_FENCE = re.compile(r"^```[a-zA-Z]*\s*\n?(.*?)\n?```\s*$", re.S)
-
-
-def parse_answer(content: str, keys: list[str]) -> list[StepVerdict]:
-    """The step verdicts in `content`, or `AnswerError` saying precisely what is wrong."""
-    text = (content or "").strip()
-    fenced = _FENCE.match(text)
-    if fenced:
-        text = fenced.group(1).strip()
-    # strict=False: a raw newline or tab inside a reason (which grammar-constrained servers
-    # let through) does not make the labels unreadable.
-    try:
-        data = json.loads(text, strict=False)
-    except json.JSONDecodeError as e:
-        first, last = text.find("{"), text.rfind("}")
-        try:
-            data = json.loads(text[first : last + 1], strict=False) if 0 <= first < last else None
-        except json.JSONDecodeError:
-            data = None
-        if data is None:
-            raise AnswerError(f"the answer is not valid JSON ({e.msg} at position {e.pos})") from e
-    if not isinstance(data, dict):
-        raise AnswerError("the answer must be a JSON object keyed by step number")
-    missing = [k for k in keys if k not in data]
-    extra = [k for k in data if k not in keys]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"steps {', '.join(missing)} are missing")
-        if extra:
-            parts.append(f"keys {', '.join(extra[:10])} are not steps you were asked to judge")
-        raise AnswerError(
-            f"wrong steps: {'; '.join(parts)} (expected exactly {len(keys)} keys: {json.dumps(keys)})"
-        )
-    out: list[StepVerdict] = []
-    for k in keys:
-        try:
-            answer = StepAnswer.model_validate(data[k])
-        except ValidationError as e:
-            err = e.errors()[0]
-            where = ".".join(str(x) for x in err["loc"]) or "value"
-            raise AnswerError(
-                f"step {k}: {where}: {err['msg']} (labels are {', '.join(LABELS)})"
-            ) from e
-        out.append(
-            StepVerdict(
-                index=int(k), label=answer.label, reason=answer.reason.strip()[:REASON_MAX_CHARS]
-            )
-        )
-    return out

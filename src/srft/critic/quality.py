@@ -6,6 +6,12 @@ the SRFT paper reports, 0.737 for its critic), accuracy and a confusion matrix o
 trajectories present in both files. Steps of a `failed` prediction are not guessed: they are
 counted as `unjudged` and reported apart (they lower recall, never raise precision).
 
+When the predictions carry a confidence per step (a sampled critic, `--samples K`, or files
+combined by `srft critic-vote`), `calibration` adds a reliability table (per confidence bucket:
+steps, mean confidence, accuracy, and mistake-vs-rest P/R/F1 within the bucket), the expected
+calibration error, and the mistake-vs-rest P/R/F1 a policy would get masking only the mistakes
+whose confidence reaches each threshold (`srft build --option min_confidence=T`).
+
 `critic-bench` takes resolved trajectories, picks steps with a shell command, and replaces the
 command by a broken one with a matching error observation (a misspelt command -> "command not
 found", a missing file -> "No such file or directory", a Python syntax error). The corrupted
@@ -44,10 +50,13 @@ def evaluate_critic(pred_path: str | Path, gold_path: str | Path) -> dict[str, A
     """Compare predicted verdicts with gold labels (any shape `file` reads) step by step."""
     gold = read_labels(gold_path)
     pairs: list[tuple[str, str]] = []
+    scored: list[tuple[str, str, float]] = []  # (gold, pred, confidence) where known
     matched, missing_pred = 0, []
     preds: dict[str, list[str] | None] = {}
+    confidences: dict[str, list[float | None]] = {}
     for verdict in read_verdicts(pred_path):
         preds[verdict.trajectory_id] = verdict.labels() if verdict.status == "ok" else None
+        confidences[verdict.trajectory_id] = [s.confidence for s in verdict.steps]
     for tid, record in gold.items():
         if tid not in preds:
             missing_pred.append(tid)
@@ -61,14 +70,21 @@ def evaluate_critic(pred_path: str | Path, gold_path: str | Path) -> dict[str, A
             )
         for i, g in enumerate(record.steps):
             pairs.append((g.label, labels[i] if labels is not None else UNJUDGED))
-    return metrics(pairs) | {
-        "trajectories": {
-            "gold": len(gold),
-            "matched": matched,
-            "missing_from_pred": len(missing_pred),
-        },
-        "missing_from_pred": missing_pred[:20],
-    }
+            if labels is not None and confidences[tid][i] is not None:
+                scored.append((g.label, labels[i], confidences[tid][i]))  # type: ignore[arg-type]
+    extra = {"calibration": calibration(scored, pairs)} if scored else {}
+    return (
+        metrics(pairs)
+        | extra
+        | {
+            "trajectories": {
+                "gold": len(gold),
+                "matched": matched,
+                "missing_from_pred": len(missing_pred),
+            },
+            "missing_from_pred": missing_pred[:20],
+        }
+    )
 
 
 def metrics(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -92,6 +108,68 @@ def metrics(pairs: list[tuple[str, str]]) -> dict[str, Any]:
         "mistake_vs_rest": _prf(tp, fp, fn),
         "per_label": per_label,
         "confusion": {"rows": "gold", "columns": "predicted", "matrix": confusion},
+    }
+
+
+BUCKET_EDGES = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def _bucket(confidence: float) -> int:
+    for i in range(len(BUCKET_EDGES) - 2, -1, -1):
+        if confidence >= BUCKET_EDGES[i]:
+            return i
+    return 0
+
+
+def _mistake_prf(rows: list[tuple[str, str]]) -> dict[str, float]:
+    tp = sum(1 for g, p in rows if g == "mistake" and p == "mistake")
+    fp = sum(1 for g, p in rows if g != "mistake" and p == "mistake")
+    fn = sum(1 for g, p in rows if g == "mistake" and p != "mistake")
+    return _prf(tp, fp, fn)
+
+
+def calibration(
+    scored: list[tuple[str, str, float]], pairs: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """Reliability of the critic's confidence: per bucket, ECE, and mistake masking by threshold.
+
+    `scored` are (gold, predicted, confidence of the predicted label) of the steps that carry a
+    confidence; `pairs` all (gold, predicted) steps, so that recall at a threshold counts every
+    gold mistake, also those the critic did not judge."""
+    buckets = []
+    ece = 0.0
+    for i in range(len(BUCKET_EDGES) - 1):
+        rows = [(g, p, c) for g, p, c in scored if _bucket(c) == i]
+        if not rows:
+            continue
+        mean = sum(c for _, _, c in rows) / len(rows)
+        accuracy = sum(1 for g, p, _ in rows if g == p) / len(rows)
+        ece += len(rows) / len(scored) * abs(mean - accuracy)
+        lo, hi = BUCKET_EDGES[i], BUCKET_EDGES[i + 1]
+        buckets.append(
+            {
+                "range": f"[{lo:.1f}, {hi:.1f}{']' if hi == 1.0 else ')'}",
+                "steps": len(rows),
+                "mean_confidence": round(mean, 4),
+                "accuracy": round(accuracy, 4),
+                "mistake": _mistake_prf([(g, p) for g, p, _ in rows]),
+            }
+        )
+    confident = [c for _, p, c in scored if p == "mistake"]
+    thresholds = []
+    gold_mistakes = sum(1 for g, _ in pairs if g == "mistake")
+    for t in sorted(set(confident)):
+        masked = [(g, p, c) for g, p, c in scored if p == "mistake" and c >= t]
+        tp = sum(1 for g, _, _ in masked if g == "mistake")
+        thresholds.append(
+            {"min_confidence": t, "masked": len(masked)}
+            | _prf(tp, len(masked) - tp, gold_mistakes - tp)
+        )
+    return {
+        "steps": len(scored),
+        "buckets": buckets,
+        "ece": round(ece, 4),
+        "mistake_by_min_confidence": thresholds,
     }
 
 

@@ -6,6 +6,14 @@ bounded queue (memory does not grow with the corpus), every finished verdict is 
 store at once, and the verdicts file is written at the end in corpus order, atomically, from the
 store. So a crash or Ctrl-C loses at most the requests in flight, and a rerun sends only what is
 missing.
+
+A failed verdict is stored as failed, not as final: the next run of the same job judges that
+trajectory again (unless `retry_failed` is off), replaying the answers that were usable and
+asking again only what was not. A server that no request can succeed against
+(`ServerUnusable`: unreachable, key refused, wrong path or model) stops the run at once.
+
+How a run ended is `run_outcome(summary)`: `complete` (every trajectory judged), `partial` or
+`none`; the command line turns those into exit statuses 0, 3 and 1 (2 for an unusable server).
 """
 
 from __future__ import annotations
@@ -33,6 +41,22 @@ from srft.critic.verdicts import Verdict, dumps_verdict, loads_verdict
 
 SUMMARY_FORMAT = "srft.critic-summary"
 SUMMARY_VERSION = 1
+EXIT_STATUS = {"complete": 0, "none": 1, "partial": 3}
+
+
+def run_outcome(summary: dict[str, Any]) -> str:
+    """`complete` when every trajectory was judged, `none` when none was, else `partial`."""
+    t = summary["trajectories"]
+    if not t["failed"]:
+        return "complete"
+    return "none" if not t["ok"] else "partial"
+
+
+def invalid_answers_path(output_path: str | Path) -> Path:
+    """Where the raw answers that could not be used go: `<stem>.invalid-answers.jsonl`."""
+    output_path = Path(output_path)
+    stem = output_path.name.removesuffix(".jsonl").removesuffix(".json")
+    return output_path.with_name(f"{stem}.invalid-answers.jsonl")
 
 
 def summary_path(output_path: str | Path) -> Path:
@@ -56,6 +80,7 @@ def run_critic(
     batch_output: str | Path | None = None,
     prices: tuple[float, float] | None = None,
     progress: bool = False,
+    retry_failed: bool = True,
     **critic_options: Any,
 ) -> dict[str, Any]:
     """Judge every trajectory of `corpus_path`; write verdicts to `output_path` and the summary
@@ -63,6 +88,8 @@ def run_critic(
 
     `critic` is a registry name (`rules`, `file`, `llm`; options go in `critic_options`) or a
     critic object. `prices` is (USD per million prompt tokens, per million completion tokens).
+    `retry_failed`: judge again the trajectories that failed in an earlier run of the same job
+    (off: keep their stored failed verdicts). Raises `ServerUnusable` (nothing written).
     """
     if isinstance(critic, str):
         critic = get_critic(critic, **critic_options)
@@ -79,10 +106,12 @@ def run_critic(
                 Path(cache_path) if cache_path else default_cache_path(output_path),
                 batch_output,
                 progress,
+                retry_failed,
             )
         )
     else:
         summary = _run_offline(critic, Path(corpus_path), Path(output_path), progress)
+    summary["outcome"] = run_outcome(summary)
     summary["elapsed_s"] = round(time.monotonic() - started, 3)
     _add_token_accounting(summary, Path(corpus_path), counter, prices)
     _write_json(summary_path(output_path), summary)
@@ -111,12 +140,17 @@ def _run_offline(critic: Any, corpus: Path, output: Path, progress: bool) -> dic
 
 
 async def _run_async(
-    critic: Any, corpus: Path, output: Path, cache: Path, batch_output: Any, progress: bool
+    critic: Any,
+    corpus: Path,
+    output: Path,
+    cache: Path,
+    batch_output: Any,
+    progress: bool,
+    retry_failed: bool,
 ) -> dict[str, Any]:
     store = CriticStore(cache)
     imported = import_batch_output(batch_output, store) if batch_output else None
     job = critic.job_key()
-    transient: dict[str, Verdict] = {}
     counts = Counter()
     # Corpus order and content hashes, kept so that the final pass writes the verdicts file
     # from the store without reading and validating the corpus a second time (that pass runs
@@ -134,24 +168,30 @@ async def _run_async(
             line = store.get_verdict(job, trajectory.id, digest)
             verdict: Verdict | None = None
             if line is not None:
-                counts["from_store"] += 1
                 verdict = loads_verdict(line, where=str(cache))
-            else:
+                if verdict.status == "failed" and retry_failed:
+                    verdict = None
+                    counts["retried_failed"] += 1
+                else:
+                    counts["from_store"] += 1
+            if verdict is None and (line is None or retry_failed):
                 try:
-                    verdict = await critic.ajudge(trajectory)
+                    verdict = await critic.ajudge(trajectory, fresh=line is not None)
                 except RequestFailed as e:
                     counts["request_failed"] += 1
-                    verdict = transient[trajectory.id] = Verdict(
+                    verdict = Verdict(
                         trajectory_id=trajectory.id,
                         critic=critic.info(trajectory),
                         status="failed",
                         error=f"no answer from the server: {e}",
+                        failure=e.kind,
                     )
                 except DeferredToBatch:
                     counts["deferred_to_batch"] += 1
                 else:
+                    counts["judged_now" if verdict.status == "ok" else "failed_now"] += 1
+                if verdict is not None:
                     store.put_verdict(job, trajectory.id, digest, dumps_verdict(verdict))
-                    counts["judged_now"] += 1
             if verdict is not None:
                 tally.add(verdict, trajectory, index)
             bar.advance(_live(critic, counts))
@@ -176,8 +216,7 @@ async def _run_async(
     if not counts["deferred_to_batch"]:
         with _AtomicLines(output) as out:
             for tid, digest in order:
-                failed = transient.get(tid)
-                line = dumps_verdict(failed) if failed else store.get_verdict(job, tid, digest)
+                line = store.get_verdict(job, tid, digest)
                 if line is None:  # only if the store was changed under a running job
                     raise CorpusError(f"{cache}: the verdict of {tid!r} vanished during the run")
                 out.write(line)
@@ -187,9 +226,33 @@ async def _run_async(
     summary["run"] = dict(sorted(counts.items()))
     summary["requests"] = critic.accounting()
     summary["cache"] = str(cache)
+    invalid = getattr(critic, "invalid_answers", None)
+    if invalid:
+        path = invalid_answers_path(output)
+        with _AtomicLines(path) as out:
+            for record in invalid:
+                out.write(json.dumps(record, ensure_ascii=False))
+        summary["invalid_answers_file"] = str(path)
     if imported is not None:
         summary["batch_imported"] = imported
     return summary
+
+
+def critic_status(cache: str | Path, corpus: str | Path | None = None) -> list[dict[str, Any]]:
+    """Per job of the store `cache`: judged, failed per reason, and (with `corpus`) pending,
+    the corpus trajectories with no verdict for their current content. Oldest job first."""
+    store = CriticStore(cache)
+    try:
+        jobs = store.jobs()
+        if corpus is not None:
+            current = {
+                (t.id, _line_hash(line)) for line, t in _unique(read_corpus_lines(corpus), corpus)
+            }
+            for entry in jobs:
+                entry["pending"] = len(current - store.stored_pairs(entry["job"]))
+    finally:
+        store.close()
+    return jobs
 
 
 def _live(critic: Any, counts: Counter) -> str:
@@ -221,6 +284,8 @@ class _Tally:
         self.steps = 0
         self.labels: Counter[str] = Counter()
         self.failures: list[tuple[int, str, str]] = []  # (corpus index, id, error), first 20
+        # failure kind -> [count, (corpus index, id, error) of its first example]
+        self.reasons: dict[str, list[Any]] = {}
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.estimated_prompt_tokens = 0
@@ -239,8 +304,12 @@ class _Tally:
         else:
             self.failed += 1
             index = self.trajectories if index is None else index
-            bisect.insort(self.failures, (index, verdict.trajectory_id, verdict.error or ""))
+            example = (index, verdict.trajectory_id, verdict.error or "")
+            bisect.insort(self.failures, example)
             del self.failures[20:]
+            kind = self.reasons.setdefault(verdict.failure or "failed", [0, example])
+            kind[0] += 1
+            kind[1] = min(kind[1], example)
         self.prompt_tokens += int(verdict.usage.get("prompt_tokens") or 0)
         self.completion_tokens += int(verdict.usage.get("completion_tokens") or 0)
         self.estimated_prompt_tokens += int(verdict.usage.get("estimated_prompt_tokens") or 0)
@@ -258,6 +327,10 @@ def _base_summary(info: Any, corpus: Path, output: Path, tally: _Tally) -> dict[
         "steps": tally.steps,
         "labels": {k: tally.labels[k] for k in sorted(tally.labels)},
         "failures": [{"trajectory_id": t, "error": e} for _, t, e in tally.failures],
+        "failure_reasons": {
+            kind: {"count": count, "first": {"trajectory_id": first[1], "error": first[2]}}
+            for kind, (count, first) in sorted(tally.reasons.items(), key=lambda kv: -kv[1][0])
+        },
         "tokens": {
             "prompt_tokens": tally.prompt_tokens,
             "completion_tokens": tally.completion_tokens,

@@ -70,10 +70,14 @@ class CriticStore:
         row = self.db.execute("SELECT content, usage FROM answers WHERE key=?", (key,)).fetchone()
         return (row[0], json.loads(row[1])) if row else None
 
-    def put_answer(self, key: str, model: str, content: str, usage: dict[str, Any]) -> None:
-        """Commit an answer (first one wins: the same request always has the same answer)."""
+    def put_answer(
+        self, key: str, model: str, content: str, usage: dict[str, Any], *, replace: bool = False
+    ) -> None:
+        """Commit an answer. The first one wins (the same request always has the same answer),
+        unless `replace`: a request asked again because its stored answer was unusable."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         self.db.execute(
-            "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?)",
+            f"{verb} INTO answers VALUES (?, ?, ?, ?, ?)",
             (key, model, content, json.dumps(usage, sort_keys=True), time.time()),
         )
 
@@ -99,9 +103,44 @@ class CriticStore:
         )
 
     def finished_ids(self, job: str) -> set[str]:
-        """Trajectory ids with a finished verdict for `job`."""
-        rows = self.db.execute("SELECT trajectory_id FROM verdicts WHERE job=?", (job,))
+        """Trajectory ids judged (`ok`) for `job`; failed ones are not final."""
+        rows = self.db.execute(
+            "SELECT trajectory_id FROM verdicts WHERE job=? AND "
+            "json_extract(verdict, '$.status') = 'ok'",
+            (job,),
+        )
         return {r[0] for r in rows}
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job in the store with its verdicts counted: `judged`, `failed` per failure
+        kind with the first example (by time), and when it was last written."""
+        rows = self.db.execute(
+            "SELECT job, json_extract(verdict, '$.status'), "
+            "coalesce(json_extract(verdict, '$.failure'), 'failed'), trajectory_id, "
+            "json_extract(verdict, '$.error'), created FROM verdicts ORDER BY created"
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for job, status, kind, tid, error, created in rows:
+            entry = out.setdefault(
+                job, {"job": job, "judged": 0, "failed": 0, "reasons": {}, "last": created}
+            )
+            entry["last"] = max(entry["last"], created)
+            if status == "ok":
+                entry["judged"] += 1
+                continue
+            entry["failed"] += 1
+            reason = entry["reasons"].setdefault(
+                kind, {"count": 0, "first": {"trajectory_id": tid, "error": error}}
+            )
+            reason["count"] += 1
+        return sorted(out.values(), key=lambda e: e["last"])
+
+    def stored_pairs(self, job: str) -> set[tuple[str, str]]:
+        """(trajectory id, content hash) of every verdict stored for `job`."""
+        rows = self.db.execute(
+            "SELECT trajectory_id, trajectory_hash FROM verdicts WHERE job=?", (job,)
+        )
+        return {(tid, digest) for tid, digest in rows}
 
     # -- endpoints --------------------------------------------------------------------------
 

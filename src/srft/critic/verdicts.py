@@ -31,11 +31,19 @@ class _Strict(BaseModel):
 
 
 class StepVerdict(_Strict):
-    """The critic's label for step `index` and its short reason."""
+    """The critic's label for step `index` and its short reason.
+
+    `confidence` and `votes` are set when the label was sampled several times (`--samples K`,
+    or verdict files combined by `srft critic-vote`): `votes` counts each label over the
+    samples that labelled the step, `confidence` is the share of them that agree with `label`.
+    A step without them was asked once; policies then take the label at face value.
+    """
 
     index: int
     label: Label
     reason: str = ""
+    confidence: float | None = Field(None, ge=0.0, le=1.0)
+    votes: dict[Label, int] | None = None
 
 
 class CriticInfo(_Strict):
@@ -61,6 +69,9 @@ class Verdict(_Strict):
     critic: CriticInfo
     status: Literal["ok", "failed"] = "ok"
     error: str | None = None
+    # A short stable key of why a verdict failed (`http-503`, `timeout`, `invalid-answer`, ...),
+    # so that failures can be counted per reason; `error` holds the full message.
+    failure: str | None = None
     raw_response: str | None = None
     steps: list[StepVerdict] = Field(default_factory=list)
     usage: dict[str, Any] = Field(default_factory=dict)
@@ -70,9 +81,23 @@ class Verdict(_Strict):
         return [s.label for s in self.steps]
 
 
+_OPTIONAL_STEP_FIELDS = ("confidence", "votes")
+
+
 def dumps_verdict(verdict: Verdict) -> str:
-    """Canonical one-line JSON of a verdict."""
-    return json.dumps(verdict.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+    """Canonical one-line JSON of a verdict.
+
+    The optional fields added within version 1 (`failure`, a step's `confidence` and `votes`)
+    are left out when unset, so a file made without them reads the same as before.
+    """
+    data = verdict.model_dump(mode="json")
+    if data["failure"] is None:
+        del data["failure"]
+    for step in data["steps"]:
+        for key in _OPTIONAL_STEP_FIELDS:
+            if step[key] is None:
+                del step[key]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def loads_verdict(line: str, *, where: str = "<string>") -> Verdict:

@@ -154,6 +154,14 @@ class CriticOptions(_Options):
     mask: list[Label] = Field(
         default_factory=lambda: ["mistake"], description="step labels whose loss is masked"
     )
+    min_confidence: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="mask a flagged step only when the critic's confidence in its label "
+        "(agreement over `--samples`) reaches this; a flagged step below it is trained like a "
+        "good one. Steps judged once carry no confidence and are masked as labelled",
+    )
     on_failed: Literal["drop", "train", "mask"] = Field(
         "drop",
         description="a trajectory whose critic call failed: drop it, train it fully, or keep "
@@ -192,7 +200,12 @@ class _CriticPolicy(Policy):
                 f"critic-failed:{opts.on_failed}",
             )
         masked = set(opts.mask)
-        trained = tuple(label not in masked for label in verdict.labels())
+        threshold = opts.min_confidence
+        trained = tuple(
+            s.label not in masked
+            or (threshold is not None and s.confidence is not None and s.confidence < threshold)
+            for s in verdict.steps
+        )
         return Decision(True, trained, tuple(verdict.labels()), f"{reason}:judged")
 
 

@@ -108,6 +108,15 @@ class CriticSettings(_Section):
             "testbed's true labels). See docs/critic.md."
         ),
     )
+    on_partial_failure: Literal["continue", "stop"] = Field(
+        "continue",
+        description=(
+            "When some trajectories got no verdict (`srft critic` exit status 3): `continue` "
+            "(the policies' `on_failed` decides about them; the run log names the reasons) or "
+            "`stop` (rerun to retry only the failed ones). A critic that judged nothing always "
+            "stops the run."
+        ),
+    )
 
     @field_validator("options")
     @classmethod

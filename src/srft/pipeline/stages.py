@@ -200,6 +200,18 @@ def critic_action(config: RunConfig):
         summary = run_critic(
             ctx.path("corpus.jsonl"), ctx.path("verdicts.jsonl"), config.critic.name, **options
         )
+        outcome = summary["outcome"]
+        if outcome != "complete":
+            reasons = ", ".join(
+                f"{kind} {r['count']}" for kind, r in summary["failure_reasons"].items()
+            )
+            t = summary["trajectories"]
+            note = f"critic: {t['failed']} of {t['read']} trajectories failed ({reasons})"
+            if outcome == "none" or config.critic.on_partial_failure == "stop":
+                # Rerunning `srft run` retries only the failed trajectories (the store keeps
+                # the rest), so stopping costs nothing already paid for.
+                raise RuntimeError(f"{note}; rerun to retry them")
+            ctx.log(f"  {note}; continuing (critic.on_partial_failure: continue)")
         return as_summary(summary)
 
     return action
@@ -483,7 +495,8 @@ def build_graph(config: RunConfig) -> list[Stage]:
             critic_action(config),
             outputs=["verdicts.jsonl"],
             clean=["verdicts.jsonl", "verdicts.summary.json", "verdicts.sqlite"],
-            settings=config.critic.model_dump(mode="json"),
+            # The failure switch decides whether the run goes on, not what the verdicts are.
+            settings=config.critic.model_dump(mode="json", exclude={"on_partial_failure"}),
             inputs=critic_inputs,
             after=critic_after,
         )
