@@ -40,6 +40,10 @@ class OpenAIChat:
     def matches(self, record: Any) -> bool:
         return isinstance(record, dict) and isinstance(record.get("messages"), list | str)
 
+    def has_run_id(self, record: Any) -> bool:
+        """Rows that name their run (`id`, `traj_id`, `trajectory_id`) keep that id."""
+        return isinstance(record, dict) and _first_str(record, *_RUN_ID_KEYS) is not None
+
     def convert(self, record: Any, origin: Origin) -> Trajectory:
         record = expect_dict(record, "row")
         raw_messages = expect_list(
@@ -57,7 +61,7 @@ class OpenAIChat:
             ]
         instance_id = optional_str(record.get("instance_id"), "instance_id")
         trajectory_id = (
-            _first_str(record, "id", "traj_id", "trajectory_id")
+            _first_str(record, *_RUN_ID_KEYS)
             or instance_id
             or f"{id_from_file(origin)}:{origin.record}"
         )
@@ -70,6 +74,9 @@ class OpenAIChat:
             tools=tools or None,
             metadata=_metadata(record, messages),
         )
+
+
+_RUN_ID_KEYS = ("id", "traj_id", "trajectory_id")
 
 
 def _first_str(record: dict[str, Any], *keys: str) -> str | None:
