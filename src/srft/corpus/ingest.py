@@ -31,8 +31,7 @@ from pydantic import ValidationError
 from srft.corpus.containers import container_of, expand_inputs, read_records
 from srft.corpus.formats import Origin, TrajectoryFormat, detect, get_format, keeps_its_id
 from srft.corpus.io import dumps_trajectory
-from srft.corpus.model import CorpusError, Trajectory
-from srft.corpus.model import Outcome
+from srft.corpus.model import CorpusError, Outcome, Trajectory
 from srft.corpus.outcomes import LabelBook, looks_like_labels, parse_label_entries
 from srft.corpus.runs import content_digest, run_id
 
@@ -193,6 +192,7 @@ def _rewrite_outcomes(
                 record["outcome"] = outcome.model_dump(mode="json")
                 dst.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
         os.replace(fixed, partial)
+        summary.outcomes = +summary.outcomes  # drop the counts that fell to zero
     finally:
         fixed.unlink(missing_ok=True)
 

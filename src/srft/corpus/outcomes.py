@@ -138,9 +138,7 @@ class LabelBook:
     def add_entries(self, entries: list[LabelEntry], source: str) -> None:
         """Add the parsed entries of the label file `source`."""
         for entry in entries:
-            self.add(
-                entry.key, entry.resolved, source, by_run=entry.by_run, details=entry.details
-            )
+            self.add(entry.key, entry.resolved, source, by_run=entry.by_run, details=entry.details)
 
     def lookup(self, instance_id: str | None) -> Label | None:
         """The label for an instance, or None; `CorpusError` naming both sources on conflict."""
