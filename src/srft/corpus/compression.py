@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 from pathlib import Path
 from typing import IO
@@ -42,6 +43,12 @@ def compression_of(path: Path | str) -> str | None:
     return None
 
 
+def strip_compression(name: str) -> str:
+    """`name` without its compression suffix, case kept (`run.traj.GZ` -> `run.traj`)."""
+    suffix = compression_of(name)
+    return name[: -len(suffix)] if suffix else name
+
+
 def inner_name(path: Path | str) -> str:
     """The file name without its compression suffix, lower-cased: what the content is."""
     name = Path(path).name.lower()
@@ -61,7 +68,10 @@ def open_binary(path: Path) -> IO[bytes]:
     if suffix == ".zst":
         if zstandard is None:  # pragma: no cover
             raise OSError("reading .zst files needs the `zstandard` package")
-        return zstandard.open(path, "rb")
+        # The zstd reader has no readline (JSONL needs it): buffer it like gzip's stream.
+        return io.BufferedReader(
+            zstandard.ZstdDecompressor().stream_reader(path.open("rb"), closefd=True)
+        )
     return path.open("rb")
 
 

@@ -37,7 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.compression import inner_name, open_binary
+from srft.corpus.compression import (
+    DECOMPRESSION_ERRORS,
+    decompression_error,
+    inner_name,
+    open_binary,
+)
 from srft.corpus.model import CorpusError, Outcome
 
 _REPORT_KEYS = ("patch_is_None", "patch_exists", "patch_successfully_applied", "tests_status")
@@ -301,7 +306,7 @@ def looks_like_labels(path: Path) -> bool:
     try:
         with open_binary(path) as f:
             head = f.read(65536).decode("utf-8", errors="replace")
-    except (OSError, EOFError, ValueError):
+    except DECOMPRESSION_ERRORS:
         return False  # the trajectory reader reports what is wrong with the file
     if name.endswith(".csv"):
         header = head.splitlines()[0] if head else ""
@@ -371,8 +376,8 @@ def parse_label_entries(path: Path) -> list[LabelEntry] | None:
             text = f.read().decode("utf-8")
     except UnicodeDecodeError as e:
         raise CorpusError(f"{path}: invalid UTF-8 at byte {e.start}") from e
-    except (OSError, EOFError, ValueError) as e:
-        raise CorpusError(f"{path}: cannot read the labels file: {e}") from e
+    except DECOMPRESSION_ERRORS as e:
+        raise CorpusError(f"{path}: {decompression_error(e)}") from e
     if name.endswith(".csv"):
         return _parse_csv(path, text)
     if name.endswith((".jsonl", ".ndjson")):
