@@ -133,3 +133,33 @@ def test_rule_mask_masks_steps_whose_observation_shows_an_error_without_verdicts
     d = make_policy("rule-mask").decide(traj, None)
     assert d.keep and d.trained == (True, False, True)
     assert d.labels[1] == "mistake"
+
+
+def _run(instance: str, n: int, outcome: str):
+    run = trajectory(TURNS, id=f"{instance}@{n}", outcome=outcome)
+    run.instance_id = instance
+    return run
+
+
+def test_runs_per_instance_are_capped_separately_for_resolved_and_unresolved():
+    policy = make_policy("sft", {"max_resolved_per_instance": 2, "max_unresolved_per_instance": 1})
+    runs = [_run("a__b-1", n, "resolved") for n in range(3)]
+    runs += [_run("a__b-1", n, "unresolved") for n in range(3, 5)]
+    runs += [_run("c__d-2", n, "resolved") for n in range(5, 8)]
+    reasons = [policy.decide(run, None).reason for run in runs]
+    assert reasons == [
+        "resolved", "resolved", "dropped:cap-resolved",
+        "unresolved", "dropped:cap-unresolved",
+        "resolved", "resolved", "dropped:cap-resolved",
+    ]  # fmt: skip
+
+
+def test_the_cap_counts_only_runs_the_policy_keeps():
+    policy = make_policy("rft", {"max_resolved_per_instance": 1})
+    runs = [_run("a__b-1", 0, "unresolved"), _run("a__b-1", 1, "resolved")]
+    assert [policy.decide(run, None).keep for run in runs] == [False, True]
+
+
+def test_a_cap_below_one_is_an_error():
+    with pytest.raises(PolicyError, match="max_resolved_per_instance"):
+        make_policy("srft", {"max_resolved_per_instance": 0})
