@@ -21,6 +21,7 @@ from srft.corpus.formats._chat import (
     optional_float,
     optional_str,
     parse_json_string,
+    published_train_flags,
 )
 from srft.corpus.formats._mini import id_from_file
 from srft.corpus.model import Message, Metadata, Source, Trajectory
@@ -50,6 +51,7 @@ class OpenAIChat:
             parse_json_string(record.get("messages"), "messages"), "messages"
         )
         messages = [openai_message(raw, n) for n, raw in enumerate(raw_messages)]
+        flags = published_train_flags(raw_messages, messages)
         for message in messages:
             if message.role == "tool":
                 codes = _EXIT_CODE.findall(message.content)
@@ -72,7 +74,7 @@ class OpenAIChat:
             outcome=in_file_outcome(record, "resolved", "target"),
             messages=messages,
             tools=tools or None,
-            metadata=_metadata(record, messages),
+            metadata=_metadata(record, messages, flags),
         )
 
 
@@ -98,8 +100,12 @@ def action_style(messages: list[Message]) -> str | None:
     return None
 
 
-def _metadata(record: dict[str, Any], messages: list[Message]) -> Metadata:
+def _metadata(
+    record: dict[str, Any], messages: list[Message], flags: list[bool] | None
+) -> Metadata:
     extra: dict[str, Any] = {}
+    if flags is not None:
+        extra["published_train"] = flags
     style = action_style(messages)
     if style:
         extra["action_style"] = style
