@@ -15,6 +15,7 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 from pathlib import Path
 from typing import IO
 
@@ -51,7 +52,7 @@ def strip_compression(name: str) -> str:
 
 def inner_name(path: Path | str) -> str:
     """The file name without its compression suffix, lower-cased: what the content is."""
-    name = Path(path).name.lower()
+    name = os.path.basename(path).lower()  # not Path(): this runs for every input file
     suffix = compression_of(name)
     return name[: -len(suffix)] if suffix else name
 

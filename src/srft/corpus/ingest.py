@@ -260,13 +260,13 @@ class _Run:
         )
         line = dumps_trajectory(trajectory)
         try:
-            line.encode("utf-8")
+            encoded = line.encode("utf-8")
         except UnicodeEncodeError as e:
             self.book.forget(trajectory.id)
             raise CorpusError(
                 f"text holds a lone surrogate (\\u{ord(e.object[e.start]):04x}), not valid Unicode"
             ) from e
-        digest = content_digest(trajectory.instance_id, line)
+        digest = content_digest(trajectory.instance_id, encoded)
         if digest in self.contents:
             self.book.forget(trajectory.id)
             return None

@@ -82,10 +82,10 @@ class LabelEntry:
 
 @dataclass
 class _Claim:
-    """A run that took an instance-keyed label provisionally: its id and nearness to the file."""
+    """A run that took an instance-keyed label provisionally: its id and its file."""
 
     trajectory_id: str
-    nearness: int
+    file: str
 
 
 @dataclass
@@ -189,8 +189,9 @@ class LabelBook:
         if run_id is not None and file is not None:
             self._pending[run_id] = _Pending(outcome, instance_id, labels)
             for taken in labels:
-                claim = _Claim(run_id, self._nearness(taken.source, file))
-                self._claims.setdefault((taken.source, instance_id), []).append(claim)
+                self._claims.setdefault((taken.source, instance_id), []).append(
+                    _Claim(run_id, file)
+                )
         return result
 
     def is_pending(self, run_id: str) -> bool:
@@ -214,14 +215,15 @@ class LabelBook:
         """
         lost: dict[str, set[str]] = {}
         for (source, instance_id), claims in self._claims.items():
-            if not claims:
-                continue
-            best = max(claim.nearness for claim in claims)
-            owners = [claim for claim in claims if claim.nearness == best]
-            if len(owners) > 1:
-                self.ambiguous.append(f"{source}: {instance_id} ({len(owners)} runs)")
-            for claim in claims:
-                if claim.nearness < best or len(owners) > 1:
+            if len(claims) < 2:
+                continue  # one run took the label: it is that run's (the usual case)
+            near = [self._nearness(source, claim.file) for claim in claims]
+            best = max(near)
+            owners = near.count(best)
+            if owners > 1:
+                self.ambiguous.append(f"{source}: {instance_id} ({owners} runs)")
+            for claim, n in zip(claims, near, strict=True):
+                if n < best or owners > 1:
                     lost.setdefault(claim.trajectory_id, set()).add(source)
         corrected: dict[str, Outcome] = {}
         for run_id, sources in lost.items():
@@ -248,8 +250,8 @@ class LabelBook:
         key = ("p:" if parent else "f:") + path
         parts = self._folders.get(key)
         if parts is None:
-            resolved = Path(os.path.abspath(path))
-            parts = (resolved.parent if parent else resolved).parts
+            absolute = os.path.abspath(path)
+            parts = tuple((os.path.dirname(absolute) if parent else absolute).split(os.sep))
             self._folders[key] = parts
         return parts
 

@@ -25,14 +25,16 @@ def run_id(name: str, run_key: str, record: str) -> str:
     return f"{name}@{digest[:_DIGEST_CHARS]}"
 
 
-def content_digest(instance_id: str | None, line: str) -> bytes:
-    """A digest of what a run *is*, from its canonical corpus line, ignoring where it was read.
+def content_digest(instance_id: str | None, line: bytes) -> bytes:
+    """A digest of what a run *is*, from its canonical corpus line (UTF-8), ignoring where it
+    was read.
 
     The canonical line starts with format, version, id, instance_id, source and outcome, then
     `"messages":`; everything from there on is the run's content. A JSON string cannot hold an
     unescaped `"`, so the first `,"messages":` is the field (or, at worst, a key inside
     `outcome.details`, which only makes the digest cover a little more).
     """
-    start = line.find(',"messages":')
-    body = line[start:] if start >= 0 else line
-    return hashlib.blake2b(f"{instance_id}\n{body}".encode(), digest_size=16).digest()
+    start = line.find(b',"messages":')
+    digest = hashlib.blake2b(f"{instance_id}\n".encode(), digest_size=16)
+    digest.update(memoryview(line)[max(start, 0) :])
+    return digest.digest()
