@@ -256,3 +256,10 @@ def test_swe_agent_steps_that_history_lacks_are_kept_from_the_trajectory(tmp_pat
     assert final.content.startswith("Submit.") and "submit" in final.content
     assert trajectory.step_observations(2)[0].content == "diff"
     assert trajectory.metadata.extra["steps_from_trajectory"] == 1
+
+
+def test_run_labels_for_runs_not_in_the_corpus_are_reported(runs_folder, tmp_path):
+    labels = tmp_path / "by-run.csv"
+    labels.write_text("trajectory_id,resolved\nnot__there-1@0123456789,true\n")
+    summary = ingest([runs_folder], labels=[labels], output=tmp_path / "corpus.jsonl")
+    assert summary.unknown_label_runs == ["not__there-1@0123456789"]

@@ -111,6 +111,12 @@ def ingest_command(
             f"trajectory:[/yellow] {shown}" + (f" (+{more} more)" if more > 0 else ""),
             highlight=False,
         )
+    if summary.unknown_label_runs:
+        console.print(
+            f"[yellow]{len(summary.unknown_label_runs)} labelled runs (trajectory_id) are not "
+            f"in the corpus:[/yellow] {', '.join(summary.unknown_label_runs[:5])}",
+            highlight=False,
+        )
     if summary.skipped_files:
         console.print(
             f"skipped {len(summary.skipped_files)} files that hold no trajectories: "
