@@ -32,11 +32,20 @@ def format_fixtures(fixtures_dir: Path) -> list[Path]:
 
 @pytest.fixture
 def ingest_one(tmp_path: Path):
-    """`ingest_one(*paths, **options) -> {id: Trajectory}` through the real `ingest`."""
+    """`ingest_one(*paths, **options) -> {name: Trajectory}` through the real `ingest`.
+
+    Ids name runs (`<instance>@<digest of where it was read>`); these tests read one run per
+    instance, so they look runs up by the name before the `@` (checked to be unique).
+    """
 
     def run(*inputs: Path | str, **options) -> dict[str, Trajectory]:
         output = tmp_path / "corpus.jsonl"
         ingest(list(inputs), output=output, **options)
-        return {t.id: t for t in read_corpus(output)}
+        by_name: dict[str, Trajectory] = {}
+        for t in read_corpus(output):
+            name = t.id.rsplit("@", 1)[0]
+            assert name not in by_name, f"two runs named {name!r}: look them up by id"
+            by_name[name] = t
+        return by_name
 
     return run

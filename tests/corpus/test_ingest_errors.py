@@ -187,20 +187,31 @@ def test_a_10_mb_observation_is_accepted_intact(tmp_path):
     assert len(big) >= 10 * 1024 * 1024
 
 
+def _two_corpora_sharing_an_id(tmp_path: Path) -> tuple[Path, Path]:
+    """Two corpora whose one run has the same id but different content (edited by hand)."""
+    first = tmp_path / "first.jsonl"
+    ingest([write(tmp_path / "a.json", v2_run("same__id-1"))], output=first)
+    record = json.loads(first.read_text())
+    record["messages"][-1]["content"] = "edited"
+    second = tmp_path / "second.jsonl"
+    second.write_text(json.dumps(record) + "\n")
+    return first, second
+
+
 def test_duplicate_trajectory_ids_are_an_error_naming_the_first(tmp_path):
-    first = write(tmp_path / "a.json", v2_run("same__id-1"))
-    second = write(tmp_path / "b.json", v2_run("same__id-1"))
-    with pytest.raises(CorpusError, match="duplicate trajectory id 'same__id-1'") as caught:
+    first, second = _two_corpora_sharing_an_id(tmp_path)
+    with pytest.raises(CorpusError, match="duplicate trajectory id 'same__id-1@") as caught:
         ingest([first, second], output=tmp_path / "out.jsonl")
     assert str(first) in str(caught.value)
     assert str(second) in str(caught.value)
 
 
 def test_duplicate_trajectory_ids_are_rejected_with_skip_invalid(tmp_path):
-    folder = tmp_path / "runs"
+    folder = tmp_path / "corpora"
     folder.mkdir()
-    write(folder / "a.json", v2_run("same__id-1"))
-    write(folder / "b.json", v2_run("same__id-1"))
+    first, second = _two_corpora_sharing_an_id(tmp_path)
+    first.rename(folder / first.name)
+    second.rename(folder / second.name)
     expect_reject(tmp_path, folder, "duplicate trajectory id", accepted=1)
 
 

@@ -201,6 +201,7 @@ class FakeChatServer:
                     "format": kind,
                     "reask": len(body["messages"]) > 2,
                     "authorization": handler.headers.get("Authorization"),
+                    "user": user,
                 }
             )
         if self.latency:

@@ -35,7 +35,10 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     generate(out / "gen", 40, seed=5)
     corpus = out / "corpus.jsonl"
     ingest([out / "gen" / "trajs"], labels=[out / "gen" / "toy.teacher.json"], output=corpus)
-    return {"corpus": corpus, "truth": out / "gen" / "labels.jsonl", "dir": out}
+    # The toy's labels are keyed by instance; the file critic keys them by run, as verdicts are.
+    truth = out / "truth.jsonl"
+    run_critic(corpus, truth, "file", labels_from=out / "gen" / "labels.jsonl")
+    return {"corpus": corpus, "truth": truth, "dir": out}
 
 
 def noisy_copy(truth: Path, output: Path, noise: float, seed: int) -> None:

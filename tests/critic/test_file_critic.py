@@ -80,3 +80,37 @@ def test_run_critic_with_the_file_critic_writes_one_verdict_per_trajectory(tmp_p
     assert verdicts["a"].status == "ok" and verdicts["b"].status == "failed"
     assert summary["trajectories"] == {"read": 2, "ok": 1, "failed": 1}
     assert summary["labels_not_in_corpus"]["first"] == ["x"]
+
+
+def _runs_of(instance: str, n: int):
+    runs = []
+    for k in range(n):
+        run = simple(f"{instance}@run{k}", 2)
+        run.instance_id = instance
+        runs.append(run)
+    return runs
+
+
+def test_labels_keyed_by_instance_label_its_only_run(tmp_path):
+    labels = write_lines(
+        tmp_path / "l.jsonl", [{"trajectory_id": "x__y-1", "labels": ["good"] * 2}]
+    )
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(t.model_dump_json() + "\n" for t in _runs_of("x__y-1", 1)))
+    run_critic(corpus, tmp_path / "v.jsonl", "file", labels_from=labels)
+    (verdict,) = load_verdicts(tmp_path / "v.jsonl").values()
+    assert verdict.trajectory_id == "x__y-1@run0" and verdict.status == "ok"
+
+
+def test_labels_keyed_by_an_instance_with_several_runs_label_none_of_them(tmp_path):
+    labels = write_lines(
+        tmp_path / "l.jsonl", [{"trajectory_id": "x__y-1", "labels": ["good"] * 2}]
+    )
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(t.model_dump_json() + "\n" for t in _runs_of("x__y-1", 3)))
+    run_critic(corpus, tmp_path / "v.jsonl", "file", labels_from=labels)
+    verdicts = load_verdicts(tmp_path / "v.jsonl")
+    assert len(verdicts) == 3
+    for verdict in verdicts.values():
+        assert verdict.status == "failed"
+        assert "keyed by instance 'x__y-1', which has 3 runs" in verdict.error

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.shared
 def shared_corpus(shared_trajectories, tmp_path_factory):
     out = tmp_path_factory.mktemp("shared") / "corpus.jsonl"
     ingest([shared_trajectories], output=out, skip_invalid=True)
-    return {t.id: t for t in read_corpus(out)}, out
+    # One run per instance here: look runs up by their name (the id before the `@`).
+    return {t.id.rsplit("@", 1)[0]: t for t in read_corpus(out)}, out
 
 
 @pytest.mark.parametrize(
@@ -49,5 +50,5 @@ def test_rules_over_all_shared_data_give_every_step_a_label(shared_corpus, tmp_p
     summary = run_critic(corpus, tmp_path / "v.jsonl", "rules")
     verdicts = load_verdicts(tmp_path / "v.jsonl")
     assert summary["trajectories"]["read"] == len(by_id) == summary["trajectories"]["ok"]
-    assert all(len(verdicts[t].steps) == len(by_id[t].steps) for t in by_id)
+    assert all(len(verdicts[t.id].steps) == len(t.steps) for t in by_id.values())
     assert summary["labels"]["mistake"] > 0 and summary["labels"]["unnecessary"] > 0

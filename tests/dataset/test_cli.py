@@ -103,3 +103,27 @@ def test_export_to_an_unknown_trainer_names_the_choices(smollm2_path, tmp_path):
     assert (
         "unknown export target 'unsloth'; choose one of axolotl, llamafactory, trl" in result.output
     )
+
+
+def test_build_caps_the_resolved_runs_of_each_instance(smollm2_path, tmp_path):
+    runs = []
+    for n in range(3):
+        run = trajectory(TURNS, id=f"a__b-1@{n}", outcome="resolved", task=f"Fix it ({n}).")
+        run.instance_id = "a__b-1"
+        runs.append(run)
+    write_corpus(runs, tmp_path / "corpus.jsonl")
+    result = CliRunner().invoke(
+        app,
+        [
+            "build", str(tmp_path / "corpus.jsonl"), "--policy", "sft",
+            "--option", "max-resolved-per-instance=2",
+            "--tokenizer", str(smollm2_path), "--max-length", "2048", "-o", str(tmp_path / "ds"),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    from srft.dataset.build import load_dataset_folder
+
+    rows = load_dataset_folder(tmp_path / "ds")
+    assert list(rows["trajectory_id"]) == ["a__b-1@0", "a__b-1@1"]
+    manifest = json.loads((tmp_path / "ds" / "build.json").read_text())
+    assert manifest["policy"]["options"]["max_resolved_per_instance"] == 2

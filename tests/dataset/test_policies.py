@@ -156,3 +156,33 @@ def test_min_confidence_takes_a_step_judged_once_at_face_value():
 def test_min_confidence_must_be_a_share():
     with pytest.raises(PolicyError, match="min_confidence"):
         make_policy("srft", {"min_confidence": 1.5})
+
+
+def _run(instance: str, n: int, outcome: str):
+    run = trajectory(TURNS, id=f"{instance}@{n}", outcome=outcome)
+    run.instance_id = instance
+    return run
+
+
+def test_runs_per_instance_are_capped_separately_for_resolved_and_unresolved():
+    policy = make_policy("sft", {"max_resolved_per_instance": 2, "max_unresolved_per_instance": 1})
+    runs = [_run("a__b-1", n, "resolved") for n in range(3)]
+    runs += [_run("a__b-1", n, "unresolved") for n in range(3, 5)]
+    runs += [_run("c__d-2", n, "resolved") for n in range(5, 8)]
+    reasons = [policy.decide(run, None).reason for run in runs]
+    assert reasons == [
+        "resolved", "resolved", "dropped:cap-resolved",
+        "unresolved", "dropped:cap-unresolved",
+        "resolved", "resolved", "dropped:cap-resolved",
+    ]  # fmt: skip
+
+
+def test_the_cap_counts_only_runs_the_policy_keeps():
+    policy = make_policy("rft", {"max_resolved_per_instance": 1})
+    runs = [_run("a__b-1", 0, "unresolved"), _run("a__b-1", 1, "resolved")]
+    assert [policy.decide(run, None).keep for run in runs] == [False, True]
+
+
+def test_a_cap_below_one_is_an_error():
+    with pytest.raises(PolicyError, match="max_resolved_per_instance"):
+        make_policy("srft", {"max_resolved_per_instance": 0})

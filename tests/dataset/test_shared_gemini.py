@@ -12,6 +12,7 @@ from srft.critic.verdicts import write_verdicts
 from srft.dataset.build import IGNORE_INDEX, build_dataset, load_dataset_folder
 
 GEMINI = "mini-swe-agent-v1-gemini"
+# Instance -> outcome; one run each (rows name runs by id, `<instance>@<digest>`).
 RUNS = {"django__django-16429": "resolved", "django__django-15127": "unresolved"}
 
 
@@ -51,10 +52,10 @@ def test_gemini_runs_build_under_each_policy(gemini_inputs, smollm2_path, tmp_pa
         corpus, verdicts, policy=policy, tokenizer=smollm2_path, output=tmp_path, max_length=10**6
     )
     rows = load_dataset_folder(tmp_path)
-    assert set(rows["trajectory_id"]) == kept
+    assert set(rows["instance_id"]) == kept
     assert summary.counts["read"] == 2 and summary.counts["rows"] == len(kept)
     for row in rows:
-        assert row["outcome"] == RUNS[row["trajectory_id"]]
+        assert row["outcome"] == RUNS[row["instance_id"]]
         masked = [s for s in row["steps"] if not s["trained"]]
         judged = policy.startswith("srft-") or (policy == "srft" and row["outcome"] != "resolved")
         if not judged:

@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from srft.cli import app
 from srft.corpus.ingest import ingest
+from srft.corpus.io import read_corpus
+from srft.critic.run import run_critic
 from srft.critic.verdicts import load_verdicts
 
 
@@ -50,9 +52,12 @@ def test_the_srft_dataset_masks_exactly_the_true_mistakes_of_unresolved_runs(
 
     corpus = tmp_path / "corpus.jsonl"
     ingest([generated / "trajs"], labels=[generated / "toy.teacher.json"], output=corpus)
+    # The teacher's labels are keyed by instance; the file critic gives them to the runs.
+    run_critic(corpus, tmp_path / "verdicts.jsonl", "file", labels_from=generated / "labels.jsonl")
+    instance_of = {t.id: t.instance_id for t in read_corpus(corpus)}
     build_dataset(
         corpus,
-        generated / "labels.jsonl",
+        tmp_path / "verdicts.jsonl",
         policy="srft",
         tokenizer=str(toy_tokenizer_dir),
         output=tmp_path / "ds",
@@ -63,7 +68,8 @@ def test_the_srft_dataset_masks_exactly_the_true_mistakes_of_unresolved_runs(
     rows = load_dataset_folder(tmp_path / "ds")
     assert len(rows) == 24
     for row in rows:
-        labels = verdicts[row["trajectory_id"]].labels()
-        resolved = row["trajectory_id"] in summary["resolved_ids"]
+        instance = instance_of[row["trajectory_id"]]
+        labels = verdicts[instance].labels()
+        resolved = instance in summary["resolved_ids"]
         trained = [s["trained"] for s in row["steps"]]
         assert trained == [resolved or label != "mistake" for label in labels]

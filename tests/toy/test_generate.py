@@ -66,7 +66,7 @@ def test_different_seeds_draw_different_episodes(tmp_path: Path, generated: Path
 
 def test_ingest_reads_every_run_with_its_teacher_outcome(generated: Path, corpus: Path) -> None:
     summary = json.loads((generated / "toy.teacher.json").read_text())
-    outcomes = {t.id: t.outcome.status for t in read_corpus(corpus)}
+    outcomes = {t.instance_id: t.outcome.status for t in read_corpus(corpus)}
     assert {i for i, s in outcomes.items() if s == "resolved"} == set(summary["resolved_ids"])
     assert {i for i, s in outcomes.items() if s == "unresolved"} == set(summary["unresolved_ids"])
 
@@ -74,7 +74,7 @@ def test_ingest_reads_every_run_with_its_teacher_outcome(generated: Path, corpus
 def test_true_labels_cover_every_ingested_step(generated: Path, corpus: Path) -> None:
     verdicts = load_verdicts(generated / "labels.jsonl")
     for trajectory in read_corpus(corpus):
-        verdict = verdicts[trajectory.id]
+        verdict = verdicts[trajectory.instance_id]  # the teacher labels one run per instance
         assert verdict.critic.name == "toy-teacher"
         assert len(verdict.steps) == len(trajectory.steps)
 
@@ -85,7 +85,7 @@ def test_the_file_critic_imports_the_true_labels(generated: Path, corpus: Path) 
     for trajectory in read_corpus(corpus):
         verdict = critic.judge(trajectory)
         assert verdict.status == "ok"
-        assert verdict.labels() == verdicts[trajectory.id].labels()
+        assert verdict.labels() == verdicts[trajectory.instance_id].labels()
 
 
 def test_the_rules_critic_flags_exactly_the_failed_commands(corpus: Path) -> None:

@@ -84,12 +84,21 @@ def ingest_command(
     for name, count in sorted(summary.formats.items()):
         table.add_row(name, str(count))
     console.print(table)
+    duplicates = f" + exact duplicates {summary.duplicates}" if summary.duplicates else ""
     console.print(
-        f"read {summary.read} = accepted {summary.accepted} + rejected {summary.rejected} "
-        f"records from {summary.files} files; {summary.steps} steps; outcomes "
-        + ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())),
+        f"read {summary.read} = accepted {summary.accepted} + rejected {summary.rejected}"
+        f"{duplicates} records from {summary.files} files; {summary.steps} steps; outcomes "
+        + ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items()) if v),
         highlight=False,
     )
+    if summary.ambiguous_labels:
+        console.print(
+            f"[yellow]{len(summary.ambiguous_labels)} instance-keyed labels match several "
+            "equally near runs and were applied to none of them[/yellow] (key them by "
+            "trajectory_id, or keep each run's report in its run folder): "
+            + "; ".join(summary.ambiguous_labels[:3]),
+            highlight=False,
+        )
     if summary.label_files:
         console.print(
             f"{summary.labels} labels from {len(summary.label_files)} label files", highlight=False
@@ -100,6 +109,12 @@ def ingest_command(
         console.print(
             f"[yellow]{len(summary.unknown_label_instances)} labelled instances have no "
             f"trajectory:[/yellow] {shown}" + (f" (+{more} more)" if more > 0 else ""),
+            highlight=False,
+        )
+    if summary.unknown_label_runs:
+        console.print(
+            f"[yellow]{len(summary.unknown_label_runs)} labelled runs (trajectory_id) are not "
+            f"in the corpus:[/yellow] {', '.join(summary.unknown_label_runs[:5])}",
             highlight=False,
         )
     if summary.skipped_files:
@@ -124,9 +139,15 @@ def stats_command(
         help="Count tokens exactly with this Hugging Face tokenizer (path or name) "
         "instead of estimating them (chars / 4).",
     ),
+    k: list[int] = typer.Option(
+        [],
+        "--k",
+        help="Show pass@K (repeatable); default: 1 and the most labelled runs of an instance.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
-    """Trajectories per format, steps (total, min/median/max per trajectory), outcomes, tokens."""
+    """Trajectories per format, steps (total, min/median/max per trajectory), outcomes, tokens;
+    runs per instance and pass@k (the unbiased estimator of Chen et al. 2021)."""
     from srft.corpus.stats import compute_stats
 
     count_tokens = None
@@ -139,8 +160,8 @@ def stats_command(
             return len(tok.encode(text, add_special_tokens=False))
 
     try:
-        stats = compute_stats(corpus, count_tokens=count_tokens)
-    except (CorpusError, OSError) as e:
+        stats = compute_stats(corpus, count_tokens=count_tokens, ks=k or None)
+    except (CorpusError, OSError, ValueError) as e:
         console.print(f"[red]error:[/red] {e}", highlight=False)
         raise typer.Exit(1) from e
     if as_json:
@@ -173,6 +194,22 @@ def stats_command(
     if not out.is_terminal:
         out = Console(width=max(out.width, 130))
     out.print(table)
+    out.print(_runs_line(stats.runs_to_dict()), highlight=False)
+
+
+def _runs_line(runs: dict) -> str:
+    """`runs per instance ...; pass@1 0.333 (2 instances), pass@3 ...` for the stats table."""
+    line = (
+        f"{runs['instances']} instances; runs per instance min {runs['runs_min']}, "
+        f"median {runs['runs_median']:g}, max {runs['runs_max']}"
+    )
+    shown = [
+        f"pass@{k} {v['value']:.3f} ({v['instances']} instances)"
+        if v["value"] is not None
+        else f"pass@{k} - (no instance has {k} labelled runs)"
+        for k, v in runs["pass_at_k"].items()
+    ]
+    return line + ("; " + ", ".join(shown) if shown else "; pass@k: no labelled runs")
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,11 @@ A *container* is how records sit in a file, independent of the trajectory format
 holding one object (one record) or an array (one record per item, streamed with ijson so a large
 array is never held whole), JSONL (one record per line), Parquet (row batches through pyarrow)
 or a Hugging Face dataset saved with `save_to_disk` (rows through `datasets`, memory-mapped).
+JSON, JSONL and `.traj` files may be gzip/bzip2/xz/zstd-compressed (`srft.corpus.compression`).
+
+Each path also gets a *run key*: its place relative to the folder (or glob base) it was found
+under, or the path as given for a file named directly. Ingest derives trajectory ids from it,
+so the ids do not depend on where the command runs or on which other files are read.
 
 Broken input never raises out of here: a record that cannot be parsed is yielded as a
 `RawRecord` with `error` set, so the caller decides between stopping and rejecting, and
@@ -14,13 +19,20 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ijson
 
+from srft.corpus.compression import (
+    DECOMPRESSION_ERRORS,
+    decompression_error,
+    inner_name,
+    open_binary,
+)
 from srft.corpus.formats import Origin
 from srft.corpus.formats.mini_swe_agent_legacy import is_message_list
 from srft.corpus.model import CorpusError
@@ -52,16 +64,19 @@ def is_hf_dataset_dir(path: Path) -> bool:
 
 def is_readable_file(path: Path) -> bool:
     """Whether the file's name says it can hold trajectories or labels."""
-    name = path.name.lower()
+    name = inner_name(path)
     return name.endswith(JSON_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES + LABEL_ONLY_SUFFIXES)
 
 
 @dataclass
 class Expansion:
-    """The inputs, expanded: readable paths in order, and files skipped by name (reported)."""
+    """The inputs, expanded: readable paths in order, and files skipped by name (reported).
+
+    `keys[path]` is the path's run key (see the module docstring)."""
 
     paths: list[Path]
     skipped: list[Path]
+    keys: dict[Path, str] = field(default_factory=dict)
 
 
 def expand_inputs(inputs: list[str | Path]) -> Expansion:
@@ -72,23 +87,28 @@ def expand_inputs(inputs: list[str | Path]) -> Expansion:
     """
     paths: list[Path] = []
     skipped: list[Path] = []
+    keys: dict[Path, str] = {}
     seen: set[Path] = set()
+    root: Path | None = None  # the folder or glob base the current candidates lie under
 
     def add(path: Path) -> None:
-        key = path.resolve()
-        if key not in seen:
-            seen.add(key)
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
             paths.append(path)
+            keys[path] = run_key(path, root)
 
     for item in inputs:
         text = str(item)
         path = Path(text)
         if path.exists():
             candidates = [path]
+            root = path if path.is_dir() and not is_hf_dataset_dir(path) else None
         elif _GLOB_CHARS & set(text):
             candidates = [Path(p) for p in sorted(glob.glob(text, recursive=True))]
             if not candidates:
                 raise CorpusError(f"{text}: the pattern matches no file")
+            root = _glob_base(text)
         else:
             raise CorpusError(f"{text}: no such file or folder")
         for candidate in candidates:
@@ -100,7 +120,27 @@ def expand_inputs(inputs: list[str | Path]) -> Expansion:
                 add(candidate)
             else:
                 skipped.append(candidate)
-    return Expansion(paths=paths, skipped=skipped)
+    return Expansion(paths=paths, skipped=skipped, keys=keys)
+
+
+def run_key(path: Path, root: Path | None) -> str:
+    """`path` relative to `root` (POSIX separators), or the normalised path as given."""
+    if root is not None:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return Path(os.path.normpath(path)).as_posix()
+
+
+def _glob_base(pattern: str) -> Path:
+    """The folder part of a glob before its first wildcard (`runs/**/*.traj` -> `runs`)."""
+    parts = []
+    for part in Path(pattern).parts:
+        if _GLOB_CHARS & set(part):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
 
 
 def _walk(folder: Path, add: Any, skipped: list[Path]) -> None:
@@ -121,7 +161,7 @@ def container_of(path: Path) -> str:
     """`hf`, `parquet`, `jsonl` or `json` (the default for any other name)."""
     if is_hf_dataset_dir(path):
         return "hf"
-    name = path.name.lower()
+    name = inner_name(path)
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
     if name.endswith(JSONL_SUFFIXES):
@@ -147,7 +187,7 @@ def read_records(path: Path, *, whole_list: bool | None = None) -> Iterator[RawR
 
 
 def _first_significant_byte(path: Path) -> bytes:
-    with path.open("rb") as f:
+    with open_binary(path) as f:
         while chunk := f.read(4096):
             stripped = chunk.lstrip(b" \t\r\n\xef\xbb\xbf")
             if stripped:
@@ -174,18 +214,26 @@ def _decode(data: bytes, what: str) -> str:
 
 def _json_records(path: Path, whole_list: bool | None) -> Iterator[RawRecord]:
     file = str(path)
-    first = _first_significant_byte(path)
+    try:
+        first = _first_significant_byte(path)
+    except DECOMPRESSION_ERRORS as e:
+        yield RawRecord(Origin(file, "0"), error=decompression_error(e))
+        return
     if first != b"[":
         origin = Origin(file=file, record="0")
         try:
-            text = _decode(path.read_bytes(), "file")
+            with open_binary(path) as f:
+                data = f.read()
+            text = _decode(data, "file")
             yield RawRecord(origin, data=loads_strict(text))
         except CorpusError as e:
             yield RawRecord(origin, error=str(e))
         except json.JSONDecodeError as e:
             yield RawRecord(origin, error=f"not valid JSON (truncated?): {e}")
+        except DECOMPRESSION_ERRORS as e:
+            yield RawRecord(origin, error=decompression_error(e))
         return
-    with path.open("rb") as f:
+    with open_binary(path) as f:
         items = ijson.items(f, "item", use_float=True)
         parsed = 0  # items parsed so far = the index of the item being parsed
         try:
@@ -207,6 +255,8 @@ def _json_records(path: Path, whole_list: bool | None) -> Iterator[RawRecord]:
             yield RawRecord(
                 Origin(file, str(parsed)), error=f"not valid JSON (truncated?): {reason}"
             )
+        except DECOMPRESSION_ERRORS as e:
+            yield RawRecord(Origin(file, str(parsed)), error=decompression_error(e))
 
 
 _END = object()
@@ -214,8 +264,18 @@ _END = object()
 
 def _jsonl_records(path: Path) -> Iterator[RawRecord]:
     file = str(path)
-    with path.open("rb") as f:
-        for n, line in enumerate(f, start=1):
+    with open_binary(path) as f:
+        lines = iter(f)
+        n = 0
+        while True:
+            try:
+                line = next(lines)
+            except StopIteration:
+                return
+            except DECOMPRESSION_ERRORS as e:
+                yield RawRecord(Origin(file, f"line {n + 1}"), error=decompression_error(e))
+                return
+            n += 1
             if not line.strip():
                 continue
             origin = Origin(file, f"line {n}")

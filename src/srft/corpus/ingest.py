@@ -4,9 +4,15 @@ One pass, streamed: records are read, converted, labelled and written one at a t
 does not grow with the number of trajectories (only the set of ids seen, for the duplicate
 check, does). Label files are read first, because a trajectory's outcome is written with it.
 
-Every record read is either accepted (a line of the corpus) or rejected with a reason; without
-`skip_invalid` the first rejection stops the run with an error naming file, record and reason
-(and no partial corpus is left behind).
+Every record read is either accepted (a line of the corpus), rejected with a reason, or dropped
+as an exact duplicate of a run already read (`srft.corpus.runs`); without `skip_invalid` the
+first rejection stops the run with an error naming file, record and reason (and no partial
+corpus is left behind).
+
+Trajectory ids name runs (`runs.run_id`). Instance-keyed labels are matched to runs as they
+are read and settled at the end (`LabelBook.settle`): the few lines whose label turned out to
+belong to another run are rewritten in one extra pass over the partial corpus, needed only when
+some instance has several labelled runs.
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from srft.corpus.containers import container_of, expand_inputs, read_records
-from srft.corpus.formats import Origin, TrajectoryFormat, detect, get_format
+from srft.corpus.formats import Origin, TrajectoryFormat, detect, get_format, keeps_its_id
 from srft.corpus.io import dumps_trajectory
-from srft.corpus.model import CorpusError, Trajectory
-from srft.corpus.outcomes import LabelBook, looks_like_labels, parse_label_file
+from srft.corpus.model import CorpusError, Outcome, Trajectory
+from srft.corpus.outcomes import LabelBook, looks_like_labels, parse_label_entries
+from srft.corpus.runs import content_digest, run_id
 
 ProgressCallback = Callable[[int, int, Path], None]
 
@@ -43,12 +50,13 @@ class Rejection:
 
 @dataclass
 class IngestSummary:
-    """What an ingest run did; `read == accepted + rejected` always holds."""
+    """What an ingest run did; `read == accepted + rejected + duplicates` always holds."""
 
     output: str
     read: int = 0
     accepted: int = 0
     rejected: int = 0
+    duplicates: int = 0
     files: int = 0
     formats: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -56,6 +64,8 @@ class IngestSummary:
     label_files: list[str] = field(default_factory=list)
     labels: int = 0
     unknown_label_instances: list[str] = field(default_factory=list)
+    unknown_label_runs: list[str] = field(default_factory=list)
+    ambiguous_labels: list[str] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
@@ -66,6 +76,7 @@ class IngestSummary:
             "read": self.read,
             "accepted": self.accepted,
             "rejected": self.rejected,
+            "duplicates": self.duplicates,
             "files": self.files,
             "formats": dict(self.formats),
             "outcomes": dict(self.outcomes),
@@ -73,6 +84,8 @@ class IngestSummary:
             "label_files": self.label_files,
             "labels": self.labels,
             "unknown_label_instances": self.unknown_label_instances,
+            "unknown_label_runs": self.unknown_label_runs,
+            "ambiguous_labels": self.ambiguous_labels,
             "skipped_files": self.skipped_files,
         }
 
@@ -111,10 +124,9 @@ def ingest(
         if path.resolve() in explicit:
             continue
         if container_of(path) != "hf" and looks_like_labels(path):
-            entries = parse_label_file(path)
+            entries = parse_label_entries(path)
             if entries is not None:
-                for instance_id, resolved in entries:
-                    book.add(instance_id, resolved, str(path))
+                book.add_entries(entries, str(path))
                 summary.labels += len(entries)
                 summary.label_files.append(str(path))
                 continue
@@ -139,14 +151,50 @@ def ingest(
             for n, path in enumerate(trajectory_paths):
                 if progress is not None:
                     progress(n, len(trajectory_paths), path)
-                run.read_path(path)
+                run.read_path(path, expansion.keys.get(path, path.as_posix()))
             if progress is not None and trajectory_paths:
                 progress(len(trajectory_paths), len(trajectory_paths), trajectory_paths[-1])
+        corrected = book.settle()
+        if corrected:
+            _rewrite_outcomes(partial, run.pending_lines, corrected, summary)
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
     summary.unknown_label_instances = book.unknown_instances()
+    summary.unknown_label_runs = book.unknown_runs()
+    summary.ambiguous_labels = book.ambiguous
     return summary
+
+
+def _rewrite_outcomes(
+    partial: Path, lines: dict[int, str], corrected: dict[str, Outcome], summary: IngestSummary
+) -> None:
+    """Give the runs in `corrected` their settled outcome, in place of the provisional one.
+
+    Only the lines named in `lines` (line number -> run id) are parsed; the rest are copied.
+    Replacing `outcome` in the parsed dict keeps the field order, so lines stay canonical.
+    """
+    fixed = partial.with_name(partial.name + ".settled")
+    try:
+        with (
+            partial.open(encoding="utf-8") as src,
+            fixed.open("w", encoding="utf-8", newline="\n") as dst,
+        ):
+            for n, line in enumerate(src):
+                trajectory_id = lines.get(n)
+                if trajectory_id is None or trajectory_id not in corrected:
+                    dst.write(line)
+                    continue
+                record = json.loads(line)
+                outcome = corrected[trajectory_id]
+                summary.outcomes[record["outcome"]["status"]] -= 1
+                summary.outcomes[outcome.status] += 1
+                record["outcome"] = outcome.model_dump(mode="json")
+                dst.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        os.replace(fixed, partial)
+        summary.outcomes = +summary.outcomes  # drop the counts that fell to zero
+    finally:
+        fixed.unlink(missing_ok=True)
 
 
 class _Run:
@@ -168,8 +216,11 @@ class _Run:
         self.rejects = rejects
         self.skip_invalid = skip_invalid
         self.ids: dict[str, str] = {}
+        self.contents: set[bytes] = set()
+        self.written = 0  # lines written so far = the line number of the next one
+        self.pending_lines: dict[int, str] = {}  # line -> run id, for `LabelBook.settle`
 
-    def read_path(self, path: Path) -> None:
+    def read_path(self, path: Path, key: str) -> None:
         whole_list = None
         if self.forced is not None:
             whole_list = self.forced.name == "mini-swe-agent-legacy"
@@ -183,33 +234,51 @@ class _Run:
                 self.reject(raw.origin, f"no known trajectory format ({_shape(raw.data)})", None)
                 continue
             try:
-                line = self.convert(fmt, raw.data, raw.origin)
+                line = self.convert(fmt, raw.data, raw.origin, key)
             except CorpusError as e:
                 self.reject(raw.origin, str(e), fmt.name)
                 continue
+            if line is None:
+                self.summary.duplicates += 1
+                continue
             self.out.write(line)
             self.out.write("\n")
+            self.written += 1
 
-    def convert(self, fmt: TrajectoryFormat, data: Any, origin: Origin) -> str:
+    def convert(self, fmt: TrajectoryFormat, data: Any, origin: Origin, key: str) -> str | None:
+        """The corpus line of one record, or None when it is an exact duplicate of an earlier one."""
         try:
             trajectory = fmt.convert(data, origin)
         except ValidationError as e:
             error = e.errors()[0]
             where = ".".join(str(part) for part in error["loc"])
             raise CorpusError(f"{fmt.name}: {where}: {error['msg']}") from e
-        trajectory.outcome = self.book.apply(trajectory.outcome, trajectory.instance_id)
-        first = self.ids.get(trajectory.id)
-        if first is not None:
-            raise CorpusError(
-                f"duplicate trajectory id {trajectory.id!r} (first read from {first})"
-            )
+        if not keeps_its_id(fmt, data):
+            trajectory.id = run_id(trajectory.instance_id or trajectory.id, key, origin.record)
+        trajectory.outcome = self.book.apply(
+            trajectory.outcome, trajectory.instance_id, run_id=trajectory.id, file=origin.file
+        )
         line = dumps_trajectory(trajectory)
         try:
-            line.encode("utf-8")
+            encoded = line.encode("utf-8")
         except UnicodeEncodeError as e:
+            self.book.forget(trajectory.id)
             raise CorpusError(
                 f"text holds a lone surrogate (\\u{ord(e.object[e.start]):04x}), not valid Unicode"
             ) from e
+        digest = content_digest(trajectory.instance_id, encoded)
+        if digest in self.contents:
+            self.book.forget(trajectory.id)
+            return None
+        first = self.ids.get(trajectory.id)
+        if first is not None:
+            self.book.forget(trajectory.id)
+            raise CorpusError(
+                f"duplicate trajectory id {trajectory.id!r} (first read from {first})"
+            )
+        self.contents.add(digest)
+        if self.book.is_pending(trajectory.id):
+            self.pending_lines[self.written] = trajectory.id
         self.ids[trajectory.id] = f"{origin.file} record {origin.record}"
         self._count(trajectory)
         return line

@@ -13,7 +13,7 @@ def critic(
         ..., exists=True, dir_okay=False, help="Corpus JSONL (srft.corpus)."
     ),
     output: Path = typer.Option(..., "-o", "--output", help="Verdicts JSONL to write."),
-    critic: str = typer.Option("rules", "--critic", help="rules | file | llm"),
+    critic: str = typer.Option("rules", "--critic", help="rules | file | llm | published"),
     labels_from: Path | None = typer.Option(None, help="file: Labels JSONL made elsewhere."),
     base_url: list[str] = typer.Option(
         [], "--base-url", help="llm: Server URL ending in /v1; repeat to spread load."

@@ -8,11 +8,18 @@
 
 A trajectory without labels in the file, or whose labels do not match its steps, gets a
 `failed` verdict saying so: an unlabelled step is never taken to be `good`.
+
+Records are matched by trajectory id (the run). A record whose `trajectory_id` is an *instance*
+id (labels made before ingest named runs, e.g. the toy teacher's, or published per-instance
+masks) labels that instance's run when the corpus has exactly one run of it; with several runs
+it cannot tell them apart, and each gets a `failed` verdict saying so (`prepare` counts the
+runs per instance before judging).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +116,19 @@ class FileCritic:
         self.path = Path(labels_from)
         self.labels = read_labels(self.path)
         self.used: set[str] = set()
+        self.runs_per_instance: Counter[str] | None = None
+
+    def prepare(self, corpus: str | Path) -> None:
+        """Count the runs of each instance in `corpus`, so instance-keyed records can be used
+        where they name one run (only the `instance_id` of each line is read)."""
+        counts: Counter[str] = Counter()
+        with Path(corpus).open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    instance = json.loads(line).get("instance_id")
+                    if isinstance(instance, str):
+                        counts[instance] += 1
+        self.runs_per_instance = counts
 
     def info(self) -> CriticInfo:
         """The identity recorded in the verdicts: the file the labels came from."""
@@ -117,6 +137,20 @@ class FileCritic:
     def judge(self, trajectory: Trajectory) -> Verdict:
         """The imported labels of `trajectory`, or a failed verdict saying why there are none."""
         record = self.labels.get(trajectory.id)
+        key = trajectory.id
+        instance = trajectory.instance_id
+        if record is None and instance is not None and instance in self.labels:
+            runs = self.runs_per_instance[instance] if self.runs_per_instance else 1
+            if runs > 1:
+                return Verdict(
+                    trajectory_id=trajectory.id,
+                    critic=self.info(),
+                    status="failed",
+                    error=f"{self.labels[instance].where}: labels keyed by instance "
+                    f"{instance!r}, which has {runs} runs in the corpus: key them by "
+                    "trajectory id",
+                )
+            record, key = self.labels[instance], instance
         if record is None:
             return Verdict(
                 trajectory_id=trajectory.id,
@@ -125,7 +159,7 @@ class FileCritic:
                 error=f"no labels for this trajectory in {self.path}",
                 failure="no-labels",
             )
-        self.used.add(trajectory.id)
+        self.used.add(key)
         if len(record.steps) != len(trajectory.steps):
             return Verdict(
                 trajectory_id=trajectory.id,

@@ -273,7 +273,7 @@ class PromptBuilder:
                 f" (agent exit status: {exit_status})" if exit_status else ""
             )
         if used["evaluation"]:
-            details = json.dumps(trajectory.outcome.details, ensure_ascii=False, indent=1)
+            details = evaluation_text(trajectory.outcome.details)
             out["evaluation"] = shorten(details, part, self.count)
         if used["patch"]:
             out["patch"] = shorten(trajectory.metadata.patch or "", part, self.count)
@@ -426,3 +426,45 @@ class PromptBuilder:
                     f"prompt tokens even with every text cut to {self.min_text_tokens} tokens"
                 )
             window = Window(window.start, window.end, window.context + 1)
+
+
+# The SWE-bench harness's test groups, in the order a critic needs them, and what each means.
+_TEST_GROUPS = {
+    "FAIL_TO_PASS": "tests the fix had to make pass",
+    "PASS_TO_PASS": "tests that had to keep passing",
+    "FAIL_TO_FAIL": "tests that failed before and after",
+    "PASS_TO_FAIL": "tests that passed before and after",
+}
+
+
+def evaluation_text(details: dict[str, Any]) -> str:
+    """The evaluation section: the outcome's details, with the harness's per-test results
+    (`tests_status`) as lists of failing then passing tests per group.
+
+    Failing tests come first in each group, and the groups in the order above, so that when a
+    long PASS_TO_PASS list is cut to the prompt budget, what the critic needs most (which
+    required tests still fail) survives.
+    """
+    lines = []
+    for key, value in details.items():
+        if key != "tests_status":
+            lines.append(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+    status = details.get("tests_status")
+    if isinstance(status, dict):
+        lines.append("Tests run on the submitted patch (SWE-bench harness):")
+        groups = [g for g in _TEST_GROUPS if g in status]
+        groups += [g for g in status if g not in _TEST_GROUPS]
+        for group in groups:
+            result = status[group] if isinstance(status[group], dict) else {}
+            failing = [str(t) for t in result.get("failure") or []]
+            passing = [str(t) for t in result.get("success") or []]
+            if not failing and not passing:
+                continue
+            meaning = _TEST_GROUPS.get(group, "")
+            lines.append(
+                f"{group}{f' ({meaning})' if meaning else ''}: "
+                f"{len(failing)} failing, {len(passing)} passing"
+            )
+            lines.extend(f"  FAILING {name}" for name in failing)
+            lines.extend(f"  passing {name}" for name in passing)
+    return "\n".join(lines)

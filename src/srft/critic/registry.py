@@ -46,6 +46,7 @@ _FACTORIES: dict[str, str] = {
     "rules": "srft.critic.rules:RulesCritic",
     "file": "srft.critic.file:FileCritic",
     "llm": "srft.critic.llm:build_llm_critic",
+    "published": "srft.critic.published:PublishedCritic",
 }
 
 

@@ -123,6 +123,8 @@ def run_critic(
 
 def _run_offline(critic: Any, corpus: Path, output: Path, progress: bool) -> dict[str, Any]:
     tally = _Tally()
+    if hasattr(critic, "prepare"):  # a critic that needs the whole corpus first (`file`)
+        critic.prepare(corpus)
     with _Progress(progress, _count_lines(corpus), critic.name) as bar, _AtomicLines(output) as out:
         for _, trajectory in _unique(read_corpus_lines(corpus), corpus):
             verdict = critic.judge(trajectory)

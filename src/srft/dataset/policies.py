@@ -17,12 +17,20 @@ comparing policies compares only their choices. Each row of the paper's table is
 
 A trajectory with an `unknown` outcome is never taken for resolved: the critic policies drop it
 unless told to judge it like an unresolved one. Adding a policy is one class with the
-`@register_policy` decorator.
+`@register_policy` decorator and a `choose` method.
+
+Every policy takes `max_resolved_per_instance` and `max_unresolved_per_instance`: a corpus
+sampled k times per task (pass@k) can hold many near-identical resolved runs of easy tasks, which
+would dominate training. The cap keeps the first N kept runs of each instance and outcome in
+corpus order (unknown-outcome runs a policy keeps count as unresolved: they are judged like
+them) and drops the rest as `dropped:cap-resolved` / `dropped:cap-unresolved`. The count lives
+in the policy object, so one object serves one build (`make_policy` per build).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -61,10 +69,29 @@ class Policy(ABC):
 
     def __init__(self, options: BaseModel) -> None:
         self.options = options
+        self._kept: Counter[tuple[str, str]] = Counter()  # (instance, outcome) -> runs kept
+
+    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        """Decide for one trajectory (`choose`), then apply the runs-per-instance caps.
+
+        Call it once per trajectory, in corpus order: the caps count the runs kept so far.
+        """
+        decision = self.choose(trajectory, verdict)
+        if not decision.keep:
+            return decision
+        outcome = "resolved" if trajectory.outcome.status == "resolved" else "unresolved"
+        cap = getattr(self.options, f"max_{outcome}_per_instance", None)
+        key = (trajectory.instance_id or f"trajectory:{trajectory.id}", outcome)
+        if cap is not None and self._kept[key] >= cap:
+            return Decision(
+                False, (False,) * len(decision.trained), decision.labels, f"dropped:cap-{outcome}"
+            )
+        self._kept[key] += 1
+        return decision
 
     @abstractmethod
-    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
-        """Decide for one trajectory; `verdict` is its critic verdict, if the build has one."""
+    def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        """The policy's own decision for one trajectory; `verdict` is its critic verdict."""
 
     def describe(self) -> dict[str, Any]:
         """Name and fully resolved options, for the build manifest."""
@@ -102,6 +129,15 @@ def make_policy(name: str, options: dict[str, Any] | None = None) -> Policy:
 class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    max_resolved_per_instance: int | None = Field(
+        None, ge=1, description="keep at most this many resolved runs of each instance"
+    )
+    max_unresolved_per_instance: int | None = Field(
+        None,
+        ge=1,
+        description="keep at most this many unresolved (or unknown-outcome) runs of each instance",
+    )
+
 
 def _labels_of(verdict: Verdict | None, n: int) -> tuple[str | None, ...]:
     if verdict is None or verdict.status != "ok":
@@ -128,7 +164,7 @@ class SFT(Policy):
     class Options(_Options):
         pass
 
-    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+    def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
         return _all(trajectory, verdict, trajectory.outcome.status, True)
 
 
@@ -141,7 +177,7 @@ class RFT(Policy):
     class Options(_Options):
         pass
 
-    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+    def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
         status = trajectory.outcome.status
         if status != "resolved":
             return _drop(trajectory, verdict, status)
@@ -220,7 +256,7 @@ class SRFT(_CriticPolicy):
             False, description="mask the critic's flagged steps in resolved trajectories too"
         )
 
-    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+    def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
         status = trajectory.outcome.status
         if status == "resolved":
             if self.options.judge_resolved:
@@ -240,7 +276,7 @@ class SRFTUnresolvedOnly(_CriticPolicy):
     class Options(UnresolvedCriticOptions):
         pass
 
-    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+    def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
         status = trajectory.outcome.status
         if status == "resolved":
             return _drop(trajectory, verdict, "resolved")
@@ -263,7 +299,7 @@ class SRFTResolvedOnly(_CriticPolicy):
     class Options(CriticOptions):
         pass
 
-    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+    def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
         status = trajectory.outcome.status
         if status != "resolved":
             return _drop(trajectory, verdict, status)
@@ -287,7 +323,7 @@ class RuleMask(Policy):
             description="which outcomes to keep",
         )
 
-    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+    def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
         from srft.critic.rules import judge_rules
 
         status = trajectory.outcome.status

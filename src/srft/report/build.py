@@ -244,6 +244,47 @@ def trajectory_view(
 # -- aggregates (pure) -------------------------------------------------------------------------
 
 
+def group_runs(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The views with the runs of each instance together (instances in order of first run).
+
+    Each view gets `runs` (how many runs its instance has) and `run` (its 1-based place among
+    them), so the browser can head each group; a run without an instance is its own group.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for view in views:
+        groups.setdefault(view["instance_id"] or f"trajectory:{view['id']}", []).append(view)
+    grouped = []
+    for runs in groups.values():
+        for n, view in enumerate(runs, start=1):
+            grouped.append({**view, "runs": len(runs), "run": n})
+    return grouped
+
+
+def runs_summary(views: list[dict[str, Any]]) -> dict[str, Any]:
+    """Instances, how many have several runs, and pass@1 / pass@k over the labelled runs."""
+    from srft.corpus.stats import pass_at_k
+
+    per_instance: dict[str, list[str]] = {}
+    for view in views:
+        key = view["instance_id"] or f"trajectory:{view['id']}"
+        per_instance.setdefault(key, []).append(view["outcome"])
+    labelled = [
+        (sum(o != "unknown" for o in outs), outs.count("resolved"))
+        for outs in per_instance.values()
+    ]
+    most = max((n for n, _ in labelled), default=0)
+    pass_at: dict[str, float | None] = {}
+    for k in sorted({1, most}) if most else []:
+        values = [pass_at_k(n, c, k) for n, c in labelled if n >= k]
+        pass_at[str(k)] = sum(values) / len(values) if values else None
+    return {
+        "instances": len(per_instance),
+        "with_several_runs": sum(len(outs) > 1 for outs in per_instance.values()),
+        "max_runs": max((len(outs) for outs in per_instance.values()), default=0),
+        "pass_at_k": pass_at,
+    }
+
+
 def label_counts(views: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     """Steps per label (rows) and outcome (columns); steps without a label count as unlabeled."""
     counts: dict[str, dict[str, int]] = {
@@ -369,7 +410,9 @@ def collect_report_data(
     """Everything the report shows, as one JSON-able object (see the module docstring)."""
     trajectories = _trajectories(corpus)
     judged = _verdicts(verdicts)
-    views = [trajectory_view(t, judged.get(t.id), max_text=max_text) for t in trajectories]
+    views = group_runs(
+        [trajectory_view(t, judged.get(t.id), max_text=max_text) for t in trajectories]
+    )
     outcomes = {v["id"]: v["outcome"] for v in views}
 
     policies: dict[str, Any] = {}
@@ -408,6 +451,7 @@ def collect_report_data(
             "label_counts": label_counts(views),
             "labels_by_position": labels_by_position(views),
             "lengths": length_histogram(views),
+            "runs": runs_summary(views),
             "browser_omitted": max(0, len(views) - max_trajectories),
         },
         "policies": policies,

@@ -213,7 +213,8 @@
     var models = DATA.eval ? Object.keys(DATA.eval.models || {}) : [];
     var stats = el("div", { class: "stats" },
       card("stat", el("div", { class: "k", text: "Trajectories" }), el("div", { class: "v", text: fmtInt(s.trajectories) }),
-        el("div", { class: "sub", text: fmtInt(bo.resolved || 0) + " resolved · " + fmtInt(bo.unresolved || 0) + " unresolved · " + fmtInt(bo.unknown || 0) + " unknown" })),
+        el("div", { class: "sub", text: fmtInt(bo.resolved || 0) + " resolved · " + fmtInt(bo.unresolved || 0) + " unresolved · " + fmtInt(bo.unknown || 0) + " unknown" }),
+        runsLine(s.runs)),
       card("stat", el("div", { class: "k", text: "Steps" }), el("div", { class: "v", text: fmtInt(s.steps) }),
         el("div", { class: "sub", text: (s.trajectories ? (s.steps / s.trajectories).toFixed(1) : "–") + " per trajectory" })),
       card("stat", el("div", { class: "k", text: "Mistake steps" }),
@@ -476,6 +477,16 @@
       })));
   }
 
+  // Runs per instance and pass@k, shown where instances were run more than once.
+  function runsLine(runs) {
+    if (!runs || !runs.with_several_runs) return null;
+    var k = Object.keys(runs.pass_at_k || {}).map(function (key) {
+      var v = runs.pass_at_k[key];
+      return "pass@" + key + " " + (v === null ? "–" : v.toFixed(3));
+    });
+    return el("div", { class: "sub", id: "runs-line", text: fmtInt(runs.instances) + " instances, up to " + runs.max_runs + " runs each" + (k.length ? " · " + k.join(" · ") : "") });
+  }
+
   // -- trajectory browser -----------------------------------------------------------------------
 
   var state = { outcome: "", label: "", query: "", policy: "", selected: null };
@@ -619,7 +630,14 @@
       var shown = trajectories.filter(matches);
       count.textContent = shown.length + " of " + trajectories.length + " trajectories";
       list.textContent = "";
+      var lastGroup = null;
       shown.slice(0, LIST_LIMIT).forEach(function (t) {
+        // Runs of one instance sit together (pass@k sampling); head each group of several.
+        var group = t.instance_id || t.id;
+        if (t.runs > 1 && group !== lastGroup) {
+          list.appendChild(el("div", { class: "tgroup", "data-instance": group, text: group + " · " + t.runs + " runs" }));
+        }
+        lastGroup = group;
         var item = el("div", { class: "titem" + (state.selected === t.id ? " active" : ""), "data-id": t.id, "data-outcome": t.outcome },
           el("div", { class: "name", text: t.id }),
           el("div", { class: "meta" }, el("span", { class: "badge", text: t.outcome, style: { background: colorOf(t.outcome) } }), el("span", { text: t.steps.length + (t.steps.length === 1 ? " step" : " steps") })),

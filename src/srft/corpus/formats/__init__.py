@@ -44,6 +44,16 @@ class TrajectoryFormat(Protocol):
         ...
 
 
+def keeps_its_id(fmt: TrajectoryFormat, record: Any) -> bool:
+    """Whether the id `fmt.convert` gives `record` already names one run, so ingest keeps it.
+
+    A format whose records can carry a publisher's run id (a `traj_id`) says so with an optional
+    `has_run_id(record) -> bool`; every other id is replaced by `srft.corpus.runs.run_id`.
+    """
+    has_run_id = getattr(fmt, "has_run_id", None)
+    return bool(has_run_id(record)) if has_run_id is not None else False
+
+
 _REGISTRY: dict[str, TrajectoryFormat] = {}
 
 
@@ -88,4 +98,12 @@ def detect(record: Any) -> TrajectoryFormat | None:
     return None
 
 
-__all__ = ["Origin", "TrajectoryFormat", "detect", "formats", "get_format", "register"]
+__all__ = [
+    "Origin",
+    "TrajectoryFormat",
+    "detect",
+    "formats",
+    "get_format",
+    "keeps_its_id",
+    "register",
+]

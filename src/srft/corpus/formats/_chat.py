@@ -195,3 +195,35 @@ def parse_json_string(value: Any, what: str) -> Any:
         except json.JSONDecodeError as e:
             raise fail(f"{what} is a string but not valid JSON: {e}") from e
     return value
+
+
+def train_flag(raw: Any) -> bool | None:
+    """A message's published train flag, or None when it has none.
+
+    OpenAI fine-tuning rows put `weight` (0 or 1) on assistant messages; other datasets use a
+    boolean `train`, and nebius SWE-agent-trajectories a boolean `mask` (true = trained).
+    """
+    if not isinstance(raw, dict):
+        return None
+    for key in ("weight", "train", "mask"):
+        value = raw.get(key)
+        if isinstance(value, bool):
+            return value
+        if key == "weight" and isinstance(value, int | float) and value in (0, 1):
+            return bool(value)
+    return None
+
+
+def published_train_flags(raw_messages: list[Any], messages: list[Message]) -> list[bool] | None:
+    """Per step, the published train flag of its assistant message (`metadata.extra`
+    `published_train`), or None when no assistant message has one.
+
+    `raw_messages[i]` must be the source of `messages[i]`. A step without a flag gets None, so
+    the `published` critic can refuse to guess it.
+    """
+    flags = [
+        train_flag(raw)
+        for raw, message in zip(raw_messages, messages, strict=True)
+        if message.role == "assistant" and not message.demo
+    ]
+    return flags if any(flag is not None for flag in flags) else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any
 
+from srft.corpus.compression import strip_compression
 from srft.corpus.formats import Origin
 from srft.corpus.formats._chat import (
     expect_dict,
@@ -28,7 +29,7 @@ from srft.corpus.model import Message, Metadata, Source, Trajectory
 
 def id_from_file(origin: Origin) -> str:
     """A trajectory id from the file name (`<id>.traj.json` -> `<id>`), for files without one."""
-    name = PurePath(origin.file).name
+    name = strip_compression(PurePath(origin.file).name)
     for suffix in (".traj.json", ".traj", ".json", ".jsonl"):
         if name.endswith(suffix):
             return name[: -len(suffix)]

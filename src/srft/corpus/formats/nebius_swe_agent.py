@@ -15,6 +15,7 @@ from srft.corpus.formats._chat import (
     expect_list,
     fail,
     optional_str,
+    published_train_flags,
     text_of,
 )
 from srft.corpus.formats._mini import id_from_file
@@ -38,7 +39,8 @@ class NebiusSweAgent:
     def convert(self, record: Any, origin: Origin) -> Trajectory:
         record = expect_dict(record, "row")
         messages = []
-        for n, raw in enumerate(expect_list(record.get("trajectory"), "trajectory")):
+        raw_messages = expect_list(record.get("trajectory"), "trajectory")
+        for n, raw in enumerate(raw_messages):
             raw = expect_dict(raw, f"message {n}")
             role = _ROLES.get(raw.get("role"), raw.get("role"))
             if role not in CHAT_ROLES:
@@ -59,8 +61,14 @@ class NebiusSweAgent:
                 model=optional_str(record.get("model_name"), "model_name"),
                 exit_status=optional_str(record.get("exit_status"), "exit_status"),
                 patch=optional_str(record.get("generated_patch"), "generated_patch") or None,
+                extra=_published(raw_messages, messages),
             ),
         )
+
+
+def _published(raw_messages: list[Any], messages: list[Message]) -> dict[str, Any]:
+    flags = published_train_flags(raw_messages, messages)
+    return {"published_train": flags} if flags is not None else {}
 
 
 FORMAT = NebiusSweAgent()

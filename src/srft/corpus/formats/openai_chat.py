@@ -21,6 +21,7 @@ from srft.corpus.formats._chat import (
     optional_float,
     optional_str,
     parse_json_string,
+    published_train_flags,
 )
 from srft.corpus.formats._mini import id_from_file
 from srft.corpus.model import Message, Metadata, Source, Trajectory
@@ -40,12 +41,17 @@ class OpenAIChat:
     def matches(self, record: Any) -> bool:
         return isinstance(record, dict) and isinstance(record.get("messages"), list | str)
 
+    def has_run_id(self, record: Any) -> bool:
+        """Rows that name their run (`id`, `traj_id`, `trajectory_id`) keep that id."""
+        return isinstance(record, dict) and _first_str(record, *_RUN_ID_KEYS) is not None
+
     def convert(self, record: Any, origin: Origin) -> Trajectory:
         record = expect_dict(record, "row")
         raw_messages = expect_list(
             parse_json_string(record.get("messages"), "messages"), "messages"
         )
         messages = [openai_message(raw, n) for n, raw in enumerate(raw_messages)]
+        flags = published_train_flags(raw_messages, messages)
         for message in messages:
             if message.role == "tool":
                 codes = _EXIT_CODE.findall(message.content)
@@ -57,7 +63,7 @@ class OpenAIChat:
             ]
         instance_id = optional_str(record.get("instance_id"), "instance_id")
         trajectory_id = (
-            _first_str(record, "id", "traj_id", "trajectory_id")
+            _first_str(record, *_RUN_ID_KEYS)
             or instance_id
             or f"{id_from_file(origin)}:{origin.record}"
         )
@@ -68,8 +74,11 @@ class OpenAIChat:
             outcome=in_file_outcome(record, "resolved", "target"),
             messages=messages,
             tools=tools or None,
-            metadata=_metadata(record, messages),
+            metadata=_metadata(record, messages, flags),
         )
+
+
+_RUN_ID_KEYS = ("id", "traj_id", "trajectory_id")
 
 
 def _first_str(record: dict[str, Any], *keys: str) -> str | None:
@@ -91,8 +100,12 @@ def action_style(messages: list[Message]) -> str | None:
     return None
 
 
-def _metadata(record: dict[str, Any], messages: list[Message]) -> Metadata:
+def _metadata(
+    record: dict[str, Any], messages: list[Message], flags: list[bool] | None
+) -> Metadata:
     extra: dict[str, Any] = {}
+    if flags is not None:
+        extra["published_train"] = flags
     style = action_style(messages)
     if style:
         extra["action_style"] = style

@@ -22,6 +22,10 @@ class SrftCorpus:
     def matches(self, record: Any) -> bool:
         return isinstance(record, dict) and record.get("format") == CORPUS_FORMAT
 
+    def has_run_id(self, record: Any) -> bool:
+        """A corpus read again keeps its ids (they already name runs)."""
+        return True
+
     def convert(self, record: Any, origin: Origin) -> Trajectory:
         record = expect_dict(record, "trajectory")
         if record.get("version") != CORPUS_VERSION:

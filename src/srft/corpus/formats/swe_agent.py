@@ -5,6 +5,12 @@ The corpus is built from `history`, the chat the model actually saw: demonstrati
 the action either as text (classic SWE-agent) or as `tool_calls` (function calling), and tool
 messages name the calls they answer in `tool_call_ids`. Format-error requeries are not in
 `history` (SWE-agent drops them), so they cannot appear here either.
+
+Some SWE-agent versions save `history` before the last step: `trajectory` then has a final step
+(typically the `submit`) that `history` lacks. Such trailing steps are appended from
+`trajectory` (its `response`, with the `action` added when the response does not hold it, and
+its `observation` as the answering user message), and counted in
+`metadata.extra.steps_from_trajectory`, so the run keeps the step that ended it.
 """
 
 from __future__ import annotations
@@ -44,14 +50,34 @@ class SweAgent:
             message = openai_message(raw, n)
             message.demo = bool(raw.get("is_demo", False))
             messages.append(message)
+        turns = sum(1 for m in messages if m.role == "assistant" and not m.demo)
+        steps = expect_list(record.get("trajectory"), "trajectory")
+        missing = [expect_dict(step, f"trajectory[{n}]") for n, step in enumerate(steps)][turns:]
+        for step in missing:
+            messages.extend(_step_messages(step))
+        metadata = _metadata(record)
+        if missing:
+            metadata.extra["steps_from_trajectory"] = len(missing)
         trajectory_id = id_from_file_and_record(origin)
         return Trajectory.from_messages(
             id=trajectory_id,
             instance_id=trajectory_id,
             source=Source(format=self.name, file=origin.file, record=origin.record),
             messages=messages,
-            metadata=_metadata(record),
+            metadata=metadata,
         )
+
+
+def _step_messages(step: dict[str, Any]) -> list[Message]:
+    """The assistant turn and observation of a `trajectory` step that `history` lacks."""
+    response = optional_str(step.get("response"), "trajectory.response") or ""
+    thought = optional_str(step.get("thought"), "trajectory.thought") or ""
+    action = optional_str(step.get("action"), "trajectory.action") or ""
+    text = response or thought
+    if action.strip() and action.strip() not in text:
+        text = f"{text}\n\n{action.strip()}" if text else action.strip()
+    observation = optional_str(step.get("observation"), "trajectory.observation") or ""
+    return [Message(role="assistant", content=text), Message(role="user", content=observation)]
 
 
 def _metadata(record: dict[str, Any]) -> Metadata:
