@@ -8,14 +8,22 @@ or a Hugging Face dataset saved with `save_to_disk` (rows through `datasets`, me
 Broken input never raises out of here: a record that cannot be parsed is yielded as a
 `RawRecord` with `error` set, so the caller decides between stopping and rejecting, and
 read = accepted + rejected holds.
+
+Hostile files never hang a run: only regular files are ever opened. Inside folders, named
+pipes, device files, sockets and symbolic-link loops are skipped with their reason (a pipe or
+`/dev/zero` would block or stream forever; a loop would walk forever); named directly, or
+when a file is a dangling link or cannot be read, it is one record that fails with its reason.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
+import os
+import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +64,41 @@ def is_readable_file(path: Path) -> bool:
     return name.endswith(JSON_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES + LABEL_ONLY_SUFFIXES)
 
 
+def not_a_regular_file(path: Path) -> str | None:
+    """Why `path` must not be opened as a data file, or None for a regular file or folder.
+
+    Checked before any `open`: opening a named pipe blocks until a writer appears, and a
+    device such as /dev/zero streams without end.
+    """
+    try:
+        mode = os.stat(path).st_mode  # follows links: it is the target that would be read
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"a dangling symbolic link (its target {os.readlink(path)} does not exist)"
+        return "no such file"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link loop (the link leads back to itself)"
+        return f"cannot be read: {e.strerror or e}"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a file: reading it could block forever"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device file, not a file: reading it could never end"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    return "not a regular file"
+
+
 @dataclass
 class Expansion:
-    """The inputs, expanded: readable paths in order, and files skipped by name (reported)."""
+    """The inputs, expanded: readable paths in order, files skipped by name (reported), and
+    things inside folders that are not safe to open (pipes, devices, link loops), with why."""
 
     paths: list[Path]
     skipped: list[Path]
+    refused: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def expand_inputs(inputs: list[str | Path]) -> Expansion:
@@ -72,6 +109,7 @@ def expand_inputs(inputs: list[str | Path]) -> Expansion:
     """
     paths: list[Path] = []
     skipped: list[Path] = []
+    refused: list[tuple[Path, str]] = []
     seen: set[Path] = set()
 
     def add(path: Path) -> None:
@@ -83,7 +121,9 @@ def expand_inputs(inputs: list[str | Path]) -> Expansion:
     for item in inputs:
         text = str(item)
         path = Path(text)
-        if path.exists():
+        if path.exists() or path.is_symlink():
+            # A dangling or looping link named directly is read, so that it fails as one
+            # record with its reason (counted under --skip-invalid) rather than vanishing.
             candidates = [path]
         elif _GLOB_CHARS & set(text):
             candidates = [Path(p) for p in sorted(glob.glob(text, recursive=True))]
@@ -95,24 +135,45 @@ def expand_inputs(inputs: list[str | Path]) -> Expansion:
             if is_hf_dataset_dir(candidate):
                 add(candidate)
             elif candidate.is_dir():
-                _walk(candidate, add, skipped)
+                _walk(candidate, add, skipped, refused, {os.path.realpath(candidate)})
             elif is_readable_file(candidate) or candidate == path:
                 add(candidate)
             else:
                 skipped.append(candidate)
-    return Expansion(paths=paths, skipped=skipped)
+    return Expansion(paths=paths, skipped=skipped, refused=refused)
 
 
-def _walk(folder: Path, add: Any, skipped: list[Path]) -> None:
-    for child in sorted(folder.iterdir()):
+def _walk(
+    folder: Path,
+    add: Any,
+    skipped: list[Path],
+    refused: list[tuple[Path, str]],
+    ancestors: set[str],
+) -> None:
+    """Walk `folder` depth first, in sorted order. `ancestors` holds the real paths of the
+    folders above, so a link back to one of them is refused instead of walked forever."""
+    try:
+        children = sorted(folder.iterdir())
+    except OSError as e:
+        refused.append((folder, f"the folder cannot be listed: {e.strerror or e}"))
+        return
+    for child in children:
         if child.name.startswith("."):
+            continue
+        problem = not_a_regular_file(child)
+        if problem is not None and not problem.startswith(("a dangling", "cannot be read")):
+            refused.append((child, problem))
             continue
         if is_hf_dataset_dir(child):
             add(child)
         elif child.is_dir():
-            _walk(child, add, skipped)
+            real = os.path.realpath(child)
+            if real in ancestors:
+                refused.append((child, f"a symbolic link loop (it leads back to {real})"))
+                continue
+            _walk(child, add, skipped, refused, ancestors | {real})
         elif is_readable_file(child):
-            add(child)
+            add(child)  # dangling links and unreadable files fail when read, with their reason
         else:
             skipped.append(child)
 
@@ -135,15 +196,25 @@ def read_records(path: Path, *, whole_list: bool | None = None) -> Iterator[RawR
     `whole_list`: for a JSON array, True reads the array as one record (a legacy message list),
     False as rows; None decides from the first item.
     """
+    problem = not_a_regular_file(path)
+    if problem is not None:
+        yield RawRecord(Origin(str(path), "0"), error=problem)
+        return
     kind = container_of(path)
-    if kind == "hf":
-        yield from _hf_records(path)
-    elif kind == "parquet":
-        yield from _parquet_records(path)
-    elif kind == "jsonl":
-        yield from _jsonl_records(path)
-    else:
-        yield from _json_records(path, whole_list)
+    if kind != "hf" and not os.access(path, os.R_OK):
+        yield RawRecord(Origin(str(path), "0"), error="cannot be read: permission denied")
+        return
+    try:
+        if kind == "hf":
+            yield from _hf_records(path)
+        elif kind == "parquet":
+            yield from _parquet_records(path)
+        elif kind == "jsonl":
+            yield from _jsonl_records(path)
+        else:
+            yield from _json_records(path, whole_list)
+    except OSError as e:  # a file that vanished or failed mid-read: one failed record
+        yield RawRecord(Origin(str(path), "0"), error=f"cannot be read: {e.strerror or e}")
 
 
 def _first_significant_byte(path: Path) -> bytes:
@@ -175,6 +246,9 @@ def _decode(data: bytes, what: str) -> str:
 def _json_records(path: Path, whole_list: bool | None) -> Iterator[RawRecord]:
     file = str(path)
     first = _first_significant_byte(path)
+    if first == b"":
+        yield RawRecord(Origin(file, "0"), error="the file is empty: no trajectory")
+        return
     if first != b"[":
         origin = Origin(file=file, record="0")
         try:
@@ -184,6 +258,8 @@ def _json_records(path: Path, whole_list: bool | None) -> Iterator[RawRecord]:
             yield RawRecord(origin, error=str(e))
         except json.JSONDecodeError as e:
             yield RawRecord(origin, error=f"not valid JSON (truncated?): {e}")
+        except RecursionError:
+            yield RawRecord(origin, error=TOO_DEEP)
         return
     with path.open("rb") as f:
         items = ijson.items(f, "item", use_float=True)
@@ -207,9 +283,12 @@ def _json_records(path: Path, whole_list: bool | None) -> Iterator[RawRecord]:
             yield RawRecord(
                 Origin(file, str(parsed)), error=f"not valid JSON (truncated?): {reason}"
             )
+        except RecursionError:
+            yield RawRecord(Origin(file, str(parsed)), error=TOO_DEEP)
 
 
 _END = object()
+TOO_DEEP = "JSON nested too deeply to read (thousands of levels; no trajectory is shaped so)"
 
 
 def _jsonl_records(path: Path) -> Iterator[RawRecord]:
@@ -225,6 +304,8 @@ def _jsonl_records(path: Path) -> Iterator[RawRecord]:
                 yield RawRecord(origin, error=str(e))
             except json.JSONDecodeError as e:
                 yield RawRecord(origin, error=f"not valid JSON (truncated?): {e}")
+            except RecursionError:
+                yield RawRecord(origin, error=TOO_DEEP)
 
 
 def _parquet_records(path: Path) -> Iterator[RawRecord]:

@@ -6,13 +6,16 @@ check, does). Label files are read first, because a trajectory's outcome is writ
 
 Every record read is either accepted (a line of the corpus) or rejected with a reason; without
 `skip_invalid` the first rejection stops the run with an error naming file, record and reason
-(and no partial corpus is left behind).
+(and no partial corpus is left behind: the corpus and the rejects file are written under
+temporary names and renamed when complete, see `srft.outputs`).
+
+`shard` keeps every N-th record (see `srft.shard`), so N processes can split one corpus; the
+duplicate-id check then only sees the shard's own records.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -22,11 +25,13 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from srft.corpus.containers import container_of, expand_inputs, read_records
+from srft.corpus.containers import TOO_DEEP, container_of, expand_inputs, read_records
 from srft.corpus.formats import Origin, TrajectoryFormat, detect, get_format
 from srft.corpus.io import dumps_trajectory
 from srft.corpus.model import CorpusError, Trajectory
 from srft.corpus.outcomes import LabelBook, looks_like_labels, parse_label_file
+from srft.outputs import atomic_file, check_output
+from srft.shard import Shard
 
 ProgressCallback = Callable[[int, int, Path], None]
 
@@ -57,7 +62,10 @@ class IngestSummary:
     labels: int = 0
     unknown_label_instances: list[str] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
+    refused_files: list[tuple[str, str]] = field(default_factory=list)
+    empty_files: list[str] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    shard: str = "0/1"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (for `--json` output and logs)."""
@@ -74,6 +82,9 @@ class IngestSummary:
             "labels": self.labels,
             "unknown_label_instances": self.unknown_label_instances,
             "skipped_files": self.skipped_files,
+            "refused_files": [{"file": f, "reason": r} for f, r in self.refused_files],
+            "empty_files": self.empty_files,
+            "shard": self.shard,
         }
 
 
@@ -86,19 +97,36 @@ def ingest(
     skip_invalid: bool = False,
     rejects: Path | None = None,
     progress: ProgressCallback | None = None,
+    overwrite: bool = True,
+    shard: Shard | None = None,
 ) -> IngestSummary:
     """Read `inputs` (files, folders, globs, dataset folders) into the corpus at `output`.
 
     `labels`: outcome-label files (label files found among the inputs are used as well).
     `format`: force one format instead of detecting it per record.
     `skip_invalid`: reject bad records (to `rejects`, if given) instead of stopping.
+    `overwrite`: False refuses an existing `output` or `rejects` (the CLI's default).
+    `shard`: keep only this shard's records (every N-th, see `srft.shard`).
     Raises `CorpusError` naming file, record and reason on the first bad record otherwise.
     """
     forced = get_format(format) if format else None
     output = Path(output)
-    summary = IngestSummary(output=str(output))
+    shard = shard or Shard()
+    if rejects is not None and not skip_invalid:
+        raise CorpusError(
+            f"{rejects}: --rejects only receives records rejected under --skip-invalid; "
+            "add --skip-invalid, or drop --rejects"
+        )
+    try:
+        check_output(output, kind="file", overwrite=overwrite)
+        if rejects is not None:
+            check_output(rejects, kind="file", overwrite=overwrite)
+    except ValueError as e:
+        raise CorpusError(str(e)) from e
+    summary = IngestSummary(output=str(output), shard=str(shard))
     expansion = expand_inputs(inputs)
     summary.skipped_files = [str(p) for p in expansion.skipped]
+    summary.refused_files = [(str(p), reason) for p, reason in expansion.refused]
 
     book = LabelBook()
     explicit = set()
@@ -124,27 +152,18 @@ def ingest(
         trajectory_paths.append(path)
     summary.files = len(trajectory_paths)
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
-    try:
-        with ExitStack() as stack:
-            out = stack.enter_context(partial.open("w", encoding="utf-8", newline="\n"))
-            rejects_file = None
-            if rejects is not None:
-                Path(rejects).parent.mkdir(parents=True, exist_ok=True)
-                rejects_file = stack.enter_context(
-                    Path(rejects).open("w", encoding="utf-8", newline="\n")
-                )
-            run = _Run(summary, book, forced, out, rejects_file, skip_invalid)
-            for n, path in enumerate(trajectory_paths):
-                if progress is not None:
-                    progress(n, len(trajectory_paths), path)
-                run.read_path(path)
-            if progress is not None and trajectory_paths:
-                progress(len(trajectory_paths), len(trajectory_paths), trajectory_paths[-1])
-        os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)
+    with ExitStack() as stack:
+        out = stack.enter_context(atomic_file(output))
+        rejects_file = None
+        if rejects is not None:
+            rejects_file = stack.enter_context(atomic_file(rejects))
+        run = _Run(summary, book, forced, out, rejects_file, skip_invalid, shard)
+        for n, path in enumerate(trajectory_paths):
+            if progress is not None:
+                progress(n, len(trajectory_paths), path)
+            run.read_path(path)
+        if progress is not None and trajectory_paths:
+            progress(len(trajectory_paths), len(trajectory_paths), trajectory_paths[-1])
     summary.unknown_label_instances = book.unknown_instances()
     return summary
 
@@ -160,6 +179,7 @@ class _Run:
         out: IO[str],
         rejects: IO[str] | None,
         skip_invalid: bool,
+        shard: Shard,
     ) -> None:
         self.summary = summary
         self.book = book
@@ -167,28 +187,41 @@ class _Run:
         self.out = out
         self.rejects = rejects
         self.skip_invalid = skip_invalid
+        self.shard = shard
+        self.position = 0  # records seen in input order, over all shards
         self.ids: dict[str, str] = {}
 
     def read_path(self, path: Path) -> None:
         whole_list = None
         if self.forced is not None:
             whole_list = self.forced.name == "mini-swe-agent-legacy"
+        records = 0
         for raw in read_records(path, whole_list=whole_list):
+            records += 1
+            self.position += 1
+            if not self.shard.keeps(self.position - 1):
+                continue
             self.summary.read += 1
             if raw.error is not None:
                 self.reject(raw.origin, raw.error, None)
                 continue
-            fmt = self.forced or detect(raw.data)
-            if fmt is None:
-                self.reject(raw.origin, f"no known trajectory format ({_shape(raw.data)})", None)
-                continue
+            fmt = None
             try:
-                line = self.convert(fmt, raw.data, raw.origin)
+                fmt = self.forced or detect(raw.data)
+                line = None if fmt is None else self.convert(fmt, raw.data, raw.origin)
             except CorpusError as e:
-                self.reject(raw.origin, str(e), fmt.name)
+                self.reject(raw.origin, str(e), fmt.name if fmt else None)
+                continue
+            except RecursionError:  # a pathologically deep record, however it was parsed
+                self.reject(raw.origin, TOO_DEEP, fmt.name if fmt else None)
+                continue
+            if line is None:
+                self.reject(raw.origin, f"no known trajectory format ({_shape(raw.data)})", None)
                 continue
             self.out.write(line)
             self.out.write("\n")
+        if records == 0:
+            self.summary.empty_files.append(str(path))
 
     def convert(self, fmt: TrajectoryFormat, data: Any, origin: Origin) -> str:
         try:

@@ -300,10 +300,15 @@ def _encode_or_reason(
 
 
 def load_tokenizer(tokenizer: str | Path) -> Any:
-    """A tokenizer by local path or hub id (offline use needs a local folder)."""
-    from transformers import AutoTokenizer
+    """A tokenizer by local path or hub id (offline use needs a local folder); a path that
+    does not exist or cannot be loaded is a `BuildError` in one line."""
+    from srft.hub import HubError
+    from srft.hub import load_tokenizer as load
 
-    return AutoTokenizer.from_pretrained(str(tokenizer))
+    try:
+        return load(tokenizer)
+    except HubError as e:
+        raise BuildError(str(e)) from e
 
 
 # -- the build ------------------------------------------------------------------------------
