@@ -60,7 +60,7 @@ def ingest_command(
     Without --skip-invalid, the first invalid record stops the run (file, record and reason).
     The exit status is 1 when no trajectory was accepted.
     """
-    from srft.corpus.ingest import ingest
+    from srft.corpus.ingest import NothingAccepted, ingest
     from srft.shard import Shard, ShardError
 
     try:
@@ -93,19 +93,24 @@ def ingest_command(
                 progress=progress,
                 overwrite=overwrite,
                 shard=share,
+                keep_empty=False,
             )
+        except NothingAccepted as e:
+            empty = e
         except CorpusError as e:
             _error(str(e))
+        else:
+            empty = None
+    if empty is not None:
+        if as_json:
+            typer.echo(json.dumps(empty.summary.to_dict(), indent=2))
+        else:
+            _print_summary(empty.summary)
+        _error(str(empty))
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
     else:
         _print_summary(summary)
-    if summary.accepted == 0:
-        _error(
-            f"no trajectory accepted from {', '.join(map(str, inputs))} "
-            f"(read {summary.read} = accepted 0 + rejected {summary.rejected} records "
-            f"from {summary.files} files)"
-        )
 
 
 def _error(message: str, status: int = 1) -> NoReturn:

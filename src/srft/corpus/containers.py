@@ -279,7 +279,9 @@ def _json_records(path: Path, whole_list: bool | None) -> Iterator[RawRecord]:
                 yield RawRecord(Origin(file, str(parsed)), data=item)
                 parsed += 1
         except (ijson.JSONError, UnicodeDecodeError) as e:
-            reason = str(e).strip() or type(e).__name__
+            # yajl's messages draw an arrow under the input over several lines: keep one.
+            reason = " ".join(str(e).replace("(right here) ------^", "").split())
+            reason = reason or type(e).__name__
             yield RawRecord(
                 Origin(file, str(parsed)), error=f"not valid JSON (truncated?): {reason}"
             )

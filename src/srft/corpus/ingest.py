@@ -25,7 +25,13 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from srft.corpus.containers import TOO_DEEP, container_of, expand_inputs, read_records
+from srft.corpus.containers import (
+    TOO_DEEP,
+    container_of,
+    expand_inputs,
+    not_a_regular_file,
+    read_records,
+)
 from srft.corpus.formats import Origin, TrajectoryFormat, detect, get_format
 from srft.corpus.io import dumps_trajectory
 from srft.corpus.model import CorpusError, Trajectory
@@ -34,6 +40,21 @@ from srft.outputs import atomic_file, check_output
 from srft.shard import Shard
 
 ProgressCallback = Callable[[int, int, Path], None]
+
+
+class _Empty(Exception):
+    """Internal: abandons the corpus file of a run that accepted nothing."""
+
+
+class NothingAccepted(CorpusError):
+    """No record became a trajectory (`keep_empty=False`); no output was written.
+
+    Carries the run's summary, so the caller can still show what was read and why it failed.
+    """
+
+    def __init__(self, message: str, summary: IngestSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
 
 
 @dataclass
@@ -99,6 +120,7 @@ def ingest(
     progress: ProgressCallback | None = None,
     overwrite: bool = True,
     shard: Shard | None = None,
+    keep_empty: bool = True,
 ) -> IngestSummary:
     """Read `inputs` (files, folders, globs, dataset folders) into the corpus at `output`.
 
@@ -107,6 +129,8 @@ def ingest(
     `skip_invalid`: reject bad records (to `rejects`, if given) instead of stopping.
     `overwrite`: False refuses an existing `output` or `rejects` (the CLI's default).
     `shard`: keep only this shard's records (every N-th, see `srft.shard`).
+    `keep_empty`: False raises `NothingAccepted` (and writes nothing, leaving any old output
+    as it was) when no record was accepted, instead of writing an empty corpus.
     Raises `CorpusError` naming file, record and reason on the first bad record otherwise.
     """
     forced = get_format(format) if format else None
@@ -138,7 +162,9 @@ def ingest(
     for path in expansion.paths:
         if path.resolve() in explicit:
             continue
-        if container_of(path) != "hf" and looks_like_labels(path):
+        # Only a regular file is probed: opening a pipe or a device to peek could block.
+        probe = container_of(path) != "hf" and not_a_regular_file(path) is None
+        if probe and looks_like_labels(path):
             entries = parse_label_file(path)
             if entries is not None:
                 for instance_id, resolved in entries:
@@ -152,19 +178,32 @@ def ingest(
         trajectory_paths.append(path)
     summary.files = len(trajectory_paths)
 
+    empty = False
     with ExitStack() as stack:
-        out = stack.enter_context(atomic_file(output))
         rejects_file = None
         if rejects is not None:
             rejects_file = stack.enter_context(atomic_file(rejects))
-        run = _Run(summary, book, forced, out, rejects_file, skip_invalid, shard)
-        for n, path in enumerate(trajectory_paths):
-            if progress is not None:
-                progress(n, len(trajectory_paths), path)
-            run.read_path(path)
-        if progress is not None and trajectory_paths:
-            progress(len(trajectory_paths), len(trajectory_paths), trajectory_paths[-1])
+        try:
+            with atomic_file(output) as out:
+                run = _Run(summary, book, forced, out, rejects_file, skip_invalid, shard)
+                for n, path in enumerate(trajectory_paths):
+                    if progress is not None:
+                        progress(n, len(trajectory_paths), path)
+                    run.read_path(path)
+                if progress is not None and trajectory_paths:
+                    progress(len(trajectory_paths), len(trajectory_paths), trajectory_paths[-1])
+                if summary.accepted == 0 and not keep_empty:
+                    raise _Empty  # inside the writer: its temporary file goes, none is written
+        except _Empty:
+            empty = True  # the rejects are still kept: they say why nothing was accepted
     summary.unknown_label_instances = book.unknown_instances()
+    if empty:
+        raise NothingAccepted(
+            f"no trajectory accepted from {', '.join(map(str, inputs))} (read "
+            f"{summary.read} = accepted 0 + rejected {summary.rejected} records from "
+            f"{summary.files} files); no corpus written",
+            summary,
+        )
     return summary
 
 

@@ -8,7 +8,7 @@ escaping), so read -> write reproduces the file byte for byte.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -53,16 +53,24 @@ def read_corpus(path: str | Path) -> Iterator[Trajectory]:
         yield trajectory
 
 
-def read_corpus_lines(path: str | Path) -> Iterator[tuple[str, Trajectory]]:
+def read_corpus_lines(
+    path: str | Path, *, keep: Callable[[int], bool] | None = None
+) -> Iterator[tuple[str, Trajectory]]:
     """Stream (line without its newline, trajectory): for consumers that hash records.
 
     A canonical file's line *is* `dumps_trajectory` of its trajectory, so hashing the line
     costs nothing extra where re-serialising would cost as much as the parse.
+    `keep(position)` (0-based among the non-blank lines) selects records, e.g. a `--shard`;
+    lines not kept are not parsed.
     """
     path = Path(path)
+    position = -1
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
-            if line.strip():
+            if not line.strip():
+                continue
+            position += 1
+            if keep is None or keep(position):
                 yield line.rstrip("\r\n"), loads_trajectory(line, where=f"{path}:{n}")
 
 

@@ -87,6 +87,13 @@ def critic(
     price_prompt: float | None = typer.Option(None, help="USD per million prompt tokens."),
     price_completion: float | None = typer.Option(None, help="USD per million completion tokens."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        help="K/N: judge only every N-th trajectory, starting at the K-th (0-based); the N "
+        "outputs together hold the verdicts of one run. Give each shard its own --cache.",
+    ),
 ) -> None:
     """Label every step of every trajectory: good / unnecessary / mistake / recover.
 
@@ -94,7 +101,12 @@ def critic(
     answer in a SQLite store as it arrives: rerun the same command after a crash to finish.
     """
     from srft.critic.run import run_critic, summary_path
+    from srft.shard import Shard, ShardError
 
+    try:
+        share = Shard.parse(shard)
+    except ShardError as e:
+        raise typer.BadParameter(str(e), param_hint="--shard") from e
     options: dict[str, object] = {}
     if critic == "file":
         if labels_from is None:
@@ -151,6 +163,8 @@ def critic(
             batch_output=batch_output,
             prices=prices,
             progress=progress,
+            overwrite=overwrite,
+            shard=share,
             **options,
         )
     except (ValueError, OSError) as e:  # CorpusError and VerdictError are ValueErrors

@@ -6,16 +6,17 @@ bounded queue (memory does not grow with the corpus), every finished verdict is 
 store at once, and the verdicts file is written at the end in corpus order, atomically, from the
 store. So a crash or Ctrl-C loses at most the requests in flight, and a rerun sends only what is
 missing.
+
+`shard` judges only every N-th corpus line (`srft.shard`): N processes, each with its own
+`--cache` (SQLite has one writer), together write the verdicts of one unsharded run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import hashlib
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -30,6 +31,8 @@ from srft.critic.registry import get_critic
 from srft.critic.store import CriticStore
 from srft.critic.tokens import TokenCounter
 from srft.critic.verdicts import Verdict, dumps_verdict, loads_verdict
+from srft.outputs import atomic_file, check_output, write_text_atomic
+from srft.shard import Shard
 
 SUMMARY_FORMAT = "srft.critic-summary"
 SUMMARY_VERSION = 1
@@ -56,6 +59,8 @@ def run_critic(
     batch_output: str | Path | None = None,
     prices: tuple[float, float] | None = None,
     progress: bool = False,
+    overwrite: bool = True,
+    shard: Shard | None = None,
     **critic_options: Any,
 ) -> dict[str, Any]:
     """Judge every trajectory of `corpus_path`; write verdicts to `output_path` and the summary
@@ -63,7 +68,11 @@ def run_critic(
 
     `critic` is a registry name (`rules`, `file`, `llm`; options go in `critic_options`) or a
     critic object. `prices` is (USD per million prompt tokens, per million completion tokens).
+    `overwrite`: False refuses an existing verdicts file (the CLI's default). `shard`: judge
+    only this shard's lines.
     """
+    check_output(output_path, kind="file", overwrite=overwrite)
+    shard = shard or Shard()
     if isinstance(critic, str):
         critic = get_critic(critic, **critic_options)
     elif critic_options:
@@ -79,10 +88,12 @@ def run_critic(
                 Path(cache_path) if cache_path else default_cache_path(output_path),
                 batch_output,
                 progress,
+                shard,
             )
         )
     else:
-        summary = _run_offline(critic, Path(corpus_path), Path(output_path), progress)
+        summary = _run_offline(critic, Path(corpus_path), Path(output_path), progress, shard)
+    summary["shard"] = str(shard)
     summary["elapsed_s"] = round(time.monotonic() - started, 3)
     _add_token_accounting(summary, Path(corpus_path), counter, prices)
     _write_json(summary_path(output_path), summary)
@@ -92,10 +103,13 @@ def run_critic(
 # -- offline ----------------------------------------------------------------------------------
 
 
-def _run_offline(critic: Any, corpus: Path, output: Path, progress: bool) -> dict[str, Any]:
+def _run_offline(
+    critic: Any, corpus: Path, output: Path, progress: bool, shard: Shard
+) -> dict[str, Any]:
     tally = _Tally()
-    with _Progress(progress, _count_lines(corpus), critic.name) as bar, _AtomicLines(output) as out:
-        for _, trajectory in _unique(read_corpus_lines(corpus), corpus):
+    total = _count_lines(corpus, shard)
+    with _Progress(progress, total, critic.name) as bar, _AtomicLines(output) as out:
+        for _, trajectory in _records(corpus, shard):
             verdict = critic.judge(trajectory)
             out.write(dumps_verdict(verdict))
             tally.add(verdict, trajectory)
@@ -111,7 +125,13 @@ def _run_offline(critic: Any, corpus: Path, output: Path, progress: bool) -> dic
 
 
 async def _run_async(
-    critic: Any, corpus: Path, output: Path, cache: Path, batch_output: Any, progress: bool
+    critic: Any,
+    corpus: Path,
+    output: Path,
+    cache: Path,
+    batch_output: Any,
+    progress: bool,
+    shard: Shard,
 ) -> dict[str, Any]:
     store = CriticStore(cache)
     imported = import_batch_output(batch_output, store) if batch_output else None
@@ -157,10 +177,10 @@ async def _run_async(
             bar.advance(_live(critic, counts))
 
     try:
-        with _Progress(progress, _count_lines(corpus), f"critic {critic.mode}") as bar:
+        with _Progress(progress, _count_lines(corpus, shard), f"critic {critic.mode}") as bar:
 
             async def produce() -> None:
-                records = _unique(read_corpus_lines(corpus), corpus)
+                records = _records(corpus, shard)
                 for index, (line, trajectory) in enumerate(records):
                     digest = _line_hash(line)
                     order.append((trajectory.id, digest))
@@ -301,6 +321,14 @@ def trajectory_tokens(trajectory: Trajectory, counter: TokenCounter) -> int:
 # -- small helpers ----------------------------------------------------------------------------
 
 
+def _records(corpus: Path, shard: Shard) -> Iterator[tuple[str, Trajectory]]:
+    """This shard's (line, trajectory) records, in corpus order.
+
+    Lines of other shards are not parsed; the duplicate-id check sees this shard's lines only.
+    """
+    return _unique(read_corpus_lines(corpus, keep=shard.keeps), corpus)
+
+
 def _unique(
     records: Iterator[tuple[str, Trajectory]], corpus: Path
 ) -> Iterator[tuple[str, Trajectory]]:
@@ -313,15 +341,14 @@ def _unique(
         yield line, t
 
 
-def _count_lines(path: Path) -> int:
+def _count_lines(path: Path, shard: Shard) -> int:
     with path.open("rb") as f:
-        return sum(1 for line in f if line.strip())
+        records = (line for line in f if line.strip())
+        return sum(1 for n, _ in enumerate(records) if shard.keeps(n))
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 class _AtomicLines:
@@ -329,23 +356,17 @@ class _AtomicLines:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.tmp = path.with_name(path.name + ".tmp")
 
     def __enter__(self) -> _AtomicLines:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = self.tmp.open("w", encoding="utf-8", newline="\n")
+        self._context = atomic_file(self.path)
+        self.file = self._context.__enter__()
         return self
 
     def write(self, line: str) -> None:
         self.file.write(line + "\n")
 
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        self.file.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            with contextlib.suppress(OSError):
-                self.tmp.unlink()
+    def __exit__(self, *exc: Any) -> None:
+        self._context.__exit__(*exc)
 
 
 class _Progress:
