@@ -8,9 +8,9 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.markup import escape
 from rich.text import Text
 
 from srft.corpus.formats import formats
@@ -115,9 +115,7 @@ def ingest_command(
 
 def _error(message: str, status: int = 1) -> NoReturn:
     """Print `error: message` as one line (no markup, no wrapping: paths stay whole) and exit."""
-    console.print(
-        Text.assemble(("error:", "red"), " ", message), soft_wrap=True, highlight=False
-    )
+    console.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True, highlight=False)
     raise typer.Exit(status)
 
 

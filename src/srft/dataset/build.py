@@ -20,6 +20,7 @@ or random fingerprint is written.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -38,6 +39,8 @@ from srft.critic.verdicts import Verdict, VerdictError, load_verdicts
 from srft.dataset.policies import Decision, PolicyError, make_policy
 from srft.dataset.render import ChatRenderer, RenderError, Rendering, load_template_file
 from srft.dataset.stats import BuildStats
+from srft.outputs import OutputError, atomic_folder, check_output
+from srft.shard import Shard
 
 DATASET_FORMAT = "srft.dataset"
 DATASET_VERSION = 1
@@ -327,6 +330,8 @@ def build_dataset(
     policy_options: dict[str, Any] | None = None,
     skip_invalid: bool = False,
     num_proc: int = 1,
+    overwrite: bool = True,
+    shard: Shard | None = None,
 ) -> BuildSummary:
     """Build the masked dataset of `corpus` under `policy` into the folder `output`.
 
@@ -334,9 +339,16 @@ def build_dataset(
     folder or hub id whose chat template renders the trajectories (`chat_template` overrides
     it); `overlong` says what happens to a trajectory longer than `max_length` tokens;
     `skip_invalid` turns per-trajectory errors into rejections recorded in `rejected.jsonl`;
-    `num_proc` > 1 encodes in that many worker processes (same output).
+    `num_proc` > 1 encodes in that many worker processes (same output). `overwrite`: False
+    refuses an existing `output` (the CLI's default); the folder is written under a temporary
+    name and renamed when complete. `shard` builds only every N-th corpus line (`srft.shard`).
     """
     corpus, output = Path(corpus), Path(output)
+    shard = shard or Shard()
+    try:
+        check_output(output, kind="folder", overwrite=overwrite)
+    except OutputError as e:
+        raise BuildError(str(e)) from e
     if overlong not in ("error", "skip", "truncate"):
         raise BuildError(f"--overlong must be error, skip or truncate, not {overlong!r}")
     if max_length <= 0:
@@ -366,7 +378,8 @@ def build_dataset(
         "truncated": 0,
         "truncated_steps": 0,
     }
-    seen: set[str] = set()
+    seen: set[str] = set()  # ids of this shard's trajectories
+    elsewhere: set[str] = set()  # ids of the other shards' lines (their verdicts are not unknown)
 
     def reject(where: str, trajectory_id: str | None, reason: str) -> None:
         if not skip_invalid:
@@ -375,7 +388,7 @@ def build_dataset(
         counts["rejected"] += 1
 
     def jobs() -> Iterator[tuple[Trajectory, Decision, str]]:
-        for where, trajectory in _read_corpus(corpus, reject, counts):
+        for where, trajectory in _read_corpus(corpus, reject, counts, shard, elsewhere):
             seen.add(trajectory.id)
             verdict = verdict_map.get(trajectory.id)
             try:
@@ -418,12 +431,24 @@ def build_dataset(
         stats.add_row(res.row)
     counts["rows"] = len(rows)
 
-    unknown = sorted(set(verdict_map) - seen)
+    unknown = sorted(set(verdict_map) - seen - elsewhere)
     if unknown:
-        raise BuildError(
+        message = (
             f"{verdicts}: verdicts for {len(unknown)} trajectories not in {corpus}, "
             f"e.g. {unknown[0]!r} (were they judged on another corpus?)"
         )
+        if not skip_invalid:
+            raise BuildError(message)
+        # Counted apart from the corpus's own rejects: they are verdicts, not trajectories.
+        counts["unknown_verdicts"] = len(unknown)
+        for trajectory_id in unknown:
+            rejected.append(
+                {
+                    "where": str(verdicts),
+                    "trajectory_id": trajectory_id,
+                    "reason": "a verdict for a trajectory that is not in the corpus",
+                }
+            )
 
     manifest = {
         "format": DATASET_FORMAT,
@@ -444,6 +469,7 @@ def build_dataset(
         "max_length": max_length,
         "overlong": overlong,
         "skip_invalid": skip_invalid,
+        "shard": str(shard),
         "counts": counts,
     }
     stats_doc = stats.to_dict()
@@ -456,17 +482,30 @@ def build_dataset(
             f"{corpus}: no row left to train on with policy {pol.name!r} ({reasons}); "
             "check the policy (rft keeps resolved runs only), --max-length and the rejects"
         )
-    write_outputs(output, rows, manifest, stats_doc, rejected)
-    (output / "chat_template.jinja").write_text(encoder.renderer.template, encoding="utf-8")
+    with atomic_folder(output) as folder:
+        write_outputs(folder, rows, manifest, stats_doc, rejected)
+        (folder / "chat_template.jinja").write_text(encoder.renderer.template, encoding="utf-8")
     return BuildSummary(output=output, counts=counts, stats=stats_doc, manifest=manifest)
 
 
 def _read_corpus(
-    corpus: Path, reject: Callable[[str, str | None, str], None], counts: dict[str, int]
+    corpus: Path,
+    reject: Callable[[str, str | None, str], None],
+    counts: dict[str, int],
+    shard: Shard,
+    elsewhere: set[str],
 ) -> Iterator[tuple[str, Trajectory]]:
+    """This shard's trajectories; the ids of the other lines go to `elsewhere` (a plain JSON
+    parse, without validation: only the id is needed, to tell their verdicts from strays)."""
+    position = -1
     with corpus.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             if not line.strip():
+                continue
+            position += 1
+            if not shard.keeps(position):
+                with contextlib.suppress(ValueError, AttributeError, TypeError):
+                    elsewhere.add(json.loads(line).get("id"))
                 continue
             counts["read"] += 1
             where = f"{corpus}:{n}"

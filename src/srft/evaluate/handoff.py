@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srft.outputs import check_output, child_path
+
 HANDOFF_FORMAT = "srft.handoff"
 HANDOFF_VERSION = 1
 
@@ -128,6 +130,7 @@ def write_handoff(
     workers: int = 8,
     max_model_len: int = 32768,
     tool_call_parser: str | None = None,
+    overwrite: bool = True,
 ) -> Handoff:
     """Write the hand-off for `model_dir` into `run_dir/handoff/<name>/` and return it.
 
@@ -137,13 +140,17 @@ def write_handoff(
     (otherwise the commands name the adapter folder as it is, which vLLM cannot serve alone:
     the README says so). `tool_call_parser` (e.g. `hermes` for Qwen) is for students trained on tool calls;
     mini-swe-agent's default text actions need none.
+
+    `name` must be a plain name (it names a folder; `../x` is refused), and an existing
+    hand-off of that name is replaced only with `overwrite` (the CLI's default is not to).
     """
     run_dir, model_dir = Path(run_dir), Path(model_dir)
     if (model_dir / "train.json").is_file() and (model_dir / "model").is_dir():
         model_dir = model_dir / "model"  # a train run folder: its final model
     if not model_dir.is_dir():
         raise FileNotFoundError(f"{model_dir}: no such model folder")
-    folder = run_dir / "handoff" / name
+    folder = child_path(run_dir / "handoff", name, what="--name")
+    check_output(folder, kind="folder", overwrite=overwrite)
     folder.mkdir(parents=True, exist_ok=True)
     merged = False
     served_dir = model_dir
