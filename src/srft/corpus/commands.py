@@ -101,16 +101,14 @@ def ingest_command(
             _error(str(e))
         else:
             empty = None
-    if empty is not None:
-        if as_json:
-            typer.echo(json.dumps(empty.summary.to_dict(), indent=2))
-        else:
-            _print_summary(empty.summary)
-        _error(str(empty))
+    done = summary if empty is None else empty.summary
     if as_json:
-        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        typer.echo(json.dumps(done.to_dict(), indent=2))
     else:
-        _print_summary(summary)
+        _print_summary(done)
+    _print_warnings(done)
+    if empty is not None:
+        _error(str(empty))
 
 
 def _error(message: str, status: int = 1) -> NoReturn:
@@ -151,6 +149,11 @@ def _print_summary(summary: Any) -> None:
             + ", ".join(Path(p).name for p in summary.skipped_files[:5]),
             highlight=False,
         )
+
+
+def _print_warnings(summary: Any) -> None:
+    """Files skipped for a reason, empty files and rejected records, one line each (on stderr,
+    also under --json: they are what the user has to act on)."""
     for path, reason in summary.refused_files:
         console.print(f"[yellow]skipped[/yellow] {escape(path)}: {reason}", highlight=False)
     for path in summary.empty_files:
