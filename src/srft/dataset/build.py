@@ -24,9 +24,12 @@ import contextlib
 import hashlib
 import itertools
 import json
+import os
 import shutil
+import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -367,7 +370,7 @@ def build_dataset(
     encoder = Encoder(load_tokenizer(tokenizer), template)
 
     stats = BuildStats()
-    rows: list[dict[str, Any]] = []
+    rows = _RowSink(output)  # to disk in batches: memory holds one batch, not the dataset
     rejected: list[dict[str, Any]] = []
     counts = {
         "read": 0,
@@ -411,25 +414,39 @@ def build_dataset(
         with ProcessPoolExecutor(
             max_workers=num_proc, initializer=_init_worker, initargs=(str(tokenizer), template)
         ) as pool:
-            pending = list(jobs())
-            args = [(t, d, policy, max_length, overlong) for t, d, _ in pending]
-            # map keeps input order, so the output is the same for any num_proc.
-            yield from zip(pending, pool.map(_encode_job, args, chunksize=4), strict=True)
+            # A bounded window of jobs in flight: the workers never wait for the reader, and
+            # the corpus is never held whole. Results leave in input order, so the output is
+            # the same for any num_proc.
+            window: deque[tuple[tuple[Trajectory, Decision, str], Future]] = deque()
+            for job in jobs():
+                args = (job[0], job[1], policy, max_length, overlong)
+                window.append((job, pool.submit(_encode_job, args)))
+                if len(window) >= 32 * num_proc:
+                    done, future = window.popleft()
+                    yield done, future.result()
+            while window:
+                done, future = window.popleft()
+                yield done, future.result()
 
-    for (trajectory, _decision, where), res in results():
-        if isinstance(res, str):
-            reject(where, trajectory.id, res)
-            continue
-        if res.row is None:
-            counts["skipped_overlong"] += 1
-            stats.add_skipped(trajectory.outcome.status, "skipped:overlong")
-            continue
-        if res.truncated_steps:
-            counts["truncated"] += 1
-            counts["truncated_steps"] += res.truncated_steps
-        rows.append(res.row)
-        stats.add_row(res.row)
-    counts["rows"] = len(rows)
+    try:
+        for (trajectory, _decision, where), res in results():
+            if isinstance(res, str):
+                reject(where, trajectory.id, res)
+                continue
+            if res.row is None:
+                counts["skipped_overlong"] += 1
+                stats.add_skipped(trajectory.outcome.status, "skipped:overlong")
+                continue
+            if res.truncated_steps:
+                counts["truncated"] += 1
+                counts["truncated_steps"] += res.truncated_steps
+            stats.add_row(res.row)
+            rows.add(res.row)
+        rows.close()
+    except BaseException:
+        rows.discard()
+        raise
+    counts["rows"] = rows.count
 
     unknown = sorted(set(verdict_map) - seen - elsewhere)
     if unknown:
@@ -438,6 +455,7 @@ def build_dataset(
             f"e.g. {unknown[0]!r} (were they judged on another corpus?)"
         )
         if not skip_invalid:
+            rows.discard()
             raise BuildError(message)
         # Counted apart from the corpus's own rejects: they are verdicts, not trajectories.
         counts["unknown_verdicts"] = len(unknown)
@@ -473,18 +491,23 @@ def build_dataset(
         "counts": counts,
     }
     stats_doc = stats.to_dict()
-    if not rows:
+    if not rows.count:
         # A dataset of no rows would train nothing, and `datasets` cannot load the empty folder
         # it writes: refuse here, where the counts say why, rather than at training time.
+        rows.discard()
         write_rejects(output, rejected)
         reasons = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "rows" and v)
         raise BuildError(
             f"{corpus}: no row left to train on with policy {pol.name!r} ({reasons}); "
             "check the policy (rft keeps resolved runs only), --max-length and the rejects"
         )
-    with atomic_folder(output) as folder:
-        write_outputs(folder, rows, manifest, stats_doc, rejected)
-        (folder / "chat_template.jinja").write_text(encoder.renderer.template, encoding="utf-8")
+    try:
+        with atomic_folder(output) as folder:
+            os.replace(rows.path, folder / "data.parquet")
+            write_outputs(folder, manifest, stats_doc, rejected)
+            (folder / "chat_template.jinja").write_text(encoder.renderer.template, encoding="utf-8")
+    finally:
+        rows.discard()
     return BuildSummary(output=output, counts=counts, stats=stats_doc, manifest=manifest)
 
 
@@ -582,20 +605,75 @@ def rows_to_table(rows: list[dict[str, Any]]) -> Any:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+class _RowSink:
+    """Built rows, written to a Parquet file beside the output in batches of `BATCH_ROWS`.
+
+    Holding every row until the end made a build's memory grow with the corpus (tokens are
+    4 bytes each, twice: ids and labels); a batch at a time keeps it flat. The file is moved
+    into the output folder when the build succeeds, and removed otherwise (`discard`).
+    """
+
+    BATCH_ROWS = 512
+
+    def __init__(self, output: Path) -> None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{output.name}.rows-", suffix=".parquet", dir=output.parent
+        )
+        os.close(fd)
+        self.path = Path(name)
+        self.count = 0
+        self._batch: list[dict[str, Any]] = []
+        self._writer: Any = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Append one row (written once a batch is full)."""
+        self._batch.append(row)
+        self.count += 1
+        if len(self._batch) >= self.BATCH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow.parquet as pq
+
+        if not self._batch:
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, arrow_schema())
+        self._writer.write_table(rows_to_table(self._batch))
+        self._batch = []
+
+    def close(self) -> None:
+        """Write the last batch and close the file."""
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def discard(self) -> None:
+        """Remove the file (a failed build, or after it was moved into the output)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.path.unlink(missing_ok=True)
+
+
 def write_outputs(
     output: Path,
-    rows: list[dict[str, Any]],
     manifest: dict[str, Any],
     stats: dict[str, Any],
     rejected: list[dict[str, Any]],
 ) -> None:
-    """Write `hf/`, `data.parquet`, `build.json`, `stats.json` (and `rejected.jsonl`)."""
-    import datasets
-    import pyarrow.parquet as pq
-    from datasets.table import InMemoryTable
+    """Write `hf/`, `build.json`, `stats.json` (and `rejected.jsonl`) beside `data.parquet`.
 
-    output.mkdir(parents=True, exist_ok=True)
-    table = rows_to_table(rows)
+    `hf/` is made from `data.parquet` batch by batch through an Arrow stream file that
+    `datasets` memory-maps, so no step holds the whole dataset in memory.
+    """
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets.table import MemoryMappedTable
+
     hf = output / "hf"
     if hf.exists():
         shutil.rmtree(hf)
@@ -603,8 +681,15 @@ def write_outputs(
     fingerprint = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode("utf-8")).hexdigest()[
         :16
     ]
-    datasets.Dataset(InMemoryTable(table), fingerprint=fingerprint).save_to_disk(str(hf))
-    pq.write_table(table, output / "data.parquet")
+    stream = output / ".rows.arrow"
+    schema = arrow_schema()
+    with pa.OSFile(str(stream), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+        for batch in pq.ParquetFile(output / "data.parquet").iter_batches(batch_size=1024):
+            writer.write_batch(batch)
+    table = MemoryMappedTable.from_file(str(stream))
+    datasets.Dataset(table, fingerprint=fingerprint).save_to_disk(str(hf))
+    del table
+    stream.unlink()
     _write_json(output / "build.json", manifest)
     _write_json(output / "stats.json", stats)
     write_rejects(output, rejected)
