@@ -38,7 +38,7 @@ import numpy as np
 
 from srft.corpus.io import loads_trajectory
 from srft.corpus.model import CorpusError, Trajectory
-from srft.critic.verdicts import Verdict, VerdictError, load_verdicts
+from srft.critic.verdicts import Verdict, VerdictError, loads_verdict
 from srft.dataset.policies import Decision, PolicyError, make_policy
 from srft.dataset.render import ChatRenderer, RenderError, Rendering, load_template_file
 from srft.dataset.stats import BuildStats
@@ -363,7 +363,7 @@ def build_dataset(
     if pol.needs_verdicts and verdicts is None:
         raise BuildError(f"policy {policy!r} needs critic verdicts: pass --verdicts FILE")
     try:
-        verdict_map = load_verdicts(verdicts) if verdicts is not None else {}
+        verdict_map = VerdictIndex(verdicts)
     except (VerdictError, OSError) as e:
         raise BuildError(str(e)) from e
     template = load_template_file(chat_template) if chat_template is not None else None
@@ -446,9 +446,11 @@ def build_dataset(
     except BaseException:
         rows.discard()
         raise
+    finally:
+        verdict_map.close()
     counts["rows"] = rows.count
 
-    unknown = sorted(set(verdict_map) - seen - elsewhere)
+    unknown = sorted(verdict_map.ids() - seen - elsewhere)
     if unknown:
         message = (
             f"{verdicts}: verdicts for {len(unknown)} trajectories not in {corpus}, "
@@ -509,6 +511,50 @@ def build_dataset(
     finally:
         rows.discard()
     return BuildSummary(output=output, counts=counts, stats=stats_doc, manifest=manifest)
+
+
+class VerdictIndex:
+    """The verdicts of a file by trajectory id, read on demand.
+
+    Every line is validated once up front (a bad file fails before any work, as before), but
+    only each verdict's byte offset is kept: a verdict holds an object per step, and keeping
+    all of them made a build's memory grow with the corpus. `get` re-reads one line.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._offsets: dict[str, int] = {}
+        if path is None:
+            return
+        with Path(path).open("rb") as f:
+            offset = 0
+            for n, raw in enumerate(f, start=1):
+                if raw.strip():
+                    verdict = loads_verdict(raw.decode("utf-8"), where=f"{path}:{n}")
+                    if verdict.trajectory_id in self._offsets:
+                        raise VerdictError(
+                            f"{path}: trajectory {verdict.trajectory_id!r} has two verdicts"
+                        )
+                    self._offsets[verdict.trajectory_id] = offset
+                offset += len(raw)
+        self._file = Path(path).open("rb")  # noqa: SIM115 - open for `get` until `close`
+
+    def get(self, trajectory_id: str) -> Verdict | None:
+        """The verdict of `trajectory_id`, or None when the file has none."""
+        offset = self._offsets.get(trajectory_id)
+        if offset is None:
+            return None
+        self._file.seek(offset)
+        return loads_verdict(self._file.readline().decode("utf-8"), where=str(self.path))
+
+    def ids(self) -> set[str]:
+        """Every trajectory id that has a verdict."""
+        return set(self._offsets)
+
+    def close(self) -> None:
+        """Close the file `get` reads from."""
+        if self.path is not None:
+            self._file.close()
 
 
 def _read_corpus(
@@ -614,6 +660,7 @@ class _RowSink:
     """
 
     BATCH_ROWS = 512
+    BATCH_TOKENS = 1_000_000  # about 8 MB of ids and labels: long runs make smaller batches
 
     def __init__(self, output: Path) -> None:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -624,13 +671,15 @@ class _RowSink:
         self.path = Path(name)
         self.count = 0
         self._batch: list[dict[str, Any]] = []
+        self._tokens = 0
         self._writer: Any = None
 
     def add(self, row: dict[str, Any]) -> None:
         """Append one row (written once a batch is full)."""
         self._batch.append(row)
         self.count += 1
-        if len(self._batch) >= self.BATCH_ROWS:
+        self._tokens += len(row["input_ids"])
+        if len(self._batch) >= self.BATCH_ROWS or self._tokens >= self.BATCH_TOKENS:
             self._flush()
 
     def _flush(self) -> None:
@@ -642,6 +691,7 @@ class _RowSink:
             self._writer = pq.ParquetWriter(self.path, arrow_schema())
         self._writer.write_table(rows_to_table(self._batch))
         self._batch = []
+        self._tokens = 0
 
     def close(self) -> None:
         """Write the last batch and close the file."""
@@ -664,16 +714,7 @@ def write_outputs(
     stats: dict[str, Any],
     rejected: list[dict[str, Any]],
 ) -> None:
-    """Write `hf/`, `build.json`, `stats.json` (and `rejected.jsonl`) beside `data.parquet`.
-
-    `hf/` is made from `data.parquet` batch by batch through an Arrow stream file that
-    `datasets` memory-maps, so no step holds the whole dataset in memory.
-    """
-    import datasets
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from datasets.table import MemoryMappedTable
-
+    """Write `hf/`, `build.json`, `stats.json` (and `rejected.jsonl`) beside `data.parquet`."""
     hf = output / "hf"
     if hf.exists():
         shutil.rmtree(hf)
@@ -681,18 +722,44 @@ def write_outputs(
     fingerprint = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode("utf-8")).hexdigest()[
         :16
     ]
-    stream = output / ".rows.arrow"
-    schema = arrow_schema()
-    with pa.OSFile(str(stream), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
-        for batch in pq.ParquetFile(output / "data.parquet").iter_batches(batch_size=1024):
-            writer.write_batch(batch)
-    table = MemoryMappedTable.from_file(str(stream))
-    datasets.Dataset(table, fingerprint=fingerprint).save_to_disk(str(hf))
-    del table
-    stream.unlink()
+    write_hf_folder(output / "data.parquet", hf, fingerprint)
     _write_json(output / "build.json", manifest)
     _write_json(output / "stats.json", stats)
     write_rejects(output, rejected)
+
+
+def write_hf_folder(parquet: Path, hf: Path, fingerprint: str) -> None:
+    """The `save_to_disk` folder of the rows in `parquet`, written one row group at a time.
+
+    `Dataset.save_to_disk` reads a table it holds or memory-maps, so its resident memory grows
+    with the dataset; here the one data file is streamed through `datasets`' own `ArrowWriter`,
+    and `state.json` and `dataset_info.json` come from `save_to_disk` itself, run on the first
+    row (they describe the schema, the fingerprint and the file name, not the row count).
+    """
+    import datasets
+    import pyarrow.parquet as pq
+    from datasets.arrow_writer import ArrowWriter
+    from datasets.table import InMemoryTable
+
+    rows = pq.ParquetFile(parquet)
+    features = datasets.Features.from_arrow_schema(arrow_schema())
+    probe = hf.with_name(hf.name + ".probe")
+    first = rows.read_row_group(0).slice(0, 1)
+    datasets.Dataset(InMemoryTable(first), fingerprint=fingerprint).save_to_disk(str(probe))
+    data_files = json.loads((probe / "state.json").read_text())["_data_files"]
+    if [f["filename"] for f in data_files] != ["data-00000-of-00001.arrow"]:
+        raise BuildError(f"unexpected save_to_disk layout from datasets: {data_files}")
+    hf.mkdir(parents=True)
+    for name in ("state.json", "dataset_info.json"):
+        os.replace(probe / name, hf / name)
+    shutil.rmtree(probe)
+    writer = ArrowWriter(path=str(hf / "data-00000-of-00001.arrow"), features=features)
+    try:
+        for group in range(rows.num_row_groups):
+            writer.write_table(rows.read_row_group(group, use_threads=False))
+        writer.finalize()
+    finally:
+        writer.close()
 
 
 def write_rejects(output: Path, rejected: list[dict[str, Any]]) -> None:
