@@ -95,6 +95,18 @@ def symlink_loop_in_folder(tmp: Path) -> Case:
     )
 
 
+def symlink_loops_under_a_recursive_glob(tmp: Path) -> Case:
+    folder = folder_with_good_run(tmp)
+    (folder / "again").symlink_to(folder)  # two loops: glob.glob's `**` walks 2^depth paths
+    (folder / "too").symlink_to(folder)
+    return Case(
+        ["ingest", "runs/**/*.json", "-o", "out.jsonl"],
+        0,
+        "out.jsonl",
+        skip_invalid={"accepted": 1, "rejected": 0},
+    )
+
+
 def fifo_in_folder(tmp: Path) -> Case:
     folder = folder_with_good_run(tmp)
     os.mkfifo(folder / "live.jsonl")
@@ -402,6 +414,7 @@ def report_with_foreign_verdicts(tmp: Path) -> Case:
 
 ROWS: list = [
     symlink_loop_in_folder,
+    symlink_loops_under_a_recursive_glob,
     fifo_in_folder,
     fifo_named_directly,
     device_named_directly,
@@ -465,6 +478,7 @@ def test_bad_input_gets_one_clear_line_never_a_traceback(row, workdir):
 # The rows that read records: under --skip-invalid each must be counted, not fatal.
 COUNTED: list = [
     symlink_loop_in_folder,
+    symlink_loops_under_a_recursive_glob,
     fifo_in_folder,
     fifo_named_directly,
     device_named_directly,

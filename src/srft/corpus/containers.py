@@ -126,7 +126,7 @@ def expand_inputs(inputs: list[str | Path]) -> Expansion:
             # record with its reason (counted under --skip-invalid) rather than vanishing.
             candidates = [path]
         elif _GLOB_CHARS & set(text):
-            candidates = [Path(p) for p in sorted(glob.glob(text, recursive=True))]
+            candidates = _glob(text)
             if not candidates:
                 raise CorpusError(f"{text}: the pattern matches no file")
         else:
@@ -141,6 +141,27 @@ def expand_inputs(inputs: list[str | Path]) -> Expansion:
             else:
                 skipped.append(candidate)
     return Expansion(paths=paths, skipped=skipped, refused=refused)
+
+
+def _glob(pattern: str) -> list[Path]:
+    """The paths matching `pattern`, sorted; `**` never follows a symbolic link to a folder.
+
+    `glob.glob(recursive=True)` follows such links, and a link back to a folder above makes
+    it walk without end (exponentially, with two); pathlib's `**` does not follow them. Hidden
+    names are left out, as `glob.glob` does.
+    """
+    if "**" not in pattern:
+        return [Path(p) for p in sorted(glob.glob(pattern))]
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if _GLOB_CHARS & set(part))
+    base = Path(*parts[:fixed]) if fixed else Path(".")
+    rest = str(Path(*parts[fixed:]))
+    found = [
+        p if fixed else Path(os.path.relpath(p))
+        for p in base.glob(rest)
+        if not any(part.startswith(".") for part in p.relative_to(base).parts)
+    ]
+    return sorted(found)
 
 
 def _walk(
