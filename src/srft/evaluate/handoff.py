@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srft.outputs import check_output, child_path
+from srft.outputs import check_output, child_path, write_text_atomic
 
 HANDOFF_FORMAT = "srft.handoff"
 HANDOFF_VERSION = 1
@@ -170,12 +170,12 @@ def write_handoff(
         run_id=f"srft-{name}",
     )
     h.commands = build_commands(h, max_model_len=max_model_len, tool_call_parser=tool_call_parser)
-    (folder / "handoff.json").write_text(json.dumps(h.to_json(), indent=2) + "\n")
+    write_text_atomic(folder / "handoff.json", json.dumps(h.to_json(), indent=2) + "\n")
     for step in ("serve", "agent", "harness"):
         script = folder / f"{step}.sh"
-        script.write_text(f"#!/usr/bin/env bash\nset -euo pipefail\n{h.commands[step]}\n")
+        write_text_atomic(script, f"#!/usr/bin/env bash\nset -euo pipefail\n{h.commands[step]}\n")
         script.chmod(0o755)
-    (folder / "README.md").write_text(_readme(h, adapter=is_adapter(served_dir)))
+    write_text_atomic(folder / "README.md", _readme(h, adapter=is_adapter(served_dir)))
     return h
 
 
