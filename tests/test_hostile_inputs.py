@@ -107,6 +107,18 @@ def symlink_loops_under_a_recursive_glob(tmp: Path) -> Case:
     )
 
 
+def symlink_loop_named_directly(tmp: Path) -> Case:
+    (tmp / "a.traj.json").symlink_to(tmp / "b.traj.json")
+    (tmp / "b.traj.json").symlink_to(tmp / "a.traj.json")
+    return Case(
+        ["ingest", "a.traj.json", "-o", "out.jsonl"],
+        1,
+        "a.traj.json",
+        reason="symbolic link loop",
+        skip_invalid={"accepted": 0, "rejected": 1},
+    )
+
+
 def fifo_in_folder(tmp: Path) -> Case:
     folder = folder_with_good_run(tmp)
     os.mkfifo(folder / "live.jsonl")
@@ -414,6 +426,7 @@ def report_with_foreign_verdicts(tmp: Path) -> Case:
 
 ROWS: list = [
     symlink_loop_in_folder,
+    symlink_loop_named_directly,
     symlink_loops_under_a_recursive_glob,
     fifo_in_folder,
     fifo_named_directly,
@@ -478,6 +491,7 @@ def test_bad_input_gets_one_clear_line_never_a_traceback(row, workdir):
 # The rows that read records: under --skip-invalid each must be counted, not fatal.
 COUNTED: list = [
     symlink_loop_in_folder,
+    symlink_loop_named_directly,
     symlink_loops_under_a_recursive_glob,
     fifo_in_folder,
     fifo_named_directly,

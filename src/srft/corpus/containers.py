@@ -113,7 +113,7 @@ def expand_inputs(inputs: list[str | Path]) -> Expansion:
     seen: set[Path] = set()
 
     def add(path: Path) -> None:
-        key = path.resolve()
+        key = Path(os.path.realpath(path))  # never raises on a link loop, unlike resolve()
         if key not in seen:
             seen.add(key)
             paths.append(path)

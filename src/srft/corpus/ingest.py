@@ -16,6 +16,7 @@ duplicate-id check then only sees the shard's own records.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -157,10 +158,10 @@ def ingest(
     for path in _label_paths(labels):
         summary.labels += book.load(path)
         summary.label_files.append(str(path))
-        explicit.add(path.resolve())
+        explicit.add(os.path.realpath(path))
     trajectory_paths = []
     for path in expansion.paths:
-        if path.resolve() in explicit:
+        if os.path.realpath(path) in explicit:  # realpath: no error on a link loop
             continue
         # Only a regular file is probed: opening a pipe or a device to peek could block.
         probe = container_of(path) != "hf" and not_a_regular_file(path) is None
