@@ -363,6 +363,11 @@ def main() -> None:
             f"{speedup:.2f}x (goal >= 1.7x on 2 idle cores)"
         )
     print(f"(memory goal: ratio <= 1.5x; sizes {args.small} vs {args.trajectories})")
+    if args.build_rows:
+        print(
+            f"(build ran on the first {args.build_rows} trajectories of each corpus only: its "
+            "memory ratio above compares equal builds, not corpus sizes)"
+        )
     if tmp_ctx is not None:
         tmp_ctx.cleanup()
 
