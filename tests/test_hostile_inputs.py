@@ -382,6 +382,36 @@ def build_over_existing_dataset(tmp: Path) -> Case:
     )
 
 
+def build_verdicts_for_unknown_trajectories(tmp: Path) -> Case:
+    from srft.corpus.io import read_corpus
+    from srft.smollm2 import smollm2_dir
+
+    good = next(read_corpus(corpus_of_good_run(tmp)))
+    lines = [
+        {"trajectory_id": i, "critic": {"name": "rules"}, "steps": steps}
+        for i, steps in ((good.id, len(good.steps)), ("ghost", 1))
+    ]
+    for line in lines:
+        line["steps"] = [{"index": k, "label": "good"} for k in range(line["steps"])]
+    text = "".join(json.dumps({"format": "srft.verdicts", "version": 1, **v}) + "\n" for v in lines)
+    (tmp / "verdicts.jsonl").write_text(text)
+    argv = [
+        "build",
+        "corpus.jsonl",
+        "--verdicts",
+        "verdicts.jsonl",
+        "--skip-invalid",
+        "--policy",
+        "sft",
+    ]
+    return Case(
+        [*argv, "--tokenizer", str(smollm2_dir()), "--max-length", "4096", "-o", "ds"],
+        0,
+        "verdicts.jsonl",
+        reason="rejected 1 verdicts for trajectories not in",
+    )
+
+
 def evaluate_model_path_missing(tmp: Path) -> Case:
     return Case(
         ["evaluate", "nll", "ds", "--model", "base=/no/such/model", "-o", "eval.json"],
@@ -451,6 +481,7 @@ ROWS: list = [
     tokenizer_path_missing,
     stats_tokenizer_path_missing,
     build_over_existing_dataset,
+    build_verdicts_for_unknown_trajectories,
     evaluate_model_path_missing,
     handoff_name_escapes,
     report_with_foreign_verdicts,

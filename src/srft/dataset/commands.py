@@ -100,8 +100,8 @@ def build(
     print_stats(summary.counts, summary.stats)
     if summary.counts.get("unknown_verdicts"):
         typer.echo(
-            f"rejected {summary.counts['unknown_verdicts']} verdicts for trajectories not in "
-            f"{corpus} (listed in {summary.output / 'rejected.jsonl'})",
+            f"{verdicts}: rejected {summary.counts['unknown_verdicts']} verdicts for "
+            f"trajectories not in {corpus} (listed in {summary.output / 'rejected.jsonl'})",
             err=True,
         )
     typer.echo(f"wrote {summary.output}")
