@@ -122,7 +122,7 @@ def test_verdicts_for_unknown_trajectories_are_counted_rejects_under_skip_invali
     assert strict.exit_code == 1 and "verdicts for 1 trajectories not in" in strict.output
     result = _build(smollm2_path, corpus, verdicts, tmp_path / "ds", "--skip-invalid")
     assert result.exit_code == 0, result.output
-    assert "rejected 1 verdicts for trajectories not in" in result.output  # names the file
+    assert f"{verdicts}: rejected 1 verdicts for trajectories not in" in result.output
     manifest = json.loads((tmp_path / "ds" / "build.json").read_text())
     assert manifest["counts"]["unknown_verdicts"] == 1 and manifest["counts"]["rows"] == 1
     rejected = [json.loads(x) for x in (tmp_path / "ds" / "rejected.jsonl").open()]
