@@ -266,6 +266,37 @@ def truncated_gzip_member(tmp: Path) -> Case:
     )
 
 
+def fifo_as_the_corpus_of_critic(tmp: Path) -> Case:
+    os.mkfifo(tmp / "corpus.jsonl")
+    return Case(
+        ["critic", "corpus.jsonl", "-o", "verdicts.jsonl", "--no-progress"],
+        1,
+        "corpus.jsonl",
+        reason="named pipe",
+    )
+
+
+def fifo_as_the_corpus_of_stats(tmp: Path) -> Case:
+    os.mkfifo(tmp / "corpus.jsonl")
+    return Case(["stats", "corpus.jsonl"], 1, "corpus.jsonl", reason="named pipe")
+
+
+def fifo_as_the_corpus_of_build(tmp: Path) -> Case:
+    os.mkfifo(tmp / "corpus.jsonl")
+    argv = ["build", "corpus.jsonl", "--policy", "sft", "--tokenizer", "./tok"]
+    return Case([*argv, "--max-length", "64", "-o", "ds"], 1, "corpus.jsonl", reason="named pipe")
+
+
+def device_as_the_verdicts_of_report(tmp: Path) -> Case:
+    corpus_of_good_run(tmp)
+    return Case(
+        ["report", "-c", "corpus.jsonl", "-v", "/dev/zero", "-o", "r.html"],
+        1,
+        "/dev/zero",
+        reason="device file",
+    )
+
+
 def rejects_without_skip_invalid(tmp: Path) -> Case:
     shutil.copy(GOOD_RUN, tmp / GOOD_RUN.name)
     return Case(
@@ -472,6 +503,10 @@ ROWS: list = [
         gzip_jsonl_named_directly, marks=pytest.mark.xfail(reason=COMPRESSED, strict=False)
     ),
     pytest.param(truncated_gzip_member, marks=pytest.mark.xfail(reason=COMPRESSED, strict=False)),
+    fifo_as_the_corpus_of_critic,
+    fifo_as_the_corpus_of_stats,
+    fifo_as_the_corpus_of_build,
+    device_as_the_verdicts_of_report,
     rejects_without_skip_invalid,
     folder_as_output,
     existing_corpus_output,

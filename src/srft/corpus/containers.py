@@ -17,11 +17,9 @@ when a file is a dangling link or cannot be read, it is one record that fails wi
 
 from __future__ import annotations
 
-import errno
 import glob
 import json
 import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ import ijson
 from srft.corpus.formats import Origin
 from srft.corpus.formats.mini_swe_agent_legacy import is_message_list
 from srft.corpus.model import CorpusError
+from srft.paths import not_a_regular_file
 
 JSON_SUFFIXES = (".json", ".traj")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -62,33 +61,6 @@ def is_readable_file(path: Path) -> bool:
     """Whether the file's name says it can hold trajectories or labels."""
     name = path.name.lower()
     return name.endswith(JSON_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES + LABEL_ONLY_SUFFIXES)
-
-
-def not_a_regular_file(path: Path) -> str | None:
-    """Why `path` must not be opened as a data file, or None for a regular file or folder.
-
-    Checked before any `open`: opening a named pipe blocks until a writer appears, and a
-    device such as /dev/zero streams without end.
-    """
-    try:
-        mode = os.stat(path).st_mode  # follows links: it is the target that would be read
-    except FileNotFoundError:
-        if path.is_symlink():
-            return f"a dangling symbolic link (its target {os.readlink(path)} does not exist)"
-        return "no such file"
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return "a symbolic link loop (the link leads back to itself)"
-        return f"cannot be read: {e.strerror or e}"
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return None
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO), not a file: reading it could block forever"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device file, not a file: reading it could never end"
-    if stat.S_ISSOCK(mode):
-        return "a socket, not a file"
-    return "not a regular file"
 
 
 @dataclass

@@ -26,18 +26,13 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from srft.corpus.containers import (
-    TOO_DEEP,
-    container_of,
-    expand_inputs,
-    not_a_regular_file,
-    read_records,
-)
+from srft.corpus.containers import TOO_DEEP, container_of, expand_inputs, read_records
 from srft.corpus.formats import Origin, TrajectoryFormat, detect, get_format
 from srft.corpus.io import dumps_trajectory
 from srft.corpus.model import CorpusError, Trajectory
 from srft.corpus.outcomes import LabelBook, looks_like_labels, parse_label_file
 from srft.outputs import atomic_file, check_output
+from srft.paths import not_a_regular_file
 from srft.shard import Shard
 
 ProgressCallback = Callable[[int, int, Path], None]

@@ -15,6 +15,7 @@ from typing import IO
 from pydantic import ValidationError
 
 from srft.corpus.model import CORPUS_FORMAT, CORPUS_VERSION, CorpusError, Trajectory
+from srft.paths import require_regular_file
 
 
 def dumps_trajectory(trajectory: Trajectory) -> str:
@@ -64,6 +65,7 @@ def read_corpus_lines(
     lines not kept are not parsed.
     """
     path = Path(path)
+    require_regular_file(path, CorpusError)  # a pipe or device would block, not fail
     position = -1
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):

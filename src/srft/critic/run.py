@@ -32,6 +32,7 @@ from srft.critic.store import CriticStore
 from srft.critic.tokens import TokenCounter
 from srft.critic.verdicts import Verdict, dumps_verdict, loads_verdict
 from srft.outputs import atomic_file, check_output, write_text_atomic
+from srft.paths import require_regular_file
 from srft.shard import Shard
 
 SUMMARY_FORMAT = "srft.critic-summary"
@@ -71,6 +72,7 @@ def run_critic(
     `overwrite`: False refuses an existing verdicts file (the CLI's default). `shard`: judge
     only this shard's lines.
     """
+    require_regular_file(corpus_path, CorpusError)
     check_output(output_path, kind="file", overwrite=overwrite)
     shard = shard or Shard()
     if isinstance(critic, str):

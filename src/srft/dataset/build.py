@@ -43,6 +43,7 @@ from srft.dataset.policies import Decision, PolicyError, make_policy
 from srft.dataset.render import ChatRenderer, RenderError, Rendering, load_template_file
 from srft.dataset.stats import BuildStats
 from srft.outputs import OutputError, atomic_folder, check_output
+from srft.paths import require_regular_file
 from srft.shard import Shard
 
 DATASET_FORMAT = "srft.dataset"
@@ -348,6 +349,7 @@ def build_dataset(
     """
     corpus, output = Path(corpus), Path(output)
     shard = shard or Shard()
+    require_regular_file(corpus, BuildError)
     try:
         check_output(output, kind="folder", overwrite=overwrite)
     except OutputError as e:
@@ -526,6 +528,7 @@ class VerdictIndex:
         self._offsets: dict[str, int] = {}
         if path is None:
             return
+        require_regular_file(path, VerdictError)
         with Path(path).open("rb") as f:
             offset = 0
             for n, raw in enumerate(f, start=1):
