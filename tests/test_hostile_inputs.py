@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,6 @@ class Case:
     reason: str = ""  # a part of the message that says why
     user: int | None = None  # run as this uid (an unreadable file is readable to root)
     after: Callable[[], None] | None = None  # extra checks once the command has run
-    env: dict = field(default_factory=dict)
 
 
 def run_srft(argv: list[str], cwd: Path, *, user: int | None = None) -> subprocess.CompletedProcess:
