@@ -15,6 +15,7 @@ from typing import IO
 from pydantic import ValidationError
 
 from srft.corpus.model import CORPUS_FORMAT, CORPUS_VERSION, CorpusError, Trajectory
+from srft.outputs import atomic_file
 from srft.paths import require_regular_file
 
 
@@ -77,11 +78,9 @@ def read_corpus_lines(
 
 
 def write_corpus(trajectories: Iterable[Trajectory], path: str | Path) -> int:
-    """Write trajectories to `path` (overwriting it); returns how many were written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write trajectories to `path` (replacing it, atomically); returns how many were written."""
     count = 0
-    with path.open("w", encoding="utf-8", newline="\n") as f:
+    with atomic_file(path) as f:
         for trajectory in trajectories:
             write_trajectory(f, trajectory)
             count += 1

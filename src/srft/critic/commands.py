@@ -214,7 +214,9 @@ def critic_eval(
     except (ValueError, OSError) as e:
         _fail(e)
     if output:
-        output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        from srft.outputs import write_text_atomic
+
+        write_text_atomic(output, json.dumps(report, indent=2) + "\n")
     m = report["mistake_vs_rest"]
     typer.echo(
         f"steps {report['steps']} (unjudged {report['unjudged_steps']}), accuracy "
