@@ -17,6 +17,7 @@ when a file is a dangling link or cannot be read, it is one record that fails wi
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import json
 import os
@@ -116,24 +117,51 @@ def expand_inputs(inputs: list[str | Path]) -> Expansion:
 
 
 def _glob(pattern: str) -> list[Path]:
-    """The paths matching `pattern`, sorted; `**` never follows a symbolic link to a folder.
+    """The paths matching `pattern`, sorted, as `glob.glob(recursive=True)` finds them, but
+    never walking a link loop.
 
-    `glob.glob(recursive=True)` follows such links, and a link back to a folder above makes
-    it walk without end (exponentially, with two); pathlib's `**` does not follow them. Hidden
-    names are left out, as `glob.glob` does.
+    `glob.glob`'s `**` follows links to folders, so a link back to a folder above makes it
+    walk without end (exponentially, with two such links); pathlib's `**` follows no link at
+    all, which would silently miss a folder of linked runs. Here links are followed unless
+    they lead back to a folder above. Hidden names are left out, as `glob.glob` does.
     """
     if "**" not in pattern:
         return [Path(p) for p in sorted(glob.glob(pattern))]
     parts = Path(pattern).parts
     fixed = next(i for i, part in enumerate(parts) if _GLOB_CHARS & set(part))
     base = Path(*parts[:fixed]) if fixed else Path(".")
-    rest = str(Path(*parts[fixed:]))
-    found = [
-        p if fixed else Path(os.path.relpath(p))
-        for p in base.glob(rest)
-        if not any(part.startswith(".") for part in p.relative_to(base).parts)
-    ]
+    wanted = list(parts[fixed:])
+    found: list[Path] = []
+
+    def walk(folder: Path, where: list[str], ancestors: frozenset[str]) -> None:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:  # unreadable, or a loop the kernel refused: nothing to match below
+            return
+        for name in names:
+            if name.startswith("."):
+                continue
+            path = folder / name
+            if _matches([*where, name], wanted):
+                found.append(path)
+            if path.is_dir():
+                real = os.path.realpath(path)
+                if real not in ancestors:  # a link back to a folder above is not followed
+                    walk(path, [*where, name], ancestors | {real})
+
+    walk(base, [], frozenset({os.path.realpath(base)}))
     return sorted(found)
+
+
+def _matches(path: list[str], pattern: list[str]) -> bool:
+    """Whether path components match pattern components (`**` = any number of folders)."""
+    if not pattern:
+        return not path
+    if pattern[0] == "**":
+        return _matches(path, pattern[1:]) or (bool(path) and _matches(path[1:], pattern))
+    return (
+        bool(path) and fnmatch.fnmatchcase(path[0], pattern[0]) and _matches(path[1:], pattern[1:])
+    )
 
 
 def _walk(
