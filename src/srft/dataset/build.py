@@ -533,7 +533,11 @@ class VerdictIndex:
             offset = 0
             for n, raw in enumerate(f, start=1):
                 if raw.strip():
-                    verdict = loads_verdict(raw.decode("utf-8"), where=f"{path}:{n}")
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        raise VerdictError(f"{path}:{n}: invalid UTF-8 at byte {e.start}") from e
+                    verdict = loads_verdict(line, where=f"{path}:{n}")
                     if verdict.trajectory_id in self._offsets:
                         raise VerdictError(
                             f"{path}: trajectory {verdict.trajectory_id!r} has two verdicts"
