@@ -82,3 +82,15 @@ def test_the_corpus_records_where_each_trajectory_came_from(ingest_one, fixtures
     source = corpus["lib__max-8_1"].source
     assert source.file == str(fixtures_dir / "openai-chat/swe_gym_rows.jsonl")
     assert source.record == "line 2"
+
+
+def test_a_recursive_glob_follows_linked_run_folders_but_not_link_loops(tmp_path, fixtures_dir):
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(fixtures_dir / "mini-swe-agent-v2/strs__pad-3.traj.json", tmp_path / "elsewhere")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "linked").symlink_to(tmp_path / "elsewhere")  # a folder of linked runs: followed
+    (runs / "back").symlink_to(runs)  # a loop: not followed (glob.glob would walk forever)
+    summary = ingest([f"{runs}/**/*.json"], output=tmp_path / "out.jsonl")
+    assert summary.accepted == 1
+    assert summary.files == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -127,3 +128,60 @@ def test_build_caps_the_resolved_runs_of_each_instance(smollm2_path, tmp_path):
     assert list(rows["trajectory_id"]) == ["a__b-1@0", "a__b-1@1"]
     manifest = json.loads((tmp_path / "ds" / "build.json").read_text())
     assert manifest["policy"]["options"]["max_resolved_per_instance"] == 2
+
+
+def _build(smollm2_path: Path, corpus: Path, verdicts: Path, out: Path, *extra: str) -> Any:
+    argv = ["build", str(corpus), "--verdicts", str(verdicts), "--tokenizer", str(smollm2_path)]
+    return CliRunner().invoke(app, [*argv, "--max-length", "2048", "-o", str(out), *extra])
+
+
+def test_verdicts_for_unknown_trajectories_are_counted_rejects_under_skip_invalid(
+    smollm2_path, tmp_path
+):
+    corpus, verdicts = _inputs(tmp_path)
+    write_verdicts(
+        [verdict("u1", ["good", "unnecessary", "good"]), verdict("ghost", ["good"])], verdicts
+    )
+    strict = _build(smollm2_path, corpus, verdicts, tmp_path / "strict")
+    assert strict.exit_code == 1 and "verdicts for 1 trajectories not in" in strict.output
+    result = _build(smollm2_path, corpus, verdicts, tmp_path / "ds", "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert f"{verdicts}: rejected 1 verdicts for trajectories not in" in result.output
+    manifest = json.loads((tmp_path / "ds" / "build.json").read_text())
+    assert manifest["counts"]["unknown_verdicts"] == 1 and manifest["counts"]["rows"] == 1
+    rejected = [json.loads(x) for x in (tmp_path / "ds" / "rejected.jsonl").open()]
+    assert [r["trajectory_id"] for r in rejected] == ["ghost"]
+
+
+def test_an_existing_dataset_is_replaced_only_with_overwrite_leaving_no_temporary_folder(
+    smollm2_path, tmp_path
+):
+    corpus, verdicts = _inputs(tmp_path)
+    out = tmp_path / "ds"
+    assert _build(smollm2_path, corpus, verdicts, out).exit_code == 0
+    first = (out / "build.json").read_text()
+    again = _build(smollm2_path, corpus, verdicts, out)
+    assert again.exit_code == 1 and f"{out}: exists; pass --overwrite" in again.output
+    assert _build(smollm2_path, corpus, verdicts, out, "--overwrite").exit_code == 0
+    assert (out / "build.json").read_text() == first
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name] == []
+
+
+def test_build_shards_concatenated_hold_the_rows_of_one_build(smollm2_path, tmp_path):
+    import pyarrow.parquet as pq
+
+    corpus, verdicts = tmp_path / "corpus.jsonl", tmp_path / "verdicts.jsonl"
+    ids = [f"u{n}" for n in range(7)]
+    write_corpus([trajectory(TURNS, id=i) for i in ids], corpus)
+    write_verdicts([verdict(i, ["good", "mistake", "good"]) for i in ids], verdicts)
+    assert _build(smollm2_path, corpus, verdicts, tmp_path / "all").exit_code == 0
+    for k in range(3):
+        shard = _build(smollm2_path, corpus, verdicts, tmp_path / f"s{k}", "--shard", f"{k}/3")
+        assert shard.exit_code == 0, shard.output
+    whole = pq.read_table(tmp_path / "all" / "data.parquet").to_pylist()
+    parts = [pq.read_table(tmp_path / f"s{k}" / "data.parquet").to_pylist() for k in range(3)]
+    assert [len(p) for p in parts] == [3, 2, 2]
+    joined = [row for part in parts for row in part]
+    assert sorted(joined, key=lambda r: r["trajectory_id"]) == sorted(
+        whole, key=lambda r: r["trajectory_id"]
+    )

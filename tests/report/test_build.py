@@ -218,13 +218,14 @@ def test_a_dataset_saved_only_as_hf_folder_is_read_too(tmp_path, report_inputs):
     assert read_dataset_rows(tmp_path) == read_dataset_rows(parquet.parent)
 
 
-def test_verdicts_for_trajectories_outside_the_corpus_are_counted(report_inputs):
+def test_verdicts_for_trajectories_outside_the_corpus_are_refused_with_a_count(report_inputs):
     from srft.critic.verdicts import CriticInfo, Verdict
+    from srft.report.build import ReportError
 
     verdicts = dict(report_inputs["verdicts"])
     verdicts["ghost"] = Verdict(trajectory_id="ghost", critic=CriticInfo(name="rules"))
-    data = collect_report_data(corpus=report_inputs["corpus"], verdicts=verdicts)
-    assert data["summary"]["verdicts_unmatched"] == 1
+    with pytest.raises(ReportError, match=r"1 of \d+ verdicts are for trajectories not in"):
+        collect_report_data(corpus=report_inputs["corpus"], verdicts=verdicts)
 
 
 def test_settings_that_name_a_secret_are_never_written(report_inputs):

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from srft.corpus.formats import formats
 from srft.corpus.model import CorpusError
 
-console = Console(stderr=True)
+# soft_wrap: a message naming a long path stays one line, and the path stays whole.
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _format_help() -> str:
@@ -39,14 +43,30 @@ def ingest_command(
         None, "--rejects", help="Where to write rejected records (JSONL), with --skip-invalid."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an existing output (and rejects) file."
+    ),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        help="K/N: read only every N-th record, starting at the K-th (0-based), to split one "
+        "ingest over N processes; the N outputs together hold the rows of one run.",
+    ),
 ) -> None:
     """Read agent trajectories in any supported format into one canonical corpus (JSONL).
 
     Each record's format is detected from its content; label files among the inputs are used.
 
     Without --skip-invalid, the first invalid record stops the run (file, record and reason).
+    The exit status is 1 when no trajectory was accepted.
     """
-    from srft.corpus.ingest import ingest
+    from srft.corpus.ingest import NothingAccepted, ingest
+    from srft.shard import Shard, ShardError
+
+    try:
+        share = Shard.parse(shard)
+    except ShardError as e:
+        _error(str(e), status=2)
 
     with Progress(
         TextColumn("[bold]ingest"),
@@ -71,13 +91,34 @@ def ingest_command(
                 skip_invalid=skip_invalid,
                 rejects=rejects,
                 progress=progress,
+                overwrite=overwrite,
+                shard=share,
+                keep_empty=False,
             )
+        except NothingAccepted as e:
+            empty = e
         except CorpusError as e:
-            console.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
-            raise typer.Exit(1) from e
+            _error(str(e))
+        else:
+            empty = None
+    done = summary if empty is None else empty.summary
     if as_json:
-        typer.echo(json.dumps(summary.to_dict(), indent=2))
-        return
+        typer.echo(json.dumps(done.to_dict(), indent=2))
+    else:
+        _print_summary(done)
+    _print_warnings(done)
+    if empty is not None:
+        _error(str(empty))
+
+
+def _error(message: str, status: int = 1) -> NoReturn:
+    """Print `error: message` as one line (no markup, no wrapping: paths stay whole) and exit."""
+    console.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True, highlight=False)
+    raise typer.Exit(status)
+
+
+def _print_summary(summary: Any) -> None:
+    """The human-readable account of an ingest run: every record and file is in it."""
     table = Table(title=f"ingest -> {summary.output}")
     table.add_column("format")
     table.add_column("trajectories", justify="right")
@@ -123,10 +164,19 @@ def ingest_command(
             + ", ".join(Path(p).name for p in summary.skipped_files[:5]),
             highlight=False,
         )
+
+
+def _print_warnings(summary: Any) -> None:
+    """Files skipped for a reason, empty files and rejected records, one line each (on stderr,
+    also under --json: they are what the user has to act on)."""
+    for path, reason in summary.refused_files:
+        console.print(f"[yellow]skipped[/yellow] {escape(path)}: {reason}", highlight=False)
+    for path in summary.empty_files:
+        console.print(f"[yellow]empty[/yellow] {escape(path)}: holds no record", highlight=False)
     for rejection in summary.rejections[:10]:
         console.print(
-            f"[yellow]rejected[/yellow] {rejection.file} record {rejection.record}: "
-            f"{rejection.reason}",
+            f"[yellow]rejected[/yellow] {escape(rejection.file)} record {rejection.record}: "
+            f"{escape(rejection.reason)}",
             highlight=False,
         )
 
@@ -152,9 +202,12 @@ def stats_command(
 
     count_tokens = None
     if tokenizer:
-        from transformers import AutoTokenizer
+        from srft.hub import HubError, load_tokenizer
 
-        tok = AutoTokenizer.from_pretrained(tokenizer)
+        try:
+            tok = load_tokenizer(tokenizer)
+        except HubError as e:
+            _error(str(e))
 
         def count_tokens(text: str) -> int:
             return len(tok.encode(text, add_special_tokens=False))
@@ -162,8 +215,7 @@ def stats_command(
     try:
         stats = compute_stats(corpus, count_tokens=count_tokens, ks=k or None)
     except (CorpusError, OSError, ValueError) as e:
-        console.print(f"[red]error:[/red] {e}", highlight=False)
-        raise typer.Exit(1) from e
+        _error(str(e))
     if as_json:
         typer.echo(json.dumps(stats.to_dict(), indent=2))
         return

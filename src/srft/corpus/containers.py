@@ -13,10 +13,16 @@ so the ids do not depend on where the command runs or on which other files are r
 Broken input never raises out of here: a record that cannot be parsed is yielded as a
 `RawRecord` with `error` set, so the caller decides between stopping and rejecting, and
 read = accepted + rejected holds.
+
+Hostile files never hang a run: only regular files are ever opened. Inside folders, named
+pipes, device files, sockets and symbolic-link loops are skipped with their reason (a pipe or
+`/dev/zero` would block or stream forever; a loop would walk forever); named directly, or
+when a file is a dangling link or cannot be read, it is one record that fails with its reason.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import json
 import os
@@ -36,6 +42,7 @@ from srft.corpus.compression import (
 from srft.corpus.formats import Origin
 from srft.corpus.formats.mini_swe_agent_legacy import is_message_list
 from srft.corpus.model import CorpusError
+from srft.paths import not_a_regular_file
 
 JSON_SUFFIXES = (".json", ".traj")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -70,12 +77,14 @@ def is_readable_file(path: Path) -> bool:
 
 @dataclass
 class Expansion:
-    """The inputs, expanded: readable paths in order, and files skipped by name (reported).
+    """The inputs, expanded: readable paths in order, files skipped by name (reported), and
+    things inside folders that are not safe to open (pipes, devices, link loops), with why.
 
     `keys[path]` is the path's run key (see the module docstring)."""
 
     paths: list[Path]
     skipped: list[Path]
+    refused: list[tuple[Path, str]] = field(default_factory=list)
     keys: dict[Path, str] = field(default_factory=dict)
 
 
@@ -88,24 +97,27 @@ def expand_inputs(inputs: list[str | Path]) -> Expansion:
     paths: list[Path] = []
     skipped: list[Path] = []
     keys: dict[Path, str] = {}
+    refused: list[tuple[Path, str]] = []
     seen: set[Path] = set()
     root: Path | None = None  # the folder or glob base the current candidates lie under
 
     def add(path: Path) -> None:
-        resolved = path.resolve()
-        if resolved not in seen:
-            seen.add(resolved)
+        key = Path(os.path.realpath(path))  # never raises on a link loop, unlike resolve()
+        if key not in seen:
+            seen.add(key)
             paths.append(path)
             keys[path] = run_key(path, root)
 
     for item in inputs:
         text = str(item)
         path = Path(text)
-        if path.exists():
+        if path.exists() or path.is_symlink():
+            # A dangling or looping link named directly is read, so that it fails as one
+            # record with its reason (counted under --skip-invalid) rather than vanishing.
             candidates = [path]
             root = path if path.is_dir() and not is_hf_dataset_dir(path) else None
         elif _GLOB_CHARS & set(text):
-            candidates = [Path(p) for p in sorted(glob.glob(text, recursive=True))]
+            candidates = _glob(text)
             if not candidates:
                 raise CorpusError(f"{text}: the pattern matches no file")
             root = _glob_base(text)
@@ -115,12 +127,12 @@ def expand_inputs(inputs: list[str | Path]) -> Expansion:
             if is_hf_dataset_dir(candidate):
                 add(candidate)
             elif candidate.is_dir():
-                _walk(candidate, add, skipped)
+                _walk(candidate, add, skipped, refused, {os.path.realpath(candidate)})
             elif is_readable_file(candidate) or candidate == path:
                 add(candidate)
             else:
                 skipped.append(candidate)
-    return Expansion(paths=paths, skipped=skipped, keys=keys)
+    return Expansion(paths=paths, skipped=skipped, refused=refused, keys=keys)
 
 
 def run_key(path: Path, root: Path | None) -> str:
@@ -143,16 +155,85 @@ def _glob_base(pattern: str) -> Path:
     return Path(*parts) if parts else Path(".")
 
 
-def _walk(folder: Path, add: Any, skipped: list[Path]) -> None:
-    for child in sorted(folder.iterdir()):
+def _glob(pattern: str) -> list[Path]:
+    """The paths matching `pattern`, sorted, as `glob.glob(recursive=True)` finds them, but
+    never walking a link loop.
+
+    `glob.glob`'s `**` follows links to folders, so a link back to a folder above makes it
+    walk without end (exponentially, with two such links); pathlib's `**` follows no link at
+    all, which would silently miss a folder of linked runs. Here links are followed unless
+    they lead back to a folder above. Hidden names are left out, as `glob.glob` does.
+    """
+    if "**" not in pattern:
+        return [Path(p) for p in sorted(glob.glob(pattern))]
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if _GLOB_CHARS & set(part))
+    base = Path(*parts[:fixed]) if fixed else Path(".")
+    wanted = list(parts[fixed:])
+    found: list[Path] = []
+
+    def walk(folder: Path, where: list[str], ancestors: frozenset[str]) -> None:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:  # unreadable, or a loop the kernel refused: nothing to match below
+            return
+        for name in names:
+            if name.startswith("."):
+                continue
+            path = folder / name
+            if _matches([*where, name], wanted):
+                found.append(path)
+            if path.is_dir():
+                real = os.path.realpath(path)
+                if real not in ancestors:  # a link back to a folder above is not followed
+                    walk(path, [*where, name], ancestors | {real})
+
+    walk(base, [], frozenset({os.path.realpath(base)}))
+    return sorted(found)
+
+
+def _matches(path: list[str], pattern: list[str]) -> bool:
+    """Whether path components match pattern components (`**` = any number of folders)."""
+    if not pattern:
+        return not path
+    if pattern[0] == "**":
+        return _matches(path, pattern[1:]) or (bool(path) and _matches(path[1:], pattern))
+    return (
+        bool(path) and fnmatch.fnmatchcase(path[0], pattern[0]) and _matches(path[1:], pattern[1:])
+    )
+
+
+def _walk(
+    folder: Path,
+    add: Any,
+    skipped: list[Path],
+    refused: list[tuple[Path, str]],
+    ancestors: set[str],
+) -> None:
+    """Walk `folder` depth first, in sorted order. `ancestors` holds the real paths of the
+    folders above, so a link back to one of them is refused instead of walked forever."""
+    try:
+        children = sorted(folder.iterdir())
+    except OSError as e:
+        refused.append((folder, f"the folder cannot be listed: {e.strerror or e}"))
+        return
+    for child in children:
         if child.name.startswith("."):
+            continue
+        problem = not_a_regular_file(child)
+        if problem is not None and not problem.startswith(("a dangling", "cannot be read")):
+            refused.append((child, problem))
             continue
         if is_hf_dataset_dir(child):
             add(child)
         elif child.is_dir():
-            _walk(child, add, skipped)
+            real = os.path.realpath(child)
+            if real in ancestors:
+                refused.append((child, f"a symbolic link loop (it leads back to {real})"))
+                continue
+            _walk(child, add, skipped, refused, ancestors | {real})
         elif is_readable_file(child):
-            add(child)
+            add(child)  # dangling links and unreadable files fail when read, with their reason
         else:
             skipped.append(child)
 
@@ -175,15 +256,25 @@ def read_records(path: Path, *, whole_list: bool | None = None) -> Iterator[RawR
     `whole_list`: for a JSON array, True reads the array as one record (a legacy message list),
     False as rows; None decides from the first item.
     """
+    problem = not_a_regular_file(path)
+    if problem is not None:
+        yield RawRecord(Origin(str(path), "0"), error=problem)
+        return
     kind = container_of(path)
-    if kind == "hf":
-        yield from _hf_records(path)
-    elif kind == "parquet":
-        yield from _parquet_records(path)
-    elif kind == "jsonl":
-        yield from _jsonl_records(path)
-    else:
-        yield from _json_records(path, whole_list)
+    if kind != "hf" and not os.access(path, os.R_OK):
+        yield RawRecord(Origin(str(path), "0"), error="cannot be read: permission denied")
+        return
+    try:
+        if kind == "hf":
+            yield from _hf_records(path)
+        elif kind == "parquet":
+            yield from _parquet_records(path)
+        elif kind == "jsonl":
+            yield from _jsonl_records(path)
+        else:
+            yield from _json_records(path, whole_list)
+    except OSError as e:  # a file that vanished or failed mid-read: one failed record
+        yield RawRecord(Origin(str(path), "0"), error=f"cannot be read: {e.strerror or e}")
 
 
 def _first_significant_byte(path: Path) -> bytes:
@@ -219,6 +310,9 @@ def _json_records(path: Path, whole_list: bool | None) -> Iterator[RawRecord]:
     except DECOMPRESSION_ERRORS as e:
         yield RawRecord(Origin(file, "0"), error=decompression_error(e))
         return
+    if first == b"":
+        yield RawRecord(Origin(file, "0"), error="the file is empty: no trajectory")
+        return
     if first != b"[":
         origin = Origin(file=file, record="0")
         try:
@@ -232,6 +326,8 @@ def _json_records(path: Path, whole_list: bool | None) -> Iterator[RawRecord]:
             yield RawRecord(origin, error=f"not valid JSON (truncated?): {e}")
         except DECOMPRESSION_ERRORS as e:
             yield RawRecord(origin, error=decompression_error(e))
+        except RecursionError:
+            yield RawRecord(origin, error=TOO_DEEP)
         return
     with open_binary(path) as f:
         items = ijson.items(f, "item", use_float=True)
@@ -251,15 +347,20 @@ def _json_records(path: Path, whole_list: bool | None) -> Iterator[RawRecord]:
                 yield RawRecord(Origin(file, str(parsed)), data=item)
                 parsed += 1
         except (ijson.JSONError, UnicodeDecodeError) as e:
-            reason = str(e).strip() or type(e).__name__
+            # yajl's messages draw an arrow under the input over several lines: keep one.
+            reason = " ".join(str(e).replace("(right here) ------^", "").split())
+            reason = reason or type(e).__name__
             yield RawRecord(
                 Origin(file, str(parsed)), error=f"not valid JSON (truncated?): {reason}"
             )
         except DECOMPRESSION_ERRORS as e:
             yield RawRecord(Origin(file, str(parsed)), error=decompression_error(e))
+        except RecursionError:
+            yield RawRecord(Origin(file, str(parsed)), error=TOO_DEEP)
 
 
 _END = object()
+TOO_DEEP = "JSON nested too deeply to read (thousands of levels; no trajectory is shaped so)"
 
 
 def _jsonl_records(path: Path) -> Iterator[RawRecord]:
@@ -285,6 +386,8 @@ def _jsonl_records(path: Path) -> Iterator[RawRecord]:
                 yield RawRecord(origin, error=str(e))
             except json.JSONDecodeError as e:
                 yield RawRecord(origin, error=f"not valid JSON (truncated?): {e}")
+            except RecursionError:
+                yield RawRecord(origin, error=TOO_DEEP)
 
 
 def _parquet_records(path: Path) -> Iterator[RawRecord]:

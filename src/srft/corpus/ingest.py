@@ -7,12 +7,16 @@ check, does). Label files are read first, because a trajectory's outcome is writ
 Every record read is either accepted (a line of the corpus), rejected with a reason, or dropped
 as an exact duplicate of a run already read (`srft.corpus.runs`); without `skip_invalid` the
 first rejection stops the run with an error naming file, record and reason (and no partial
-corpus is left behind).
+corpus is left behind: the corpus and the rejects file are written under temporary names and
+renamed when complete, see `srft.outputs`).
 
 Trajectory ids name runs (`runs.run_id`). Instance-keyed labels are matched to runs as they
 are read and settled at the end (`LabelBook.settle`): the few lines whose label turned out to
-belong to another run are rewritten in one extra pass over the partial corpus, needed only when
-some instance has several labelled runs.
+belong to another run are rewritten in one extra pass over the temporary corpus, needed only
+when some instance has several labelled runs.
+
+`shard` keeps every N-th record (see `srft.shard`), so N processes can split one corpus; the
+duplicate-id check then only sees the shard's own records.
 """
 
 from __future__ import annotations
@@ -28,14 +32,32 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from srft.corpus.containers import container_of, expand_inputs, read_records
+from srft.corpus.containers import TOO_DEEP, container_of, expand_inputs, read_records
 from srft.corpus.formats import Origin, TrajectoryFormat, detect, get_format, keeps_its_id
 from srft.corpus.io import dumps_trajectory
 from srft.corpus.model import CorpusError, Outcome, Trajectory
 from srft.corpus.outcomes import LabelBook, looks_like_labels, parse_label_entries
 from srft.corpus.runs import content_digest, run_id
+from srft.outputs import atomic_file, check_output
+from srft.paths import not_a_regular_file
+from srft.shard import Shard
 
 ProgressCallback = Callable[[int, int, Path], None]
+
+
+class _Empty(Exception):
+    """Internal: abandons the corpus file of a run that accepted nothing."""
+
+
+class NothingAccepted(CorpusError):
+    """No record became a trajectory (`keep_empty=False`); no output was written.
+
+    Carries the run's summary, so the caller can still show what was read and why it failed.
+    """
+
+    def __init__(self, message: str, summary: IngestSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
 
 
 @dataclass
@@ -67,7 +89,10 @@ class IngestSummary:
     unknown_label_runs: list[str] = field(default_factory=list)
     ambiguous_labels: list[str] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
+    refused_files: list[tuple[str, str]] = field(default_factory=list)
+    empty_files: list[str] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    shard: str = "0/1"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (for `--json` output and logs)."""
@@ -87,6 +112,9 @@ class IngestSummary:
             "unknown_label_runs": self.unknown_label_runs,
             "ambiguous_labels": self.ambiguous_labels,
             "skipped_files": self.skipped_files,
+            "refused_files": [{"file": f, "reason": r} for f, r in self.refused_files],
+            "empty_files": self.empty_files,
+            "shard": self.shard,
         }
 
 
@@ -99,31 +127,53 @@ def ingest(
     skip_invalid: bool = False,
     rejects: Path | None = None,
     progress: ProgressCallback | None = None,
+    overwrite: bool = True,
+    shard: Shard | None = None,
+    keep_empty: bool = True,
 ) -> IngestSummary:
     """Read `inputs` (files, folders, globs, dataset folders) into the corpus at `output`.
 
     `labels`: outcome-label files (label files found among the inputs are used as well).
     `format`: force one format instead of detecting it per record.
     `skip_invalid`: reject bad records (to `rejects`, if given) instead of stopping.
+    `overwrite`: False refuses an existing `output` or `rejects` (the CLI's default).
+    `shard`: keep only this shard's records (every N-th, see `srft.shard`).
+    `keep_empty`: False raises `NothingAccepted` (and writes nothing, leaving any old output
+    as it was) when no record was accepted, instead of writing an empty corpus.
     Raises `CorpusError` naming file, record and reason on the first bad record otherwise.
     """
     forced = get_format(format) if format else None
     output = Path(output)
-    summary = IngestSummary(output=str(output))
+    shard = shard or Shard()
+    if rejects is not None and not skip_invalid:
+        raise CorpusError(
+            f"{rejects}: --rejects only receives records rejected under --skip-invalid; "
+            "add --skip-invalid, or drop --rejects"
+        )
+    try:
+        check_output(output, kind="file", overwrite=overwrite)
+        if rejects is not None:
+            check_output(rejects, kind="file", overwrite=overwrite)
+    except ValueError as e:
+        raise CorpusError(str(e)) from e
+    summary = IngestSummary(output=str(output), shard=str(shard))
     expansion = expand_inputs(inputs)
     summary.skipped_files = [str(p) for p in expansion.skipped]
+    summary.refused_files = [(str(p), reason) for p, reason in expansion.refused]
 
     book = LabelBook()
     explicit = set()
     for path in _label_paths(labels):
         summary.labels += book.load(path)
         summary.label_files.append(str(path))
-        explicit.add(path.resolve())
+        explicit.add(os.path.realpath(path))
     trajectory_paths = []
     for path in expansion.paths:
-        if path.resolve() in explicit:
+        if os.path.realpath(path) in explicit:  # realpath: no error on a link loop
             continue
-        if container_of(path) != "hf" and looks_like_labels(path):
+        # Only a regular file is probed: opening a pipe or a device to peek could block.
+        probe = container_of(path) != "hf" and not_a_regular_file(path) is None
+        if probe and looks_like_labels(path):
             entries = parse_label_entries(path)
             if entries is not None:
                 book.add_entries(entries, str(path))
@@ -136,33 +186,38 @@ def ingest(
         trajectory_paths.append(path)
     summary.files = len(trajectory_paths)
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
-    try:
-        with ExitStack() as stack:
-            out = stack.enter_context(partial.open("w", encoding="utf-8", newline="\n"))
-            rejects_file = None
-            if rejects is not None:
-                Path(rejects).parent.mkdir(parents=True, exist_ok=True)
-                rejects_file = stack.enter_context(
-                    Path(rejects).open("w", encoding="utf-8", newline="\n")
-                )
-            run = _Run(summary, book, forced, out, rejects_file, skip_invalid)
-            for n, path in enumerate(trajectory_paths):
-                if progress is not None:
-                    progress(n, len(trajectory_paths), path)
-                run.read_path(path, expansion.keys.get(path, path.as_posix()))
-            if progress is not None and trajectory_paths:
-                progress(len(trajectory_paths), len(trajectory_paths), trajectory_paths[-1])
-        corrected = book.settle()
-        if corrected:
-            _rewrite_outcomes(partial, run.pending_lines, corrected, summary)
-        os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)
+    empty = False
+    with ExitStack() as stack:
+        rejects_file = None
+        if rejects is not None:
+            rejects_file = stack.enter_context(atomic_file(rejects))
+        try:
+            with atomic_file(output) as out:
+                run = _Run(summary, book, forced, out, rejects_file, skip_invalid, shard)
+                for n, path in enumerate(trajectory_paths):
+                    if progress is not None:
+                        progress(n, len(trajectory_paths), path)
+                    run.read_path(path, expansion.keys.get(path, path.as_posix()))
+                if progress is not None and trajectory_paths:
+                    progress(len(trajectory_paths), len(trajectory_paths), trajectory_paths[-1])
+                if summary.accepted == 0 and not keep_empty:
+                    raise _Empty  # inside the writer: its temporary file goes, none is written
+                corrected = book.settle()
+                if corrected:
+                    out.flush()  # the rewrite reads the temporary file by name
+                    _rewrite_outcomes(Path(out.name), run.pending_lines, corrected, summary)
+        except _Empty:
+            empty = True  # the rejects are still kept: they say why nothing was accepted
     summary.unknown_label_instances = book.unknown_instances()
     summary.unknown_label_runs = book.unknown_runs()
     summary.ambiguous_labels = book.ambiguous
+    if empty:
+        raise NothingAccepted(
+            f"no trajectory accepted from {', '.join(map(str, inputs))} (read "
+            f"{summary.read} = accepted 0 + rejected {summary.rejected} records from "
+            f"{summary.files} files); no corpus written",
+            summary,
+        )
     return summary
 
 
@@ -208,6 +263,7 @@ class _Run:
         out: IO[str],
         rejects: IO[str] | None,
         skip_invalid: bool,
+        shard: Shard,
     ) -> None:
         self.summary = summary
         self.book = book
@@ -215,6 +271,8 @@ class _Run:
         self.out = out
         self.rejects = rejects
         self.skip_invalid = skip_invalid
+        self.shard = shard
+        self.position = 0  # records seen in input order, over all shards
         self.ids: dict[str, str] = {}
         self.contents: set[bytes] = set()
         self.written = 0  # lines written so far = the line number of the next one
@@ -224,19 +282,30 @@ class _Run:
         whole_list = None
         if self.forced is not None:
             whole_list = self.forced.name == "mini-swe-agent-legacy"
+        records = 0
         for raw in read_records(path, whole_list=whole_list):
+            records += 1
+            self.position += 1
+            if not self.shard.keeps(self.position - 1):
+                continue
             self.summary.read += 1
             if raw.error is not None:
                 self.reject(raw.origin, raw.error, None)
                 continue
-            fmt = self.forced or detect(raw.data)
-            if fmt is None:
-                self.reject(raw.origin, f"no known trajectory format ({_shape(raw.data)})", None)
-                continue
+            fmt = None
             try:
+                fmt = self.forced or detect(raw.data)
+                if fmt is None:
+                    self.reject(
+                        raw.origin, f"no known trajectory format ({_shape(raw.data)})", None
+                    )
+                    continue
                 line = self.convert(fmt, raw.data, raw.origin, key)
             except CorpusError as e:
-                self.reject(raw.origin, str(e), fmt.name)
+                self.reject(raw.origin, str(e), fmt.name if fmt else None)
+                continue
+            except RecursionError:  # a pathologically deep record, however it was parsed
+                self.reject(raw.origin, TOO_DEEP, fmt.name if fmt else None)
                 continue
             if line is None:
                 self.summary.duplicates += 1
@@ -244,6 +313,8 @@ class _Run:
             self.out.write(line)
             self.out.write("\n")
             self.written += 1
+        if records == 0:
+            self.summary.empty_files.append(str(path))
 
     def convert(self, fmt: TrajectoryFormat, data: Any, origin: Origin, key: str) -> str | None:
         """The corpus line of one record, or None when it is an exact duplicate of an earlier one."""

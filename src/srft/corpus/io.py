@@ -8,13 +8,15 @@ escaping), so read -> write reproduces the file byte for byte.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 from pydantic import ValidationError
 
 from srft.corpus.model import CORPUS_FORMAT, CORPUS_VERSION, CorpusError, Trajectory
+from srft.outputs import atomic_file
+from srft.paths import require_regular_file
 
 
 def dumps_trajectory(trajectory: Trajectory) -> str:
@@ -53,25 +55,32 @@ def read_corpus(path: str | Path) -> Iterator[Trajectory]:
         yield trajectory
 
 
-def read_corpus_lines(path: str | Path) -> Iterator[tuple[str, Trajectory]]:
+def read_corpus_lines(
+    path: str | Path, *, keep: Callable[[int], bool] | None = None
+) -> Iterator[tuple[str, Trajectory]]:
     """Stream (line without its newline, trajectory): for consumers that hash records.
 
     A canonical file's line *is* `dumps_trajectory` of its trajectory, so hashing the line
     costs nothing extra where re-serialising would cost as much as the parse.
+    `keep(position)` (0-based among the non-blank lines) selects records, e.g. a `--shard`;
+    lines not kept are not parsed.
     """
     path = Path(path)
+    require_regular_file(path, CorpusError)  # a pipe or device would block, not fail
+    position = -1
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
-            if line.strip():
+            if not line.strip():
+                continue
+            position += 1
+            if keep is None or keep(position):
                 yield line.rstrip("\r\n"), loads_trajectory(line, where=f"{path}:{n}")
 
 
 def write_corpus(trajectories: Iterable[Trajectory], path: str | Path) -> int:
-    """Write trajectories to `path` (overwriting it); returns how many were written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write trajectories to `path` (replacing it, atomically); returns how many were written."""
     count = 0
-    with path.open("w", encoding="utf-8", newline="\n") as f:
+    with atomic_file(path) as f:
         for trajectory in trajectories:
             write_trajectory(f, trajectory)
             count += 1

@@ -317,7 +317,7 @@ def looks_like_labels(path: Path) -> bool:
         first = head.split("\n", 1)[0]
         try:
             row = json.loads(first)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return False
         return _is_label_row(row)
     if name.endswith(".json"):

@@ -102,6 +102,13 @@ def critic(
     price_prompt: float | None = typer.Option(None, help="USD per million prompt tokens."),
     price_completion: float | None = typer.Option(None, help="USD per million completion tokens."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        help="K/N: judge only every N-th trajectory, starting at the K-th (0-based); the N "
+        "outputs together hold the verdicts of one run. Give each shard its own --cache.",
+    ),
 ) -> None:
     """Label every step of every trajectory: good / unnecessary / mistake / recover.
 
@@ -115,7 +122,12 @@ def critic(
     """
     from srft.critic.client import ServerUnusable
     from srft.critic.run import EXIT_STATUS, run_critic, summary_path
+    from srft.shard import Shard, ShardError
 
+    try:
+        share = Shard.parse(shard)
+    except ShardError as e:
+        raise typer.BadParameter(str(e), param_hint="--shard") from e
     options: dict[str, object] = {}
     if critic == "file":
         if labels_from is None:
@@ -175,6 +187,8 @@ def critic(
             prices=prices,
             progress=progress,
             retry_failed=retry_failed,
+            overwrite=overwrite,
+            shard=share,
             **options,
         )
     except ServerUnusable as e:
@@ -278,7 +292,9 @@ def critic_eval(
     except (ValueError, OSError) as e:
         _fail(e)
     if output:
-        output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        from srft.outputs import write_text_atomic
+
+        write_text_atomic(output, json.dumps(report, indent=2) + "\n")
     m = report["mistake_vs_rest"]
     typer.echo(
         f"steps {report['steps']} (unjudged {report['unjudged_steps']}), accuracy "

@@ -33,6 +33,7 @@ from srft.corpus.model import Message, ToolCall, Trajectory
 from srft.critic.file import read_labels
 from srft.critic.rules import shell_command
 from srft.critic.verdicts import LABELS, VerdictError, read_verdicts
+from srft.outputs import atomic_file
 
 UNJUDGED = "unjudged"
 
@@ -288,7 +289,7 @@ def make_bench(
             }
         )
     write_corpus(out, output_path)
-    with gold_path.open("w", encoding="utf-8", newline="\n") as f:
+    with atomic_file(gold_path) as f:
         for row in gold:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     return {

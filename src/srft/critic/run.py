@@ -14,16 +14,16 @@ asking again only what was not. A server that no request can succeed against
 
 How a run ended is `run_outcome(summary)`: `complete` (every trajectory judged), `partial` or
 `none`; the command line turns those into exit statuses 0, 3 and 1 (2 for an unusable server).
+`shard` judges only every N-th corpus line (`srft.shard`): N processes, each with its own
+`--cache` (SQLite has one writer), together write the verdicts of one unsharded run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import hashlib
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -38,6 +38,9 @@ from srft.critic.registry import get_critic
 from srft.critic.store import CriticStore
 from srft.critic.tokens import TokenCounter
 from srft.critic.verdicts import Verdict, dumps_verdict, loads_verdict
+from srft.outputs import atomic_file, check_output, write_text_atomic
+from srft.paths import require_regular_file
+from srft.shard import Shard
 
 SUMMARY_FORMAT = "srft.critic-summary"
 SUMMARY_VERSION = 1
@@ -81,6 +84,8 @@ def run_critic(
     prices: tuple[float, float] | None = None,
     progress: bool = False,
     retry_failed: bool = True,
+    overwrite: bool = True,
+    shard: Shard | None = None,
     **critic_options: Any,
 ) -> dict[str, Any]:
     """Judge every trajectory of `corpus_path`; write verdicts to `output_path` and the summary
@@ -90,7 +95,12 @@ def run_critic(
     critic object. `prices` is (USD per million prompt tokens, per million completion tokens).
     `retry_failed`: judge again the trajectories that failed in an earlier run of the same job
     (off: keep their stored failed verdicts). Raises `ServerUnusable` (nothing written).
+    `overwrite`: False refuses an existing verdicts file (the CLI's default). `shard`: judge
+    only this shard's lines.
     """
+    require_regular_file(corpus_path, CorpusError)
+    check_output(output_path, kind="file", overwrite=overwrite)
+    shard = shard or Shard()
     if isinstance(critic, str):
         critic = get_critic(critic, **critic_options)
     elif critic_options:
@@ -107,11 +117,13 @@ def run_critic(
                 batch_output,
                 progress,
                 retry_failed,
+                shard,
             )
         )
     else:
-        summary = _run_offline(critic, Path(corpus_path), Path(output_path), progress)
+        summary = _run_offline(critic, Path(corpus_path), Path(output_path), progress, shard)
     summary["outcome"] = run_outcome(summary)
+    summary["shard"] = str(shard)
     summary["elapsed_s"] = round(time.monotonic() - started, 3)
     _add_token_accounting(summary, Path(corpus_path), counter, prices)
     _write_json(summary_path(output_path), summary)
@@ -121,12 +133,15 @@ def run_critic(
 # -- offline ----------------------------------------------------------------------------------
 
 
-def _run_offline(critic: Any, corpus: Path, output: Path, progress: bool) -> dict[str, Any]:
+def _run_offline(
+    critic: Any, corpus: Path, output: Path, progress: bool, shard: Shard
+) -> dict[str, Any]:
     tally = _Tally()
     if hasattr(critic, "prepare"):  # a critic that needs the whole corpus first (`file`)
         critic.prepare(corpus)
-    with _Progress(progress, _count_lines(corpus), critic.name) as bar, _AtomicLines(output) as out:
-        for _, trajectory in _unique(read_corpus_lines(corpus), corpus):
+    total = _count_lines(corpus, shard)
+    with _Progress(progress, total, critic.name) as bar, _AtomicLines(output) as out:
+        for _, trajectory in _records(corpus, shard):
             verdict = critic.judge(trajectory)
             out.write(dumps_verdict(verdict))
             tally.add(verdict, trajectory)
@@ -149,6 +164,7 @@ async def _run_async(
     batch_output: Any,
     progress: bool,
     retry_failed: bool,
+    shard: Shard,
 ) -> dict[str, Any]:
     store = CriticStore(cache)
     imported = import_batch_output(batch_output, store) if batch_output else None
@@ -199,10 +215,10 @@ async def _run_async(
             bar.advance(_live(critic, counts))
 
     try:
-        with _Progress(progress, _count_lines(corpus), f"critic {critic.mode}") as bar:
+        with _Progress(progress, _count_lines(corpus, shard), f"critic {critic.mode}") as bar:
 
             async def produce() -> None:
-                records = _unique(read_corpus_lines(corpus), corpus)
+                records = _records(corpus, shard)
                 for index, (line, trajectory) in enumerate(records):
                     digest = _line_hash(line)
                     order.append((trajectory.id, digest))
@@ -376,6 +392,14 @@ def trajectory_tokens(trajectory: Trajectory, counter: TokenCounter) -> int:
 # -- small helpers ----------------------------------------------------------------------------
 
 
+def _records(corpus: Path, shard: Shard) -> Iterator[tuple[str, Trajectory]]:
+    """This shard's (line, trajectory) records, in corpus order.
+
+    Lines of other shards are not parsed; the duplicate-id check sees this shard's lines only.
+    """
+    return _unique(read_corpus_lines(corpus, keep=shard.keeps), corpus)
+
+
 def _unique(
     records: Iterator[tuple[str, Trajectory]], corpus: Path
 ) -> Iterator[tuple[str, Trajectory]]:
@@ -388,15 +412,14 @@ def _unique(
         yield line, t
 
 
-def _count_lines(path: Path) -> int:
+def _count_lines(path: Path, shard: Shard) -> int:
     with path.open("rb") as f:
-        return sum(1 for line in f if line.strip())
+        records = (line for line in f if line.strip())
+        return sum(1 for n, _ in enumerate(records) if shard.keeps(n))
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 class _AtomicLines:
@@ -404,23 +427,17 @@ class _AtomicLines:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.tmp = path.with_name(path.name + ".tmp")
 
     def __enter__(self) -> _AtomicLines:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = self.tmp.open("w", encoding="utf-8", newline="\n")
+        self._context = atomic_file(self.path)
+        self.file = self._context.__enter__()
         return self
 
     def write(self, line: str) -> None:
         self.file.write(line + "\n")
 
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        self.file.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            with contextlib.suppress(OSError):
-                self.tmp.unlink()
+    def __exit__(self, *exc: Any) -> None:
+        self._context.__exit__(*exc)
 
 
 class _Progress:

@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS endpoints (
 """
 
 
+class StoreError(ValueError):
+    """A cache file that cannot be used as the store; the message names it and the reason."""
+
+
 def stable_hash(obj: Any) -> str:
     """SHA-256 of the canonical JSON of `obj` (sorted keys, no whitespace)."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -50,14 +54,19 @@ class CriticStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder; --cache names the SQLite file to use")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # One connection used from the event loop's thread only; WAL keeps readers (a second
-        # process inspecting progress) from blocking the writer.
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=10000")
-        self.db.executescript(SCHEMA)
+        try:
+            # One connection used from the event loop's thread only; WAL keeps readers (a
+            # second process inspecting progress) from blocking the writer.
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=10000")
+            self.db.executescript(SCHEMA)
+        except sqlite3.Error as e:  # a corrupt file, another program's file, no permission
+            raise StoreError(f"{self.path}: not a usable critic cache (SQLite): {e}") from e
 
     def close(self) -> None:
         """Close the database."""

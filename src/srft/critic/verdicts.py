@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from srft.paths import require_regular_file
+
 VERDICTS_FORMAT = "srft.verdicts"
 VERDICTS_VERSION = 1
 
@@ -127,6 +129,7 @@ def loads_verdict(line: str, *, where: str = "<string>") -> Verdict:
 def read_verdicts(path: str | Path) -> Iterator[Verdict]:
     """Stream the verdicts of a file."""
     path = Path(path)
+    require_regular_file(path, VerdictError)  # a pipe or device would block, not fail
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             if line.strip():

@@ -20,12 +20,16 @@ or random fingerprint is written.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
+import os
 import shutil
+import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,10 +38,13 @@ import numpy as np
 
 from srft.corpus.io import loads_trajectory
 from srft.corpus.model import CorpusError, Trajectory
-from srft.critic.verdicts import Verdict, VerdictError, load_verdicts
+from srft.critic.verdicts import Verdict, VerdictError, loads_verdict
 from srft.dataset.policies import Decision, PolicyError, make_policy
 from srft.dataset.render import ChatRenderer, RenderError, Rendering, load_template_file
 from srft.dataset.stats import BuildStats
+from srft.outputs import OutputError, atomic_folder, check_output
+from srft.paths import require_regular_file
+from srft.shard import Shard
 
 DATASET_FORMAT = "srft.dataset"
 DATASET_VERSION = 1
@@ -300,10 +307,15 @@ def _encode_or_reason(
 
 
 def load_tokenizer(tokenizer: str | Path) -> Any:
-    """A tokenizer by local path or hub id (offline use needs a local folder)."""
-    from transformers import AutoTokenizer
+    """A tokenizer by local path or hub id (offline use needs a local folder); a path that
+    does not exist or cannot be loaded is a `BuildError` in one line."""
+    from srft.hub import HubError
+    from srft.hub import load_tokenizer as load
 
-    return AutoTokenizer.from_pretrained(str(tokenizer))
+    try:
+        return load(tokenizer)
+    except HubError as e:
+        raise BuildError(str(e)) from e
 
 
 # -- the build ------------------------------------------------------------------------------
@@ -322,6 +334,8 @@ def build_dataset(
     policy_options: dict[str, Any] | None = None,
     skip_invalid: bool = False,
     num_proc: int = 1,
+    overwrite: bool = True,
+    shard: Shard | None = None,
 ) -> BuildSummary:
     """Build the masked dataset of `corpus` under `policy` into the folder `output`.
 
@@ -329,9 +343,17 @@ def build_dataset(
     folder or hub id whose chat template renders the trajectories (`chat_template` overrides
     it); `overlong` says what happens to a trajectory longer than `max_length` tokens;
     `skip_invalid` turns per-trajectory errors into rejections recorded in `rejected.jsonl`;
-    `num_proc` > 1 encodes in that many worker processes (same output).
+    `num_proc` > 1 encodes in that many worker processes (same output). `overwrite`: False
+    refuses an existing `output` (the CLI's default); the folder is written under a temporary
+    name and renamed when complete. `shard` builds only every N-th corpus line (`srft.shard`).
     """
     corpus, output = Path(corpus), Path(output)
+    shard = shard or Shard()
+    require_regular_file(corpus, BuildError)
+    try:
+        check_output(output, kind="folder", overwrite=overwrite)
+    except OutputError as e:
+        raise BuildError(str(e)) from e
     if overlong not in ("error", "skip", "truncate"):
         raise BuildError(f"--overlong must be error, skip or truncate, not {overlong!r}")
     if max_length <= 0:
@@ -343,14 +365,14 @@ def build_dataset(
     if pol.needs_verdicts and verdicts is None:
         raise BuildError(f"policy {policy!r} needs critic verdicts: pass --verdicts FILE")
     try:
-        verdict_map = load_verdicts(verdicts) if verdicts is not None else {}
+        verdict_map = VerdictIndex(verdicts)
     except (VerdictError, OSError) as e:
         raise BuildError(str(e)) from e
     template = load_template_file(chat_template) if chat_template is not None else None
     encoder = Encoder(load_tokenizer(tokenizer), template)
 
     stats = BuildStats()
-    rows: list[dict[str, Any]] = []
+    rows = _RowSink(output)  # to disk in batches: memory holds one batch, not the dataset
     rejected: list[dict[str, Any]] = []
     counts = {
         "read": 0,
@@ -361,7 +383,8 @@ def build_dataset(
         "truncated": 0,
         "truncated_steps": 0,
     }
-    seen: set[str] = set()
+    seen: set[str] = set()  # ids of this shard's trajectories
+    elsewhere: set[str] = set()  # ids of the other shards' lines (their verdicts are not unknown)
 
     def reject(where: str, trajectory_id: str | None, reason: str) -> None:
         if not skip_invalid:
@@ -370,7 +393,7 @@ def build_dataset(
         counts["rejected"] += 1
 
     def jobs() -> Iterator[tuple[Trajectory, Decision, str]]:
-        for where, trajectory in _read_corpus(corpus, reject, counts):
+        for where, trajectory in _read_corpus(corpus, reject, counts, shard, elsewhere):
             seen.add(trajectory.id)
             verdict = verdict_map.get(trajectory.id)
             try:
@@ -393,32 +416,61 @@ def build_dataset(
         with ProcessPoolExecutor(
             max_workers=num_proc, initializer=_init_worker, initargs=(str(tokenizer), template)
         ) as pool:
-            pending = list(jobs())
-            args = [(t, d, policy, max_length, overlong) for t, d, _ in pending]
-            # map keeps input order, so the output is the same for any num_proc.
-            yield from zip(pending, pool.map(_encode_job, args, chunksize=4), strict=True)
+            # A bounded window of jobs in flight: the workers never wait for the reader, and
+            # the corpus is never held whole. Results leave in input order, so the output is
+            # the same for any num_proc.
+            window: deque[tuple[tuple[Trajectory, Decision, str], Future]] = deque()
+            for job in jobs():
+                args = (job[0], job[1], policy, max_length, overlong)
+                window.append((job, pool.submit(_encode_job, args)))
+                if len(window) >= 32 * num_proc:
+                    done, future = window.popleft()
+                    yield done, future.result()
+            while window:
+                done, future = window.popleft()
+                yield done, future.result()
 
-    for (trajectory, _decision, where), res in results():
-        if isinstance(res, str):
-            reject(where, trajectory.id, res)
-            continue
-        if res.row is None:
-            counts["skipped_overlong"] += 1
-            stats.add_skipped(trajectory.outcome.status, "skipped:overlong")
-            continue
-        if res.truncated_steps:
-            counts["truncated"] += 1
-            counts["truncated_steps"] += res.truncated_steps
-        rows.append(res.row)
-        stats.add_row(res.row)
-    counts["rows"] = len(rows)
+    try:
+        for (trajectory, _decision, where), res in results():
+            if isinstance(res, str):
+                reject(where, trajectory.id, res)
+                continue
+            if res.row is None:
+                counts["skipped_overlong"] += 1
+                stats.add_skipped(trajectory.outcome.status, "skipped:overlong")
+                continue
+            if res.truncated_steps:
+                counts["truncated"] += 1
+                counts["truncated_steps"] += res.truncated_steps
+            stats.add_row(res.row)
+            rows.add(res.row)
+        rows.close()
+    except BaseException:
+        rows.discard()
+        raise
+    finally:
+        verdict_map.close()
+    counts["rows"] = rows.count
 
-    unknown = sorted(set(verdict_map) - seen)
+    unknown = sorted(verdict_map.ids() - seen - elsewhere)
     if unknown:
-        raise BuildError(
+        message = (
             f"{verdicts}: verdicts for {len(unknown)} trajectories not in {corpus}, "
             f"e.g. {unknown[0]!r} (were they judged on another corpus?)"
         )
+        if not skip_invalid:
+            rows.discard()
+            raise BuildError(message)
+        # Counted apart from the corpus's own rejects: they are verdicts, not trajectories.
+        counts["unknown_verdicts"] = len(unknown)
+        for trajectory_id in unknown:
+            rejected.append(
+                {
+                    "where": str(verdicts),
+                    "trajectory_id": trajectory_id,
+                    "reason": "a verdict for a trajectory that is not in the corpus",
+                }
+            )
 
     manifest = {
         "format": DATASET_FORMAT,
@@ -439,29 +491,97 @@ def build_dataset(
         "max_length": max_length,
         "overlong": overlong,
         "skip_invalid": skip_invalid,
+        "shard": str(shard),
         "counts": counts,
     }
     stats_doc = stats.to_dict()
-    if not rows:
+    if not rows.count:
         # A dataset of no rows would train nothing, and `datasets` cannot load the empty folder
         # it writes: refuse here, where the counts say why, rather than at training time.
+        rows.discard()
         write_rejects(output, rejected)
         reasons = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "rows" and v)
         raise BuildError(
             f"{corpus}: no row left to train on with policy {pol.name!r} ({reasons}); "
             "check the policy (rft keeps resolved runs only), --max-length and the rejects"
         )
-    write_outputs(output, rows, manifest, stats_doc, rejected)
-    (output / "chat_template.jinja").write_text(encoder.renderer.template, encoding="utf-8")
+    try:
+        with atomic_folder(output) as folder:
+            os.replace(rows.path, folder / "data.parquet")
+            write_outputs(folder, manifest, stats_doc, rejected)
+            (folder / "chat_template.jinja").write_text(encoder.renderer.template, encoding="utf-8")
+    finally:
+        rows.discard()
     return BuildSummary(output=output, counts=counts, stats=stats_doc, manifest=manifest)
 
 
+class VerdictIndex:
+    """The verdicts of a file by trajectory id, read on demand.
+
+    Every line is validated once up front (a bad file fails before any work, as before), but
+    only each verdict's byte offset is kept: a verdict holds an object per step, and keeping
+    all of them made a build's memory grow with the corpus. `get` re-reads one line.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._offsets: dict[str, int] = {}
+        if path is None:
+            return
+        require_regular_file(path, VerdictError)
+        with Path(path).open("rb") as f:
+            offset = 0
+            for n, raw in enumerate(f, start=1):
+                if raw.strip():
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        raise VerdictError(f"{path}:{n}: invalid UTF-8 at byte {e.start}") from e
+                    verdict = loads_verdict(line, where=f"{path}:{n}")
+                    if verdict.trajectory_id in self._offsets:
+                        raise VerdictError(
+                            f"{path}: trajectory {verdict.trajectory_id!r} has two verdicts"
+                        )
+                    self._offsets[verdict.trajectory_id] = offset
+                offset += len(raw)
+        self._file = Path(path).open("rb")  # noqa: SIM115 - open for `get` until `close`
+
+    def get(self, trajectory_id: str) -> Verdict | None:
+        """The verdict of `trajectory_id`, or None when the file has none."""
+        offset = self._offsets.get(trajectory_id)
+        if offset is None:
+            return None
+        self._file.seek(offset)
+        return loads_verdict(self._file.readline().decode("utf-8"), where=str(self.path))
+
+    def ids(self) -> set[str]:
+        """Every trajectory id that has a verdict."""
+        return set(self._offsets)
+
+    def close(self) -> None:
+        """Close the file `get` reads from."""
+        if self.path is not None:
+            self._file.close()
+
+
 def _read_corpus(
-    corpus: Path, reject: Callable[[str, str | None, str], None], counts: dict[str, int]
+    corpus: Path,
+    reject: Callable[[str, str | None, str], None],
+    counts: dict[str, int],
+    shard: Shard,
+    elsewhere: set[str],
 ) -> Iterator[tuple[str, Trajectory]]:
+    """This shard's trajectories; the ids of the other lines go to `elsewhere` (a plain JSON
+    parse, without validation: only the id is needed, to tell their verdicts from strays)."""
+    position = -1
     with corpus.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             if not line.strip():
+                continue
+            position += 1
+            if not shard.keeps(position):
+                with contextlib.suppress(ValueError, AttributeError, TypeError):
+                    elsewhere.add(json.loads(line).get("id"))
                 continue
             counts["read"] += 1
             where = f"{corpus}:{n}"
@@ -538,20 +658,70 @@ def rows_to_table(rows: list[dict[str, Any]]) -> Any:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+class _RowSink:
+    """Built rows, written to a Parquet file beside the output in batches of `BATCH_ROWS`.
+
+    Holding every row until the end made a build's memory grow with the corpus (tokens are
+    4 bytes each, twice: ids and labels); a batch at a time keeps it flat. The file is moved
+    into the output folder when the build succeeds, and removed otherwise (`discard`).
+    """
+
+    BATCH_ROWS = 512
+    BATCH_TOKENS = 1_000_000  # about 8 MB of ids and labels: long runs make smaller batches
+
+    def __init__(self, output: Path) -> None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(
+            prefix=f".{output.name}.rows-", suffix=".parquet", dir=output.parent
+        )
+        os.close(fd)
+        self.path = Path(name)
+        self.count = 0
+        self._batch: list[dict[str, Any]] = []
+        self._tokens = 0
+        self._writer: Any = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Append one row (written once a batch is full)."""
+        self._batch.append(row)
+        self.count += 1
+        self._tokens += len(row["input_ids"])
+        if len(self._batch) >= self.BATCH_ROWS or self._tokens >= self.BATCH_TOKENS:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow.parquet as pq
+
+        if not self._batch:
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, arrow_schema())
+        self._writer.write_table(rows_to_table(self._batch))
+        self._batch = []
+        self._tokens = 0
+
+    def close(self) -> None:
+        """Write the last batch and close the file."""
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def discard(self) -> None:
+        """Remove the file (a failed build, or after it was moved into the output)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.path.unlink(missing_ok=True)
+
+
 def write_outputs(
     output: Path,
-    rows: list[dict[str, Any]],
     manifest: dict[str, Any],
     stats: dict[str, Any],
     rejected: list[dict[str, Any]],
 ) -> None:
-    """Write `hf/`, `data.parquet`, `build.json`, `stats.json` (and `rejected.jsonl`)."""
-    import datasets
-    import pyarrow.parquet as pq
-    from datasets.table import InMemoryTable
-
-    output.mkdir(parents=True, exist_ok=True)
-    table = rows_to_table(rows)
+    """Write `hf/`, `build.json`, `stats.json` (and `rejected.jsonl`) beside `data.parquet`."""
     hf = output / "hf"
     if hf.exists():
         shutil.rmtree(hf)
@@ -559,11 +729,44 @@ def write_outputs(
     fingerprint = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode("utf-8")).hexdigest()[
         :16
     ]
-    datasets.Dataset(InMemoryTable(table), fingerprint=fingerprint).save_to_disk(str(hf))
-    pq.write_table(table, output / "data.parquet")
+    write_hf_folder(output / "data.parquet", hf, fingerprint)
     _write_json(output / "build.json", manifest)
     _write_json(output / "stats.json", stats)
     write_rejects(output, rejected)
+
+
+def write_hf_folder(parquet: Path, hf: Path, fingerprint: str) -> None:
+    """The `save_to_disk` folder of the rows in `parquet`, written one row group at a time.
+
+    `Dataset.save_to_disk` reads a table it holds or memory-maps, so its resident memory grows
+    with the dataset; here the one data file is streamed through `datasets`' own `ArrowWriter`,
+    and `state.json` and `dataset_info.json` come from `save_to_disk` itself, run on the first
+    row (they describe the schema, the fingerprint and the file name, not the row count).
+    """
+    import datasets
+    import pyarrow.parquet as pq
+    from datasets.arrow_writer import ArrowWriter
+    from datasets.table import InMemoryTable
+
+    rows = pq.ParquetFile(parquet)
+    features = datasets.Features.from_arrow_schema(arrow_schema())
+    probe = hf.with_name(hf.name + ".probe")
+    first = rows.read_row_group(0).slice(0, 1)
+    datasets.Dataset(InMemoryTable(first), fingerprint=fingerprint).save_to_disk(str(probe))
+    data_files = json.loads((probe / "state.json").read_text())["_data_files"]
+    if [f["filename"] for f in data_files] != ["data-00000-of-00001.arrow"]:
+        raise BuildError(f"unexpected save_to_disk layout from datasets: {data_files}")
+    hf.mkdir(parents=True)
+    for name in ("state.json", "dataset_info.json"):
+        os.replace(probe / name, hf / name)
+    shutil.rmtree(probe)
+    writer = ArrowWriter(path=str(hf / "data-00000-of-00001.arrow"), features=features)
+    try:
+        for group in range(rows.num_row_groups):
+            writer.write_table(rows.read_row_group(group, use_threads=False))
+        writer.finalize()
+    finally:
+        writer.close()
 
 
 def write_rejects(output: Path, rejected: list[dict[str, Any]]) -> None:

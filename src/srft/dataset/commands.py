@@ -55,12 +55,27 @@ def build(
     ),
     num_proc: int = typer.Option(1, "--num-proc", help="Worker processes for encoding."),
     output: Path = typer.Option(..., "-o", "--output", help="Dataset folder to write."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an existing dataset folder at OUTPUT."
+    ),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        help="K/N: build only every N-th corpus line, starting at the K-th (0-based); the N "
+        "folders' data.parquet files together hold the rows of one build.",
+    ),
 ) -> None:
     """Build the masked training set: one row per kept trajectory, masked steps in context."""
     import datasets
 
     from srft.dataset.build import BuildError, build_dataset
     from srft.dataset.stats import print_stats
+    from srft.shard import Shard, ShardError
+
+    try:
+        share = Shard.parse(shard)
+    except ShardError as e:
+        raise typer.BadParameter(str(e), param_hint="--shard") from e
 
     datasets.disable_progress_bars()  # our own summary follows; the save bar is noise
     try:
@@ -76,11 +91,19 @@ def build(
             policy_options=_parse_options(option),
             skip_invalid=skip_invalid,
             num_proc=num_proc,
+            overwrite=overwrite,
+            shard=share,
         )
     except BuildError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from e
     print_stats(summary.counts, summary.stats)
+    if summary.counts.get("unknown_verdicts"):
+        typer.echo(
+            f"{verdicts}: rejected {summary.counts['unknown_verdicts']} verdicts for "
+            f"trajectories not in {corpus} (listed in {summary.output / 'rejected.jsonl'})",
+            err=True,
+        )
     typer.echo(f"wrote {summary.output}")
 
 
@@ -88,13 +111,14 @@ def export(
     dataset: Path = typer.Argument(..., exists=True, file_okay=False, help="Dataset folder."),
     to: str = typer.Option(..., "--to", help="Target trainer: axolotl, llamafactory or trl."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder to write the export to."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
 ) -> None:
     """Export a built dataset for another trainer (data file + its config snippet)."""
     from srft.dataset.build import BuildError
     from srft.dataset.export import export_dataset
 
     try:
-        result = export_dataset(dataset, to, output)
+        result = export_dataset(dataset, to, output, overwrite=overwrite)
     except BuildError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from e

@@ -16,6 +16,7 @@ from typing import Any
 
 from srft.dataset.build import BuildError, load_dataset_folder, read_manifest
 from srft.dataset.render import tool_call_text
+from srft.outputs import OutputError, atomic_folder, check_output
 
 Exporter = Callable[[Any, dict[str, Any], Path], dict[str, Any]]
 _EXPORTERS: dict[str, Exporter] = {}
@@ -36,20 +37,28 @@ def exporter_names() -> list[str]:
     return sorted(_EXPORTERS)
 
 
-def export_dataset(dataset: Path, to: str, output: Path) -> dict[str, Any]:
+def export_dataset(
+    dataset: Path, to: str, output: Path, *, overwrite: bool = True
+) -> dict[str, Any]:
     """Export the dataset folder `dataset` for trainer `to` into the folder `output`.
 
+    `overwrite`: False refuses an existing `output` (the CLI's default). The folder appears
+    only when complete (written under a temporary name; the snippets use relative paths).
     Returns what was written (`files`, `rows`).
     """
     if to not in _EXPORTERS:
         raise BuildError(
             f"unknown export target {to!r}; choose one of {', '.join(exporter_names())}"
         )
+    output = Path(output)
+    try:
+        check_output(output, kind="folder", overwrite=overwrite)
+    except OutputError as e:
+        raise BuildError(str(e)) from e
     manifest = {**read_manifest(dataset), "_folder": str(dataset)}
     rows = load_dataset_folder(dataset)
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    return _EXPORTERS[to](rows, manifest, output)
+    with atomic_folder(output) as folder:
+        return _EXPORTERS[to](rows, manifest, folder)
 
 
 def flagged_messages(row: dict[str, Any]) -> list[dict[str, Any]]:

@@ -46,10 +46,12 @@ def nll_command(
     ),
     max_rows: int | None = typer.Option(None, help="Evaluate only the first N rows."),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
 ) -> None:
     """Held-out NLL per step label (good / unnecessary / mistake / recover) for each model."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from srft.evaluate.nll import EvaluateError, evaluate_nll, nll_table
 
@@ -63,9 +65,10 @@ def nll_command(
             max_rows=max_rows,
             device=device,
             progress=console.print,
+            overwrite=overwrite,
         )
-    except (EvaluateError, FileNotFoundError) as e:
-        console.print(f"[red]error:[/red] {e}")
+    except (EvaluateError, OSError) as e:
+        console.print(Text.assemble(("error:", "red"), f" {e}"), soft_wrap=True)
         raise typer.Exit(1) from e
     rows = nll_table(report)
     labels = [k for k in rows[0] if k not in ("model", "overall") and not k.startswith("delta_")]
@@ -107,22 +110,30 @@ def handoff_command(
     tool_call_parser: str | None = typer.Option(
         None, help="vLLM tool-call parser (e.g. hermes) for students trained on tool calls."
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an existing hand-off of the same name."
+    ),
 ) -> None:
     """Write the commands that evaluate MODEL_DIR as an agent on SWE-bench."""
     from srft.evaluate.handoff import write_handoff
 
-    h = write_handoff(
-        run_dir,
-        model_dir,
-        name=name,
-        merge=merge,
-        port=port,
-        subset=subset,
-        split=split,
-        workers=workers,
-        max_model_len=max_model_len,
-        tool_call_parser=tool_call_parser,
-    )
+    try:
+        h = write_handoff(
+            run_dir,
+            model_dir,
+            name=name,
+            merge=merge,
+            port=port,
+            subset=subset,
+            split=split,
+            workers=workers,
+            max_model_len=max_model_len,
+            tool_call_parser=tool_call_parser,
+            overwrite=overwrite,
+        )
+    except (ValueError, OSError) as e:  # OutputError (a bad --name, an existing hand-off)
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
     for step in ("serve", "agent", "harness"):
         typer.echo(f"# {step}\n{h.commands[step]}\n")
     typer.echo(f"wrote {Path(run_dir) / 'handoff' / name}")

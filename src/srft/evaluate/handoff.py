@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srft.outputs import check_output, child_path, write_text_atomic
+
 HANDOFF_FORMAT = "srft.handoff"
 HANDOFF_VERSION = 1
 
@@ -128,6 +130,7 @@ def write_handoff(
     workers: int = 8,
     max_model_len: int = 32768,
     tool_call_parser: str | None = None,
+    overwrite: bool = True,
 ) -> Handoff:
     """Write the hand-off for `model_dir` into `run_dir/handoff/<name>/` and return it.
 
@@ -137,13 +140,17 @@ def write_handoff(
     (otherwise the commands name the adapter folder as it is, which vLLM cannot serve alone:
     the README says so). `tool_call_parser` (e.g. `hermes` for Qwen) is for students trained on tool calls;
     mini-swe-agent's default text actions need none.
+
+    `name` must be a plain name (it names a folder; `../x` is refused), and an existing
+    hand-off of that name is replaced only with `overwrite` (the CLI's default is not to).
     """
     run_dir, model_dir = Path(run_dir), Path(model_dir)
     if (model_dir / "train.json").is_file() and (model_dir / "model").is_dir():
         model_dir = model_dir / "model"  # a train run folder: its final model
     if not model_dir.is_dir():
         raise FileNotFoundError(f"{model_dir}: no such model folder")
-    folder = run_dir / "handoff" / name
+    folder = child_path(run_dir / "handoff", name, what="--name")
+    check_output(folder, kind="folder", overwrite=overwrite)
     folder.mkdir(parents=True, exist_ok=True)
     merged = False
     served_dir = model_dir
@@ -163,12 +170,12 @@ def write_handoff(
         run_id=f"srft-{name}",
     )
     h.commands = build_commands(h, max_model_len=max_model_len, tool_call_parser=tool_call_parser)
-    (folder / "handoff.json").write_text(json.dumps(h.to_json(), indent=2) + "\n")
+    write_text_atomic(folder / "handoff.json", json.dumps(h.to_json(), indent=2) + "\n")
     for step in ("serve", "agent", "harness"):
         script = folder / f"{step}.sh"
-        script.write_text(f"#!/usr/bin/env bash\nset -euo pipefail\n{h.commands[step]}\n")
+        write_text_atomic(script, f"#!/usr/bin/env bash\nset -euo pipefail\n{h.commands[step]}\n")
         script.chmod(0o755)
-    (folder / "README.md").write_text(_readme(h, adapter=is_adapter(served_dir)))
+    write_text_atomic(folder / "README.md", _readme(h, adapter=is_adapter(served_dir)))
     return h
 
 

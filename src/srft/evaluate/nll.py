@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srft.hub import HubError, check_local
+from srft.outputs import OutputError, check_output, write_text_atomic
+
 EVAL_FORMAT = "srft.eval"
 EVAL_VERSION = 1
 
@@ -280,8 +283,12 @@ def evaluate_nll(
     device: str = "cpu",
     loader: Callable[[str | Path], Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    overwrite: bool = True,
 ) -> dict[str, Any]:
     """Held-out NLL per step label for each model in `models` (name -> model folder).
+
+    A model path that does not exist, or does not load, is an `EvaluateError` in one line;
+    `overwrite`: False refuses an existing `output` (the CLI's default), before any work.
 
     Every row of `dataset_dir` is read and either evaluated or counted as skipped with a reason
     (`max_tokens`: rows longer than that are skipped, not truncated, because a truncated row
@@ -290,6 +297,17 @@ def evaluate_nll(
     """
     if not models:
         raise EvaluateError("no models to evaluate")
+    if loader is None:  # a custom loader may take names that are not folders
+        for name, path in models.items():
+            try:
+                check_local(path, "model")
+            except HubError as e:
+                raise EvaluateError(f"--model {name}={path}: {e}") from e
+    if output is not None:
+        try:
+            check_output(output, kind="file", overwrite=overwrite)
+        except OutputError as e:
+            raise EvaluateError(str(e)) from e
     folder = Path(dataset_dir)
     data = load_rows(folder)
     build = read_build_info(folder)
@@ -317,7 +335,11 @@ def evaluate_nll(
     started = time.monotonic()
     for name, path in models.items():
         say(f"evaluating {name} ({path}) on {len(selected)} rows")
-        model = load(path)
+        try:
+            model = load(path)
+        except (OSError, ValueError) as e:  # not a model folder, a broken config, ...
+            first = (str(e).strip() or type(e).__name__).splitlines()[0]
+            raise EvaluateError(f"--model {name}={path}: cannot load a model: {first}") from e
         tally = NllTally()
         t0 = time.monotonic()
         for i in selected:
@@ -366,12 +388,7 @@ def evaluate_nll(
 
 def write_eval(report: Mapping[str, Any], path: str | Path) -> Path:
     """Write an `eval.json` object (atomically: a half-written file never has the final name)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, json.dumps(report, indent=2, allow_nan=False) + "\n")
 
 
 def read_eval(path: str | Path) -> dict[str, Any]:

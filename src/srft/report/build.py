@@ -30,6 +30,7 @@ from typing import Any
 
 from srft.corpus.model import Message, Trajectory
 from srft.critic.verdicts import LABELS, Verdict
+from srft.outputs import OutputError, check_output, write_text_atomic
 
 OUTCOMES = ("resolved", "unresolved", "unknown")
 UNLABELED = "unlabeled"
@@ -414,13 +415,15 @@ def collect_report_data(
         [trajectory_view(t, judged.get(t.id), max_text=max_text) for t in trajectories]
     )
     outcomes = {v["id"]: v["outcome"] for v in views}
+    _refuse_strangers(judged, outcomes, verdicts, "verdicts", corpus)
 
     policies: dict[str, Any] = {}
     for policy, folder in (datasets or {}).items():
-        policies[policy] = {
-            "dataset": str(folder),
-            **policy_tokens(read_dataset_rows(folder), outcomes),
-        }
+        rows = read_dataset_rows(folder)
+        _refuse_strangers(
+            [r["trajectory_id"] for r in rows], outcomes, folder, "dataset rows", corpus
+        )
+        policies[policy] = {"dataset": str(folder), **policy_tokens(rows, outcomes)}
     for policy, folder in (runs or {}).items():
         entry = policies.setdefault(policy, {"rows": {}, "by_outcome": {}, "dropped": {}})
         records = read_metrics(folder)
@@ -446,8 +449,6 @@ def collect_report_data(
             "steps": sum(len(v["steps"]) for v in views),
             "by_outcome": dict(Counter(v["outcome"] for v in views)),
             "verdicts": dict(verdict_status),
-            # verdicts of trajectories that are not in the corpus (another corpus's file?)
-            "verdicts_unmatched": len(set(judged) - {v["id"] for v in views}),
             "label_counts": label_counts(views),
             "labels_by_position": labels_by_position(views),
             "lengths": length_histogram(views),
@@ -503,6 +504,25 @@ def render_html(data: Mapping[str, Any]) -> str:
     return before + replacements["{{DATA}}"] + after
 
 
+def _refuse_strangers(
+    ids: Iterable[str], corpus_ids: Mapping[str, Any], source: Any, what: str, corpus: Any
+) -> None:
+    """Refuse `what` from `source` when any of its trajectory ids is not in the corpus.
+
+    Verdicts or a dataset made from another corpus would be shown beside trajectories they
+    do not describe (or silently not at all); the count says how far apart the files are.
+    """
+    ids = list(ids)
+    strangers = sorted({i for i in ids if i not in corpus_ids})
+    if strangers:
+        where = corpus if isinstance(corpus, str | Path) else "the corpus"
+        raise ReportError(
+            f"{source if isinstance(source, str | Path) else what}: {len(strangers)} of "
+            f"{len(set(ids))} {what} are for trajectories not in {where}, e.g. "
+            f"{strangers[0]!r} (made from another corpus?)"
+        )
+
+
 def write_report(
     output_html: str | Path,
     *,
@@ -517,6 +537,7 @@ def write_report(
     handoffs: Mapping[str, str | Path] | None = None,
     max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
     rollouts: Iterable[str | Path | Mapping[str, Any]] | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Write the self-contained report to `output_html` and return its path.
 
@@ -528,8 +549,13 @@ def write_report(
     paired differences. The charts count every
     trajectory; the browser embeds the first `max_trajectories` and says how many it left
     out. Every input but the corpus is optional: the report says what it lacks instead of
-    failing.
+    failing. Verdicts or dataset rows for trajectories not in the corpus are refused
+    (`ReportError`). `overwrite`: False refuses an existing `output_html` (the CLI's default).
     """
+    try:
+        check_output(output_html, kind="file", overwrite=overwrite)
+    except OutputError as e:
+        raise ReportError(str(e)) from e
     data = collect_report_data(
         corpus=corpus,
         verdicts=verdicts,
@@ -543,12 +569,7 @@ def write_report(
         max_trajectories=max_trajectories,
         rollouts=rollouts,
     )
-    path = Path(output_html)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(data), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(output_html, render_html(data))
 
 
 __all__ = [

@@ -54,6 +54,7 @@ def report_command(
     output: Path = typer.Option(
         Path("report.html"), "--output", "-o", help="Where to write the HTML."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
 ) -> None:
     """Write one self-contained HTML report (works offline): summary, charts, policy
     comparison with held-out NLL, and a trajectory browser with the critic's labels and the
@@ -81,6 +82,7 @@ def report_command(
             title=title,
             max_text=max_text,
             max_trajectories=max_trajectories,
+            overwrite=overwrite,
         )
     except (ReportError, ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
