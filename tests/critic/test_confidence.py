@@ -136,6 +136,7 @@ def test_sampled_llm_critic_stores_each_steps_agreement_and_votes(tmp_path):
 
 
 def test_samples_at_temperature_zero_are_refused(tmp_path):
+    (tmp_path / "c.jsonl").write_text("")
     with pytest.raises(ValueError, match="needs a temperature above 0"):
         run_critic(
             tmp_path / "c.jsonl",

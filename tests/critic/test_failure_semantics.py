@@ -290,3 +290,17 @@ def test_an_answer_missing_a_step_is_completed_by_asking_for_that_step_only(tmp_
         assert result.exit_code == 0, result.output
         assert [r["keys"] for r in server.requests_for("a")] == [["0", "1", "2"], ["2"]]
     assert load_verdicts(run.out)["a"].labels() == EXPECTED
+
+
+def test_a_rerun_of_the_same_job_replaces_its_verdicts_but_another_jobs_output_is_refused(
+    tmp_path,
+):
+    with FakeChatServer() as server:
+        run = Run(tmp_path, [faulty("a")], server.base_url)
+        assert run().exit_code == 0
+        again = run()  # the same command: it heals its failures, so it may replace its output
+        assert again.exit_code == 0, again.output
+        other = run("--temperature", "0.5")  # another job: its output is not this one's to replace
+        assert other.exit_code == 1
+        assert "exists; pass --overwrite" in other.output
+        assert run("--temperature", "0.5", "--overwrite").exit_code == 0

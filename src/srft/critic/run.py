@@ -62,6 +62,24 @@ def invalid_answers_path(output_path: str | Path) -> Path:
     return output_path.with_name(f"{stem}.invalid-answers.jsonl")
 
 
+def _written_by(output_path: str | Path, job: str, corpus: str | Path, shard: Shard) -> bool:
+    """Whether the verdicts at `output_path` were written by this very job, corpus and shard.
+
+    Rerunning the same command is how failed trajectories heal (only they are asked again), so
+    such a rerun replaces its own verdicts without `--overwrite`; another run's output is still
+    refused (`srft.outputs.check_output`).
+    """
+    try:
+        previous = json.loads(summary_path(output_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(previous, dict) and (
+        previous.get("job") == job
+        and previous.get("corpus") == str(Path(corpus))
+        and previous.get("shard") == str(shard)
+    )
+
+
 def summary_path(output_path: str | Path) -> Path:
     """Where the summary of a verdicts file goes: `verdicts.jsonl` -> `verdicts.summary.json`."""
     output_path = Path(output_path)
@@ -99,12 +117,14 @@ def run_critic(
     only this shard's lines.
     """
     require_regular_file(corpus_path, CorpusError)
-    check_output(output_path, kind="file", overwrite=overwrite)
     shard = shard or Shard()
     if isinstance(critic, str):
         critic = get_critic(critic, **critic_options)
     elif critic_options:
         raise TypeError("critic options are only accepted with a critic name")
+    job = critic.job_key() if hasattr(critic, "job_key") else None
+    rerun = job is not None and _written_by(output_path, job, corpus_path, shard)
+    check_output(output_path, kind="file", overwrite=overwrite or rerun)
     started = time.monotonic()
     counter = TokenCounter()
     if hasattr(critic, "ajudge"):
@@ -124,6 +144,8 @@ def run_critic(
         summary = _run_offline(critic, Path(corpus_path), Path(output_path), progress, shard)
     summary["outcome"] = run_outcome(summary)
     summary["shard"] = str(shard)
+    if job is not None:
+        summary["job"] = job
     summary["elapsed_s"] = round(time.monotonic() - started, 3)
     _add_token_accounting(summary, Path(corpus_path), counter, prices)
     _write_json(summary_path(output_path), summary)
