@@ -36,7 +36,13 @@ from srft.corpus.io import loads_trajectory
 from srft.corpus.model import CorpusError, Trajectory
 from srft.critic.verdicts import Verdict, VerdictError, load_verdicts
 from srft.dataset.policies import Decision, PolicyError, make_policy
-from srft.dataset.render import ChatRenderer, RenderError, Rendering, load_template_file
+from srft.dataset.render import (
+    ChatRenderer,
+    RenderError,
+    Rendering,
+    check_turn,
+    load_template_file,
+)
 from srft.dataset.stats import BuildStats
 
 DATASET_FORMAT = "srft.dataset"
@@ -70,12 +76,20 @@ class Encoded:
     row: dict[str, Any] | None
     skipped: str | None = None  # "overlong" when --overlong skip dropped it
     truncated_steps: int = 0
+    reasoning: tuple[int, int] = (0, 0)  # (turns with reasoning, of which the template dropped)
 
 
 class Encoder:
     """Turns (trajectory, decision) into a verified dataset row with one tokenizer/template."""
 
-    def __init__(self, tokenizer: Any, chat_template: str | None = None) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        chat_template: str | None = None,
+        *,
+        end_of_turn: list[str] | tuple[str, ...] = (),
+        model_folder: str | Path | None = None,
+    ) -> None:
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is None:
             raise BuildError(
@@ -84,7 +98,12 @@ class Encoder:
             )
         self.tokenizer = tokenizer
         self.backend = backend
-        self.renderer = ChatRenderer(tokenizer, chat_template)
+        try:
+            self.renderer = ChatRenderer(
+                tokenizer, chat_template, end_of_turn=end_of_turn, model_folder=model_folder
+            )
+        except RenderError as e:
+            raise BuildError(str(e)) from e
         self.split_pieces = self._pieces_are_faithful()
 
     def tokenize(self, text: str, points: list[int]) -> tuple[np.ndarray, dict[int, int]]:
@@ -212,18 +231,25 @@ class Encoder:
             else json.dumps(rendering.tools, ensure_ascii=False),
         }
         self.verify(trajectory.id, row, rendering)
-        return Encoded(row=row, truncated_steps=n_steps - keep_steps)
+        return Encoded(
+            row=row,
+            truncated_steps=n_steps - keep_steps,
+            reasoning=(rendering.reasoning_total, rendering.reasoning_dropped),
+        )
 
     def verify(self, trajectory_id: str, row: dict[str, Any], rendering: Rendering) -> None:
         """Check the invariants of a row against its rendering; raise `BuildError` if any fails.
 
-        - decoding each step's tokens reproduces the template's text of that assistant turn;
+        - decoding each step's tokens reproduces the template's text of that assistant turn,
+          which begins right after the turn's lead, ends with the turn's stop token and holds
+          the message's content and every tool call (`check_turn`);
         - a trained step's labels equal its ids and it has at least one token; a masked step's
           tokens are all present in `input_ids` with label -100;
         - no token outside the trained steps' spans carries a label.
         """
         ids, labels = row["input_ids"], row["labels"]
-        by_step = {p.step: p for p in rendering.parts if p.step is not None}
+        by_message = {p.message: p for p in rendering.parts}
+        end_tokens = self.renderer.features.end_tokens
         allowed = np.zeros(len(ids), dtype=bool)
         last_end = 0
         for step in row["steps"]:
@@ -232,14 +258,22 @@ class Encoder:
             if not last_end <= a <= b <= len(ids):
                 raise BuildError(f"{where}: token span [{a}, {b}) is out of order or bounds")
             last_end = b
-            part = by_step[step["index"]]
+            part = by_message[step["message"]]
             expected = rendering.text[part.start : part.end]
+            if not rendering.text.endswith(part.lead, 0, part.start):
+                raise BuildError(f"{where}: the turn does not begin right after {part.lead!r}")
             if not self._decodes_to(ids, a, b, expected):
                 got = self.backend.decode(ids[a:b].tolist(), skip_special_tokens=False)
                 raise BuildError(
                     f"{where}: the tokens decode to {got[:80]!r}, not the rendered turn "
                     f"{expected[:80]!r}"
                 )
+            decoded = self.backend.decode(ids[a:b].tolist(), skip_special_tokens=False)
+            missing = check_turn(
+                decoded, rendering.messages[part.message], part.end_token, end_tokens
+            )
+            if missing:
+                raise BuildError(f"{where}: {missing}")
             if step["trained"]:
                 if b == a:
                     raise BuildError(f"{where}: a trained step with no tokens")
@@ -273,8 +307,8 @@ class Encoder:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(tokenizer: str, chat_template: str | None) -> None:
-    _WORKER["encoder"] = Encoder(load_tokenizer(tokenizer), chat_template)
+def _init_worker(tokenizer: str, chat_template: str | None, end_of_turn: tuple[str, ...]) -> None:
+    _WORKER["encoder"] = make_encoder(tokenizer, chat_template, end_of_turn)
 
 
 def _encode_job(job: tuple[Trajectory, Decision, str, int, Overlong]) -> Encoded | str:
@@ -297,6 +331,17 @@ def _encode_or_reason(
         )
     except BuildError as e:
         return str(e)
+
+
+def make_encoder(
+    tokenizer: str | Path, chat_template: str | None, end_of_turn: tuple[str, ...] = ()
+) -> Encoder:
+    """An encoder for a tokenizer folder or hub id; a local folder's `generation_config.json`
+    stop ids count as end-of-turn tokens, as vLLM stops on them."""
+    folder = Path(tokenizer) if Path(tokenizer).is_dir() else None
+    return Encoder(
+        load_tokenizer(tokenizer), chat_template, end_of_turn=end_of_turn, model_folder=folder
+    )
 
 
 def load_tokenizer(tokenizer: str | Path) -> Any:
@@ -322,6 +367,7 @@ def build_dataset(
     policy_options: dict[str, Any] | None = None,
     skip_invalid: bool = False,
     num_proc: int = 1,
+    end_of_turn: list[str] | tuple[str, ...] = (),
 ) -> BuildSummary:
     """Build the masked dataset of `corpus` under `policy` into the folder `output`.
 
@@ -329,7 +375,8 @@ def build_dataset(
     folder or hub id whose chat template renders the trajectories (`chat_template` overrides
     it); `overlong` says what happens to a trajectory longer than `max_length` tokens;
     `skip_invalid` turns per-trajectory errors into rejections recorded in `rejected.jsonl`;
-    `num_proc` > 1 encodes in that many worker processes (same output).
+    `num_proc` > 1 encodes in that many worker processes (same output); `end_of_turn` are
+    extra stop tokens that end a model's turn (`--end-of-turn`, see `template.py`).
     """
     corpus, output = Path(corpus), Path(output)
     if overlong not in ("error", "skip", "truncate"):
@@ -347,7 +394,8 @@ def build_dataset(
     except (VerdictError, OSError) as e:
         raise BuildError(str(e)) from e
     template = load_template_file(chat_template) if chat_template is not None else None
-    encoder = Encoder(load_tokenizer(tokenizer), template)
+    end_of_turn = tuple(end_of_turn)
+    encoder = make_encoder(tokenizer, template, end_of_turn)
 
     stats = BuildStats()
     rows: list[dict[str, Any]] = []
@@ -391,7 +439,7 @@ def build_dataset(
                 yield job, _encode_or_reason(encoder, job[0], job[1], policy, max_length, overlong)
             return
         with ProcessPoolExecutor(
-            max_workers=num_proc, initializer=_init_worker, initargs=(str(tokenizer), template)
+            max_workers=num_proc, initializer=_init_worker, initargs=(str(tokenizer), template, end_of_turn)
         ) as pool:
             pending = list(jobs())
             args = [(t, d, policy, max_length, overlong) for t, d, _ in pending]
@@ -411,6 +459,7 @@ def build_dataset(
             counts["truncated_steps"] += res.truncated_steps
         rows.append(res.row)
         stats.add_row(res.row)
+        stats.add_reasoning(*res.reasoning)
     counts["rows"] = len(rows)
 
     unknown = sorted(set(verdict_map) - seen)
@@ -442,6 +491,7 @@ def build_dataset(
         "counts": counts,
     }
     stats_doc = stats.to_dict()
+    manifest["reasoning"] = stats_doc["reasoning"]
     if not rows:
         # A dataset of no rows would train nothing, and `datasets` cannot load the empty folder
         # it writes: refuse here, where the counts say why, rather than at training time.

@@ -54,6 +54,12 @@ def build(
         False, "--skip-invalid", help="Reject bad trajectories into rejected.jsonl, not fail."
     ),
     num_proc: int = typer.Option(1, "--num-proc", help="Worker processes for encoding."),
+    end_of_turn: list[str] = typer.Option(
+        [],
+        "--end-of-turn",
+        help="A token that ends the model's turn (repeatable), added to those found from the "
+        "template, generation_config.json and the known families.",
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Dataset folder to write."),
 ) -> None:
     """Build the masked training set: one row per kept trajectory, masked steps in context."""
@@ -76,6 +82,7 @@ def build(
             policy_options=_parse_options(option),
             skip_invalid=skip_invalid,
             num_proc=num_proc,
+            end_of_turn=end_of_turn,
         )
     except BuildError as e:
         typer.echo(f"error: {e}", err=True)
