@@ -246,11 +246,12 @@ class ChatRenderer:
                 continue
             previous = messages[i - 1]["role"] if i else "system"
             lead = f.leads.get(previous, f.header)
-            if not lead:
+            if not lead and previous not in f.leads:
                 raise RenderError(
                     f"{where}: the template has no assistant header and srft found no text that "
                     f"leads into an assistant turn after a {previous} message"
                 )
+            # an empty lead: the turn starts right after the previous one's stop token
             h = text.find(lead, cursor)
             if h < 0:
                 raise RenderError(f"{where}: the turn's lead {lead!r} is not in the rendering")
@@ -294,7 +295,9 @@ class ChatRenderer:
         if message["role"] == "assistant":
             previous = messages[i - 1]["role"]
             lead = self.features.leads.get(previous, self.features.header)
-            found = text.find(lead, cursor) if lead else -1
+            if not lead:
+                return cursor
+            found = text.find(lead, cursor)
             # the stop token may be the lead's first token (a GLM turn followed by another)
             return len(text) if found < 0 else found + len(lead)
         for anchor in _context_anchors(message):
@@ -466,7 +469,14 @@ class _Adapter:
 
     def _splits_calls(self, m: Message) -> bool:
         many = len(m.tool_calls) > 1 and self.f.calls_per_message == "one"
-        return many or bool(m.tool_calls and m.content.strip() and not self.f.content_with_calls)
+        beside = bool(m.tool_calls and m.content.strip() and not self.f.content_with_calls)
+        if beside and "assistant" not in self.f.leads:
+            raise RenderError(
+                f"trajectory {self.trajectory.id!r}: the chat template renders no content beside "
+                "a tool call and does not accept two assistant turns in a row, so a turn with "
+                "both cannot be expressed"
+            )
+        return many or beside
 
     def _assistant(self, m: Message) -> list[dict[str, Any]]:
         f = self.f

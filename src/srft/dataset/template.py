@@ -239,7 +239,7 @@ class Prober:
             tool_role, end_call, tool_lead = self._tool_turns(base, arguments, call_ids, call_content)
             if tool_lead is not None:
                 leads["tool"] = tool_lead
-            content_with = self._content_with_calls(base, arguments, call_ids)
+            content_with = self._content_with_calls(base, arguments, call_ids, tool_role)
             many = self._many_calls(base, arguments, call_ids, call_content, tool_role)
         else:
             arguments, call_ids, call_content, content_with, many = "mapping", "any", "empty", True, True
@@ -396,10 +396,22 @@ class Prober:
         o = full.index(PROBE_OBSERVATION) + len(PROBE_OBSERVATION)
         return True, self._trim_lead(full[o : full.index(PROBE_ANSWER, o)])
 
-    def _content_with_calls(self, base: list[dict[str, Any]], arguments: str, ids: str) -> bool:
-        message = self.caller([self.call(arguments, ids)], PROBE_CONTENT)
-        text = self.tryapply([*base, message], tools=[schema(PROBE_TOOL)]) or ""
-        ok = PROBE_CONTENT in text and PROBE_VALUE in text
+    def _content_with_calls(
+        self, base: list[dict[str, Any]], arguments: str, ids: str, tool_role: bool
+    ) -> bool:
+        """Content beside a call is rendered both as the last turn and in history (gpt-oss
+        keeps it only when no final answer follows)."""
+        call = self.call(arguments, ids)
+        message = self.caller([call], PROBE_CONTENT)
+        result = {"role": "tool", "content": PROBE_OBSERVATION, "tool_call_id": call["id"]}
+        result["name"] = PROBE_TOOL
+        if not tool_role:
+            result = {"role": "user", "content": PROBE_OBSERVATION}
+        answer = {"role": "assistant", "content": PROBE_ANSWER}
+        ok = True
+        for conversation in ([*base, message], [*base, message, result, answer]):
+            text = self.tryapply(conversation, tools=[schema(PROBE_TOOL)]) or ""
+            ok = ok and PROBE_CONTENT in text and PROBE_VALUE in text
         if not ok:
             self.notes.append(
                 "content beside a tool call is not rendered: it becomes a turn of its own"
