@@ -202,7 +202,8 @@ class ChatRenderer:
             first = next(i for i, o in enumerate(origin) if o == origin[part.message])
             if source.reasoning and source.reasoning.strip() and part.message == first:
                 total += 1
-                if source.reasoning.strip() not in text[part.start : part.end]:
+                kept = text[part.start : part.end]
+                if not all(line.strip() in kept for line in source.reasoning.strip().splitlines()):
                     dropped += 1
         return Rendering(
             text=text,
@@ -255,7 +256,11 @@ class ChatRenderer:
             h = text.find(lead, cursor)
             if h < 0:
                 raise RenderError(f"{where}: the turn's lead {lead!r} is not in the rendering")
-            start = h + len(lead)
+            start = prompted = h + len(lead)
+            if f.prompt_opens and text.startswith(f.prompt_opens, start):
+                # what the generation prompt opens (QwQ's `<think>\n`) is prompt at inference
+                start += len(f.prompt_opens)
+                lead += f.prompt_opens
             end = start
             for anchor in turn_anchors(message):
                 found = _find_any(text, anchor, end)
@@ -281,7 +286,8 @@ class ChatRenderer:
             if step is not None and step not in seen_steps:
                 seen_steps.add(step)
                 header = f.header
-                starts.append(start - len(header) if header and text.endswith(header, 0, start) else start)
+                at = prompted
+                starts.append(at - len(header) if header and text.endswith(header, 0, at) else at)
             cursor = end
         return parts, starts
 
@@ -347,9 +353,13 @@ def turn_anchors(message: dict[str, Any]) -> list[tuple[str, ...]]:
     """Texts that must appear, in order, in an assistant turn: its content (stripped: templates
     often trim), then each native tool call's name and argument values, each in the forms a
     template may write it (raw, JSON-escaped once or twice). Reasoning is not an anchor:
-    history-rewriting templates legitimately drop it from earlier turns."""
+    history-rewriting templates legitimately drop it from earlier turns, also when it is written
+    in the content as `<think>...</think>` (QwQ and R1 strip content up to `</think>`)."""
     anchors: list[tuple[str, ...]] = []
-    content = (message.get("content") or "").strip()
+    content = message.get("content") or ""
+    if "</think>" in content:
+        content = content.rsplit("</think>", 1)[1]
+    content = content.strip()
     if content:
         anchors.append((content,))
     for call in message.get("tool_calls") or []:
