@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 CHATML = ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
-QWEN_TAGS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>"]
+QWEN_TAGS = [
+    "<tool_call>",
+    "</tool_call>",
+    "<tool_response>",
+    "</tool_response>",
+    "<think>",
+    "</think>",
+]
 DEEPSEEK = [
     "<｜begin▁of▁sentence｜>",
     "<｜end▁of▁sentence｜>",
@@ -66,13 +73,31 @@ FAMILIES: dict[str, tuple[list[str], list[str], str | None, str]] = {
         "<|im_end|>",
     ),
     "glm-4.6": (
-        ["[gMASK]", "<sop>", "<|system|>", "<|user|>", "<|assistant|>", "<|observation|>", "<|endoftext|>"],
+        [
+            "[gMASK]",
+            "<sop>",
+            "<|system|>",
+            "<|user|>",
+            "<|assistant|>",
+            "<|observation|>",
+            "<|endoftext|>",
+        ],
         [*QWEN_TAGS, "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>"],
         None,
         "<|endoftext|>",
     ),
     "gpt-oss": (
-        ["<|startoftext|>", "<|endoftext|>", "<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|constrain|>", "<|return|>", "<|call|>"],
+        [
+            "<|startoftext|>",
+            "<|endoftext|>",
+            "<|start|>",
+            "<|end|>",
+            "<|message|>",
+            "<|channel|>",
+            "<|constrain|>",
+            "<|return|>",
+            "<|call|>",
+        ],
         [],
         None,
         "<|return|>",
@@ -100,11 +125,15 @@ def standin(base: Path, family: str, variant: str) -> Any:
     structural, tags, bos, eos = FAMILIES[family]
     tok = AutoTokenizer.from_pretrained(str(base))
     if variant == "bare":
-        tok.add_tokens([t for t in [*structural, *tags] if t not in tok.get_vocab()], special_tokens=False)
+        tok.add_tokens(
+            [t for t in [*structural, *tags] if t not in tok.get_vocab()], special_tokens=False
+        )
         if bos:
             tok.bos_token = None
         return tok
-    special: dict[str, Any] = {"additional_special_tokens": structural + (tags if variant == "special" else [])}
+    special: dict[str, Any] = {
+        "additional_special_tokens": structural + (tags if variant == "special" else [])
+    }
     special["eos_token"] = eos
     if bos:
         special["bos_token"] = bos

@@ -439,7 +439,9 @@ def build_dataset(
                 yield job, _encode_or_reason(encoder, job[0], job[1], policy, max_length, overlong)
             return
         with ProcessPoolExecutor(
-            max_workers=num_proc, initializer=_init_worker, initargs=(str(tokenizer), template, end_of_turn)
+            max_workers=num_proc,
+            initializer=_init_worker,
+            initargs=(str(tokenizer), template, end_of_turn),
         ) as pool:
             pending = list(jobs())
             args = [(t, d, policy, max_length, overlong) for t, d, _ in pending]

@@ -272,7 +272,9 @@ class ChatRenderer:
                 end = found
             limit = self._next_anchor(text, messages, i + 1, end)
             m = _earliest_in(text, self._end_tokens, end, limit)
-            required = self._required_end(message, messages[i + 1] if i + 1 < len(messages) else None)
+            required = self._required_end(
+                message, messages[i + 1] if i + 1 < len(messages) else None
+            )
             end_token = ""
             if m is not None:
                 end, end_token = m[0] + len(m[1]), m[1]
@@ -291,9 +293,7 @@ class ChatRenderer:
             cursor = end
         return parts, starts
 
-    def _next_anchor(
-        self, text: str, messages: list[dict[str, Any]], i: int, cursor: int
-    ) -> int:
+    def _next_anchor(self, text: str, messages: list[dict[str, Any]], i: int, cursor: int) -> int:
         """Where the next message's own text starts: a turn's stop token lies before it."""
         if i >= len(messages):
             return len(text)
@@ -330,14 +330,18 @@ class ChatRenderer:
 # -- checking a trained turn ------------------------------------------------------------------
 
 
-def check_turn(text: str, message: dict[str, Any], end_token: str, end_tokens: tuple[str, ...]) -> str | None:
+def check_turn(
+    text: str, message: dict[str, Any], end_token: str, end_tokens: tuple[str, ...]
+) -> str | None:
     """What a turn's trained text lacks, or None: it must end with a stop token of the template
     (when the part has one), and hold the message's content and every tool call's name and
     argument values as the template writes them. Run on the decoded tokens, independently of
     how the span was found, so a wrong span cannot pass."""
     if end_token:
         if end_token not in end_tokens:
-            return f"the turn ends with {end_token!r}, which is no end-of-turn token of the template"
+            return (
+                f"the turn ends with {end_token!r}, which is no end-of-turn token of the template"
+            )
         if not text.endswith(end_token):
             return f"the turn does not end with its end-of-turn token {end_token!r}"
     position = 0

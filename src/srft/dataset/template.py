@@ -236,13 +236,21 @@ class Prober:
         tool_role = False
         if calls is not None:
             arguments, call_ids, call_content = calls
-            tool_role, end_call, tool_lead = self._tool_turns(base, arguments, call_ids, call_content)
+            tool_role, end_call, tool_lead = self._tool_turns(
+                base, arguments, call_ids, call_content
+            )
             if tool_lead is not None:
                 leads["tool"] = tool_lead
             content_with = self._content_with_calls(base, arguments, call_ids, tool_role)
             many = self._many_calls(base, arguments, call_ids, call_content, tool_role)
         else:
-            arguments, call_ids, call_content, content_with, many = "mapping", "any", "empty", True, True
+            arguments, call_ids, call_content, content_with, many = (
+                "mapping",
+                "any",
+                "empty",
+                True,
+                True,
+            )
             tool_role, tool_lead = self._text_tool_turns(base)
             if tool_lead is not None:
                 leads["tool"] = tool_lead
@@ -328,9 +336,7 @@ class Prober:
             cid = "srftprb0" + str(n)
         return {"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
 
-    def caller(
-        self, calls: list[dict[str, Any]], content: str | None
-    ) -> dict[str, Any]:
+    def caller(self, calls: list[dict[str, Any]], content: str | None) -> dict[str, Any]:
         """An assistant message with tool calls."""
         return {"role": "assistant", "content": content, "tool_calls": calls}
 
@@ -473,7 +479,9 @@ def _earliest(text: str, tokens: tuple[str, ...]) -> tuple[int, str] | None:
     best: tuple[int, str] | None = None
     for token in tokens:
         at = text.find(token)
-        if at >= 0 and (best is None or at < best[0] or (at == best[0] and len(token) > len(best[1]))):
+        if at >= 0 and (
+            best is None or at < best[0] or (at == best[0] and len(token) > len(best[1]))
+        ):
             best = (at, token)
     return best
 
