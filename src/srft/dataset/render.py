@@ -26,6 +26,7 @@ observation or content is silently lost: every turn is checked for them (`check_
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -541,10 +542,9 @@ class _Adapter:
         f = self.f
         arguments: Any = c.arguments
         if f.arguments == "mapping" and isinstance(arguments, str):
-            try:
+            # not JSON: the template then sees a string; check_turn finds it or it is rejected
+            with contextlib.suppress(json.JSONDecodeError):
                 arguments = json.loads(arguments)
-            except json.JSONDecodeError:
-                pass  # the template then sees a string; check_turn still finds it or rejects
         elif f.arguments == "json" and not isinstance(arguments, str):
             arguments = json.dumps(arguments, ensure_ascii=False)
         cid = c.id or f"call_{len(self.ids)}_{n}"
