@@ -281,6 +281,12 @@ class ChatRenderer:
                 end, end_token = m[0] + len(m[1]), m[1]
             elif required:
                 raise RenderError(f"{where}: no end-of-turn {required!r} after the turn's text")
+            elif i + 1 == len(messages):
+                # No stop token (GLM's last turn): the turn is all the template wrote for it,
+                # closing syntax included (`</tool_call>`).
+                end = max(end, len(text.rstrip()))
+            elif messages[i + 1]["role"] == "assistant" and limit < len(text):
+                end = max(end, limit)  # ... up to the next turn's lead
             parts.append(
                 AssistantPart(
                     message=i, step=step, start=start, end=end, lead=lead, end_token=end_token
@@ -303,10 +309,9 @@ class ChatRenderer:
             previous = messages[i - 1]["role"]
             lead = self.features.leads.get(previous, self.features.header)
             if not lead:
-                return cursor
+                return len(text)
             found = text.find(lead, cursor)
-            # the stop token may be the lead's first token (a GLM turn followed by another)
-            return len(text) if found < 0 else found + len(lead)
+            return len(text) if found < 0 else found
         for anchor in _context_anchors(message):
             found = text.find(anchor, cursor)
             if found >= 0:
@@ -391,7 +396,11 @@ def _forms(value: str) -> tuple[str, ...]:
     once = json.dumps(value, ensure_ascii=False)[1:-1]
     twice = json.dumps(once, ensure_ascii=False)[1:-1]
     ascii_once = json.dumps(value)[1:-1]
-    return tuple(dict.fromkeys((value, once, twice, ascii_once)))
+    # Pythonic call syntax (LFM2 writes '...' with \\, ', newlines escaped)
+    quoted = (
+        value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+    )
+    return tuple(dict.fromkeys((value, once, twice, ascii_once, quoted)))
 
 
 def _find_any(text: str, forms: tuple[str, ...], start: int) -> int | None:

@@ -66,7 +66,6 @@ KNOWN_END_TOKENS: tuple[str, ...] = (
     "<end_of_turn>",  # Gemma 1-3
     "<turn|>",  # Gemma 4
     "<|END_OF_TURN_TOKEN|>",  # Cohere
-    "<|END_RESPONSE|>",  # Cohere 2 (tool calls end with the turn token after it)
     "<｜end▁of▁sentence｜>",  # DeepSeek
     "<|user|>",  # GLM: a turn ends with the next role's token
     "<|observation|>",  # GLM: a tool-call turn ends here
@@ -195,9 +194,13 @@ class Prober:
         self._opening(answer)
         base = self.base()
         answered = self.apply([*base, answer])
+        # A history turn (one a user message follows): templates that rewrite history (Qwen3.5
+        # writes `<think>\n\n</think>\n\n` only after the last user message) frame it with
+        # less text than the latest turn, and only what both share is the header.
+        followed = self.apply([*base, answer, {"role": "user", "content": PROBE_USER2}])
         prompt = self.apply(base)
         with_prompt = self.apply(base, gen=True)
-        start = min(_common_prefix(with_prompt, answered), answered.index(PROBE_ANSWER))
+        start = min(_common_prefix(with_prompt, followed), followed.index(PROBE_ANSWER))
         shared = _common_prefix(prompt, with_prompt)
         header = with_prompt[shared:start] if shared <= start else ""
         prompt_opens = with_prompt[start:]
@@ -212,9 +215,8 @@ class Prober:
                 "turns are found after the text that precedes them"
             )
         self.header = header
-        leads = {"user": self._lead(answered, PROBE_USER, start)}
-
-        followed = self.apply([*base, answer, {"role": "user", "content": PROBE_USER2}])
+        leads = {"user": self._lead(followed, PROBE_USER, start)}
+        self.leads_user = leads["user"]
         after = followed.index(PROBE_ANSWER) + len(PROBE_ANSWER)
         end_text = self._stop(followed[after : followed.index(PROBE_USER2, after)])
         tail = answered[answered.index(PROBE_ANSWER) + len(PROBE_ANSWER) :]
@@ -236,11 +238,10 @@ class Prober:
         tool_role = False
         if calls is not None:
             arguments, call_ids, call_content = calls
-            tool_role, end_call, tool_lead = self._tool_turns(
+            tool_role, end_call, tool_leads = self._tool_turns(
                 base, arguments, call_ids, call_content
             )
-            if tool_lead is not None:
-                leads["tool"] = tool_lead
+            leads.update(tool_leads)
             content_with = self._content_with_calls(base, arguments, call_ids, tool_role)
             many = self._many_calls(base, arguments, call_ids, call_content, tool_role)
         else:
@@ -362,8 +363,10 @@ class Prober:
 
     def _tool_turns(
         self, base: list[dict[str, Any]], arguments: str, call_ids: str, call_content: str
-    ) -> tuple[bool, str, str | None]:
-        """(tool role rendered, stop token of a call turn, lead of a turn after a tool result)."""
+    ) -> tuple[bool, str, dict[str, str]]:
+        """(tool role rendered, stop token of a call turn, leads of a text turn (`tool`) and of
+        a call turn (`tool:call`) after a tool result: DeepSeek closes tool outputs before a
+        text answer but not before another call)."""
         call = self.call(arguments, call_ids)
         message = self.caller([call], "" if call_content == "empty" else None)
         result = {
@@ -379,15 +382,32 @@ class Prober:
             self.notes.append("no tool role: tool results are written as user turns")
             text = self.apply([*base, message], tools=tools)
             tail = text[text.rindex(PROBE_VALUE) + len(PROBE_VALUE) :]
-            return False, self._stop(tail), None
+            return False, self._stop(tail), {}
         value = text.rindex(PROBE_VALUE, 0, text.index(PROBE_OBSERVATION))
         end_call = self._stop(text[value + len(PROBE_VALUE) : text.index(PROBE_OBSERVATION)])
+        leads: dict[str, str] = {}
         full = self.tryapply([*base, message, result, answer], tools=tools)
-        lead = None
         if full is not None and PROBE_ANSWER in full:
             o = full.index(PROBE_OBSERVATION) + len(PROBE_OBSERVATION)
-            lead = self._trim_lead(full[o : full.index(PROBE_ANSWER, o)])
-        return True, end_call, lead
+            leads["tool"] = self._trim_lead(full[o : full.index(PROBE_ANSWER, o)])
+        # A call turn after a result: its lead is the text up to where the same call starts
+        # after a user message (the call's own opening syntax, e.g. `<tool_call>`, is generated).
+        content = "" if call_content == "empty" else None
+        second = self.caller([self.call(arguments, call_ids, 2)], content)
+        tools = [schema(PROBE_TOOL), schema(PROBE_TOOL2)]
+        alone = self.tryapply([*base, second], tools=tools) or ""
+        again = self.tryapply([*base, message, result, second], tools=tools) or ""
+        lead_user = self.leads_user
+        if PROBE_TOOL2 in alone and PROBE_TOOL2 in again and lead_user in alone:
+            begin = alone.index(lead_user, alone.index(PROBE_USER)) + len(lead_user)
+            opening = alone[begin : alone.index(PROBE_TOOL2, begin)]
+            o = again.index(PROBE_OBSERVATION) + len(PROBE_OBSERVATION)
+            between = again[o : again.index(PROBE_TOOL2, o)]
+            if between.endswith(opening):
+                lead = self._trim_lead(between[: len(between) - len(opening)])
+                if lead != leads.get("tool"):
+                    leads["tool:call"] = lead
+        return True, end_call, leads
 
     def _text_tool_turns(self, base: list[dict[str, Any]]) -> tuple[bool, str | None]:
         """Without native calls: does a `tool` message render after a text turn, and what
