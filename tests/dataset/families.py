@@ -9,6 +9,7 @@ special), `plain-tags` (the structural tokens special, tool/think tags ordinary 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -140,4 +141,22 @@ def standin(base: Path, family: str, variant: str) -> Any:
     tok.add_special_tokens(special)
     if variant == "plain-tags":
         tok.add_tokens(tags, special_tokens=False)
+    return tok
+
+
+# Token-like literals of a template: `<|...|>`, `<｜...｜>`, `<start_of_turn>`, `[INST]`, ...
+_TOKEN_LITERAL = re.compile(
+    r"<\|[^|<>\s]{1,40}\|>|<｜[^｜<>]{1,40}｜>|<[a-z_]+_of_turn>|<turn\|>|<\|turn>"
+    r"|<\|tool_call>|<tool_call\|>|\[/?[A-Z_]{3,20}\]|<eos>|<bos>|</?s>"
+)
+
+
+def standin_from_templates(base: Path, templates: list[str]) -> Any:
+    """SmolLM2's tokenizer plus every token-like literal of `templates`, as special tokens:
+    a stand-in for a family whose token list is not written down here."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(base))
+    literals = sorted({t for text in templates for t in _TOKEN_LITERAL.findall(text)})
+    tok.add_special_tokens({"additional_special_tokens": literals})
     return tok
