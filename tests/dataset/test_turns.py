@@ -153,3 +153,26 @@ def _build(corpus: Path, template: Path, tmp_path: Path, *extra: str) -> Any:
     args = ["build", str(corpus), "--policy", "sft", "--tokenizer", str(smollm2_dir())]
     args += ["--chat-template", str(template), "--max-length", "100000", "-o"]
     return CliRunner().invoke(app, [*args, str(tmp_path / "ds"), *extra])
+
+
+def test_every_turn_reasoning_trains_each_dropped_turn_as_the_latest_in_its_own_row(tokenizer):
+    from .templates import QWEN3_LIKE
+
+    # observations as user messages: the Qwen3-like template drops every earlier turn's thinking
+    traj = trajectory(
+        [
+            {"say": "Look.", "think": "where is it", "obs": "a.py"},
+            {"say": "Done.", "think": "all good"},
+        ]
+    )
+    encoder = Encoder(tokenizer, QWEN3_LIKE)
+    kept = encoder.encode(traj, _decision(2), policy="t", max_length=10**5)
+    assert kept.reasoning == (2, 1) and kept.turn_rows == []
+    every = encoder.encode(traj, _decision(2), policy="t", max_length=10**5, reasoning="every-turn")
+    row, [own] = every.row, every.turn_rows
+    assert [s["trained"] for s in row["steps"]] == [False, True]  # trained in its own row
+    assert own["trajectory_id"] == "t1@step0" and [s["index"] for s in own["steps"]] == [0]
+    s = own["steps"][0]
+    text = tokenizer.decode(list(own["input_ids"][s["start"] : s["end"]]))
+    assert text == "<think>\nwhere is it\n</think>\n\nLook.<|im_end|>"
+    assert own["num_trained"] == s["end"] - s["start"]

@@ -50,6 +50,7 @@ DATASET_VERSION = 1
 IGNORE_INDEX = -100
 
 Overlong = Literal["error", "skip", "truncate"]
+Reasoning = Literal["template", "every-turn"]
 
 
 class BuildError(ValueError):
@@ -77,6 +78,7 @@ class Encoded:
     skipped: str | None = None  # "overlong" when --overlong skip dropped it
     truncated_steps: int = 0
     reasoning: tuple[int, int] = (0, 0)  # (turns with reasoning, of which the template dropped)
+    turn_rows: list[dict[str, Any]] = field(default_factory=list)  # --reasoning every-turn
 
 
 class Encoder:
@@ -151,12 +153,23 @@ class Encoder:
         policy: str,
         max_length: int,
         overlong: Overlong = "error",
+        reasoning: Reasoning = "template",
     ) -> Encoded:
-        """Render, tokenize and label one kept trajectory, then verify the row."""
+        """Render, tokenize and label one kept trajectory, then verify the row.
+
+        `reasoning="every-turn"`: a trained turn whose reasoning the template drops from the
+        history is masked in the row and trained in a row of its own, where it is the latest
+        turn and keeps its reasoning as the model generated it (`turn_rows`).
+        """
         try:
             rendering = self.renderer.render(trajectory)
         except RenderError as e:
             raise BuildError(str(e)) from e
+        own_rows: list[int] = []
+        if reasoning == "every-turn" and rendering.dropped_steps:
+            own_rows = [k for k in rendering.dropped_steps if decision.trained[k]]
+            trained = tuple(t and k not in own_rows for k, t in enumerate(decision.trained))
+            decision = Decision(decision.keep, trained, decision.labels, decision.reason)
         points = [c for p in rendering.parts for c in (p.start, p.end)] + rendering.step_starts
         ids, token_at = self.tokenize(rendering.text, points)
         where = f"trajectory {trajectory.id!r}"
@@ -231,11 +244,38 @@ class Encoder:
             else json.dumps(rendering.tools, ensure_ascii=False),
         }
         self.verify(trajectory.id, row, rendering)
+        turn_rows = [
+            self._turn_row(trajectory, decision, k, policy=policy, max_length=max_length)
+            for k in own_rows
+            if k < keep_steps
+        ]
         return Encoded(
             row=row,
             truncated_steps=n_steps - keep_steps,
             reasoning=(rendering.reasoning_total, rendering.reasoning_dropped),
+            turn_rows=[r for r in turn_rows if r is not None],
         )
+
+    def _turn_row(
+        self, trajectory: Trajectory, decision: Decision, k: int, *, policy: str, max_length: int
+    ) -> dict[str, Any] | None:
+        """Step k as the conversation's latest turn (so the template keeps its reasoning),
+        every earlier step in context, only step k trained; None if it does not fit."""
+        step = trajectory.steps[k]
+        prefix = trajectory.model_copy(
+            update={
+                "messages": trajectory.messages[: step.assistant + 1],
+                "steps": [*trajectory.steps[:k], step.model_copy(update={"observations": []})],
+            }
+        )
+        only = Decision(True, (False,) * k + (True,), decision.labels[: k + 1], decision.reason)
+        encoded = self.encode(prefix, only, policy=policy, max_length=max_length, overlong="skip")
+        if encoded.row is None:
+            return None
+        row = encoded.row
+        row["trajectory_id"] = f"{trajectory.id}@step{k}"
+        row["steps"] = [s for s in row["steps"] if s["index"] == k]
+        return row
 
     def verify(self, trajectory_id: str, row: dict[str, Any], rendering: Rendering) -> None:
         """Check the invariants of a row against its rendering; raise `BuildError` if any fails.
@@ -311,9 +351,11 @@ def _init_worker(tokenizer: str, chat_template: str | None, end_of_turn: tuple[s
     _WORKER["encoder"] = make_encoder(tokenizer, chat_template, end_of_turn)
 
 
-def _encode_job(job: tuple[Trajectory, Decision, str, int, Overlong]) -> Encoded | str:
-    trajectory, decision, policy, max_length, overlong = job
-    return _encode_or_reason(_WORKER["encoder"], trajectory, decision, policy, max_length, overlong)
+def _encode_job(job: tuple[Trajectory, Decision, str, int, Overlong, Reasoning]) -> Encoded | str:
+    trajectory, decision, policy, max_length, overlong, reasoning = job
+    return _encode_or_reason(
+        _WORKER["encoder"], trajectory, decision, policy, max_length, overlong, reasoning
+    )
 
 
 def _encode_or_reason(
@@ -323,11 +365,17 @@ def _encode_or_reason(
     policy: str,
     max_length: int,
     overlong: Overlong,
+    reasoning: Reasoning = "template",
 ) -> Encoded | str:
     """The encoded row, or the error's message (a worker's errors travel back as text)."""
     try:
         return encoder.encode(
-            trajectory, decision, policy=policy, max_length=max_length, overlong=overlong
+            trajectory,
+            decision,
+            policy=policy,
+            max_length=max_length,
+            overlong=overlong,
+            reasoning=reasoning,
         )
     except BuildError as e:
         return str(e)
@@ -368,6 +416,7 @@ def build_dataset(
     skip_invalid: bool = False,
     num_proc: int = 1,
     end_of_turn: list[str] | tuple[str, ...] = (),
+    reasoning: Reasoning = "template",
 ) -> BuildSummary:
     """Build the masked dataset of `corpus` under `policy` into the folder `output`.
 
@@ -376,8 +425,12 @@ def build_dataset(
     it); `overlong` says what happens to a trajectory longer than `max_length` tokens;
     `skip_invalid` turns per-trajectory errors into rejections recorded in `rejected.jsonl`;
     `num_proc` > 1 encodes in that many worker processes (same output); `end_of_turn` are
-    extra stop tokens that end a model's turn (`--end-of-turn`, see `template.py`).
+    extra stop tokens that end a model's turn (`--end-of-turn`, see `template.py`);
+    `reasoning="every-turn"` trains each turn whose reasoning the template drops from history in
+    a row of its own, as the latest turn (`docs/dataset.md`, "Reasoning").
     """
+    if reasoning not in ("template", "every-turn"):
+        raise BuildError(f"--reasoning must be template or every-turn, not {reasoning!r}")
     corpus, output = Path(corpus), Path(output)
     if overlong not in ("error", "skip", "truncate"):
         raise BuildError(f"--overlong must be error, skip or truncate, not {overlong!r}")
@@ -436,7 +489,9 @@ def build_dataset(
     def results() -> Iterator[tuple[tuple[Trajectory, Decision, str], Encoded | str]]:
         if num_proc <= 1:
             for job in jobs():
-                yield job, _encode_or_reason(encoder, job[0], job[1], policy, max_length, overlong)
+                yield job, _encode_or_reason(
+                    encoder, job[0], job[1], policy, max_length, overlong, reasoning
+                )
             return
         with ProcessPoolExecutor(
             max_workers=num_proc,
@@ -444,7 +499,7 @@ def build_dataset(
             initargs=(str(tokenizer), template, end_of_turn),
         ) as pool:
             pending = list(jobs())
-            args = [(t, d, policy, max_length, overlong) for t, d, _ in pending]
+            args = [(t, d, policy, max_length, overlong, reasoning) for t, d, _ in pending]
             # map keeps input order, so the output is the same for any num_proc.
             yield from zip(pending, pool.map(_encode_job, args, chunksize=4), strict=True)
 
@@ -462,7 +517,13 @@ def build_dataset(
         rows.append(res.row)
         stats.add_row(res.row)
         stats.add_reasoning(*res.reasoning)
-    counts["rows"] = len(rows)
+        for turn_row in res.turn_rows:
+            rows.append(turn_row)
+            stats.add_turn_row(turn_row)
+    turn_rows = stats.reasoning["turn_rows"]
+    counts["rows"] = len(rows) - turn_rows  # read = rows + dropped + rejected + skipped
+    if reasoning == "every-turn":
+        counts["turn_rows"] = turn_rows
 
     unknown = sorted(set(verdict_map) - seen)
     if unknown:
@@ -490,6 +551,7 @@ def build_dataset(
         "max_length": max_length,
         "overlong": overlong,
         "skip_invalid": skip_invalid,
+        "reasoning_mode": reasoning,
         "counts": counts,
     }
     stats_doc = stats.to_dict()

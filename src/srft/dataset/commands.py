@@ -60,6 +60,13 @@ def build(
         help="A token that ends the model's turn (repeatable), added to those found from the "
         "template, generation_config.json and the known families.",
     ),
+    reasoning: str = typer.Option(
+        "template",
+        "--reasoning",
+        help="template: train the text the chat template keeps (history-rewriting templates "
+        "drop earlier turns' reasoning, counted in build.json); every-turn: train each such turn "
+        "with its reasoning in a row of its own, as the latest turn.",
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Dataset folder to write."),
 ) -> None:
     """Build the masked training set: one row per kept trajectory, masked steps in context."""
@@ -83,6 +90,7 @@ def build(
             skip_invalid=skip_invalid,
             num_proc=num_proc,
             end_of_turn=end_of_turn,
+            reasoning=reasoning,  # type: ignore[arg-type]
         )
     except BuildError as e:
         typer.echo(f"error: {e}", err=True)

@@ -75,6 +75,7 @@ class Rendering:
     tools: list[dict[str, Any]] | None
     reasoning_total: int = 0  # assistant turns with reasoning
     reasoning_dropped: int = 0  # ... whose reasoning the template left out of the trained text
+    dropped_steps: tuple[int, ...] = ()  # the steps of those turns
 
 
 def template_hash(template: str) -> str:
@@ -198,6 +199,7 @@ class ChatRenderer:
         steps = [step_of.get(o) if o is not None else None for o in origin]
         parts, starts = self._locate(trajectory.id, text, messages, steps)
         total = dropped = 0
+        dropped_steps: list[int] = []
         for part in parts:
             source = trajectory.messages[origin[part.message]]  # type: ignore[index]
             first = next(i for i, o in enumerate(origin) if o == origin[part.message])
@@ -206,6 +208,8 @@ class ChatRenderer:
                 kept = text[part.start : part.end]
                 if not all(line.strip() in kept for line in source.reasoning.strip().splitlines()):
                     dropped += 1
+                    if part.step is not None:
+                        dropped_steps.append(part.step)
         return Rendering(
             text=text,
             parts=parts,
@@ -214,6 +218,7 @@ class ChatRenderer:
             tools=tools,
             reasoning_total=total,
             reasoning_dropped=dropped,
+            dropped_steps=tuple(dropped_steps),
         )
 
     # -- locating assistant parts ------------------------------------------------------------

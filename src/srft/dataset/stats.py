@@ -71,6 +71,13 @@ class BuildStats:
         self.reasoning["turns"] += turns
         self.reasoning["dropped"] += dropped
 
+    def add_turn_row(self, row: dict[str, Any]) -> None:
+        """Count a `--reasoning every-turn` row: one turn trained with its reasoning, all the
+        turns before it repeated as context (the extra tokens that mode costs)."""
+        self.reasoning["turn_rows"] += 1
+        self.reasoning["turn_row_tokens"] += int(row["num_tokens"])
+        self.reasoning["turn_row_trained"] += int(row["num_trained"])
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary, with stable key order."""
         trained = sum(c["trained"] for c in self.tokens.values())
@@ -97,6 +104,9 @@ class BuildStats:
             "reasoning": {
                 "turns": self.reasoning["turns"],
                 "dropped_by_template": self.reasoning["dropped"],
+                "turn_rows": self.reasoning["turn_rows"],
+                "turn_row_tokens": self.reasoning["turn_row_tokens"],
+                "turn_row_trained_tokens": self.reasoning["turn_row_trained"],
             },
         }
 
@@ -141,6 +151,12 @@ def print_stats(counts: dict[str, int], stats: dict[str, Any]) -> None:
         console.print(
             f"reasoning: {r['turns']} turns carry it; the chat template dropped "
             f"{r['dropped_by_template']} of them from the trained text"
+            + (
+                f"; {r['turn_rows']} rows train them as latest turns "
+                f"({r['turn_row_tokens']} extra tokens, {r['turn_row_trained_tokens']} trained)"
+                if r.get("turn_rows")
+                else ""
+            )
         )
     console.print(
         "lengths: " + ", ".join(f"{k}: {v}" for k, v in stats["length_histogram"].items())
