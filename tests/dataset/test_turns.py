@@ -68,7 +68,7 @@ def test_a_turn_ending_with_a_token_that_ends_no_turn_fails_the_check():
 
 
 def test_the_whole_turn_passes_the_check_with_arguments_in_any_written_form():
-    for args in ('{"command": "echo \\"hi\\""}', "<arg_value>echo \"hi\"</arg_value>"):
+    for args in ('{"command": "echo \\"hi\\""}', '<arg_value>echo "hi"</arg_value>'):
         text = f"Look.\n<tool_call>bash {args}<|im_end|>"
         assert check_turn(text, _call_message('echo "hi"'), "<|im_end|>", ENDS) is None
 
@@ -176,3 +176,19 @@ def test_every_turn_reasoning_trains_each_dropped_turn_as_the_latest_in_its_own_
     text = tokenizer.decode(list(own["input_ids"][s["start"] : s["end"]]))
     assert text == "<think>\nwhere is it\n</think>\n\nLook.<|im_end|>"
     assert own["num_trained"] == s["end"] - s["start"]
+
+
+def test_template_check_shows_trained_masked_and_context_spans(smollm2_path, tmp_path):
+    template = tmp_path / "qwen25.jinja"
+    template.write_text(QWEN25_LIKE)
+    args = ["template", "check", "--tokenizer", str(smollm2_path), "--chat-template", str(template)]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["features"]["end_call"] == "<|im_end|>"
+    runs = {kind: "".join(t for k, t in report["runs"] if k == kind) for kind, _ in report["runs"]}
+    assert '"cat a.py"' in runs["masked"]  # step 1, masked in the sample
+    assert '"pytest -q"' in runs["trained"] and '"git diff"' in runs["trained"]
+    assert "Fix the failing test." in runs["context"] and "1 failed" in runs["context"]
+    plain = CliRunner().invoke(app, args)
+    assert plain.exit_code == 0 and "end of a tool-call turn" in plain.output

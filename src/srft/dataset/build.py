@@ -489,8 +489,11 @@ def build_dataset(
     def results() -> Iterator[tuple[tuple[Trajectory, Decision, str], Encoded | str]]:
         if num_proc <= 1:
             for job in jobs():
-                yield job, _encode_or_reason(
-                    encoder, job[0], job[1], policy, max_length, overlong, reasoning
+                yield (
+                    job,
+                    _encode_or_reason(
+                        encoder, job[0], job[1], policy, max_length, overlong, reasoning
+                    ),
                 )
             return
         with ProcessPoolExecutor(

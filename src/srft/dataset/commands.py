@@ -116,7 +116,44 @@ def export(
     typer.echo(f"wrote {result['rows']} rows to {output}: {', '.join(result['files'])}")
 
 
+template_app = typer.Typer(help="Inspect how a chat template frames and masks the turns.")
+
+
+@template_app.command("check")
+def template_check(
+    tokenizer: str = typer.Option(..., "--tokenizer", help="Tokenizer folder or hub id."),
+    chat_template: Path | None = typer.Option(
+        None,
+        "--chat-template",
+        exists=True,
+        dir_okay=False,
+        help="Jinja file (or JSON with `chat_template`); default: the tokenizer's template.",
+    ),
+    end_of_turn: list[str] = typer.Option(
+        [], "--end-of-turn", help="A token that ends the model's turn (repeatable)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Print the detected features and a sample conversation with trained, masked and context
+    spans, before building anything."""
+    from srft.dataset.build import BuildError, make_encoder
+    from srft.dataset.render import RenderError, load_template_file
+    from srft.dataset.template_check import check_template, print_report
+
+    try:
+        template = load_template_file(chat_template) if chat_template is not None else None
+        report = check_template(make_encoder(tokenizer, template, tuple(end_of_turn)))
+    except (BuildError, RenderError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print_report(report)
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's subcommands to `app`."""
     app.command("build")(build)
     app.command("export")(export)
+    app.add_typer(template_app, name="template")
