@@ -38,11 +38,11 @@ FOLDERS = (
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     import datasets
+    from tests.dataset.families import FAMILIES, VARIANTS, standin
 
     from srft.corpus.ingest import ingest
     from srft.dataset.build import BuildError, build_dataset
     from srft.smollm2 import smollm2_dir
-    from tests.dataset.families import FAMILIES, VARIANTS, standin
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default=",".join(VARIANTS))
