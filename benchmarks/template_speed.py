@@ -30,12 +30,13 @@ GEMINI = SHARED / "trajectories" / "mini-swe-agent-v1-gemini"
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
+    from tests.dataset.families import FAMILIES, standin
+
     from srft.corpus.ingest import ingest
     from srft.corpus.io import read_corpus
     from srft.dataset.build import BuildError, Encoder, load_tokenizer
     from srft.dataset.policies import make_policy
     from srft.smollm2 import smollm2_dir
-    from tests.dataset.families import FAMILIES, standin
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=50, help="trajectories (0 = all 250)")
