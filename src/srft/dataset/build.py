@@ -308,9 +308,9 @@ class Encoder:
                     f"{where}: the tokens decode to {got[:80]!r}, not the rendered turn "
                     f"{expected[:80]!r}"
                 )
-            decoded = self.backend.decode(ids[a:b].tolist(), skip_special_tokens=False)
+            # the tokens decode to `expected` (checked just above), so the turn check reads it
             missing = check_turn(
-                decoded, rendering.messages[part.message], part.end_token, end_tokens
+                expected, rendering.messages[part.message], part.end_token, end_tokens
             )
             if missing:
                 raise BuildError(f"{where}: {missing}")

@@ -200,10 +200,17 @@ class ChatRenderer:
         parts, starts = self._locate(trajectory.id, text, messages, steps)
         total = dropped = 0
         dropped_steps: list[int] = []
+        first: dict[int | None, int] = {}
+        for i, o in enumerate(origin):
+            first.setdefault(o, i)
         for part in parts:
             source = trajectory.messages[origin[part.message]]  # type: ignore[index]
-            first = next(i for i, o in enumerate(origin) if o == origin[part.message])
-            if source.reasoning and source.reasoning.strip() and part.message == first:
+            # a turn split in several: its reasoning goes with the first
+            if (
+                source.reasoning
+                and source.reasoning.strip()
+                and part.message == first[origin[part.message]]
+            ):
                 total += 1
                 kept = text[part.start : part.end]
                 if not all(line.strip() in kept for line in source.reasoning.strip().splitlines()):
@@ -251,7 +258,7 @@ class ChatRenderer:
                         cursor = found + len(anchor)
                         break
                 continue
-            previous = messages[i - 1]["role"] if i else "system"
+            previous = self._lead_key(messages, i)
             lead = f.leads.get(previous, f.header)
             if not lead and previous not in f.leads:
                 raise RenderError(
@@ -311,7 +318,7 @@ class ChatRenderer:
             return len(text)
         message = messages[i]
         if message["role"] == "assistant":
-            previous = messages[i - 1]["role"]
+            previous = self._lead_key(messages, i)
             lead = self.features.leads.get(previous, self.features.header)
             if not lead:
                 return len(text)
@@ -322,6 +329,14 @@ class ChatRenderer:
             if found >= 0:
                 return found
         return len(text)
+
+    def _lead_key(self, messages: list[dict[str, Any]], i: int) -> str:
+        """Which lead opens assistant message i: the previous message's role, and for a
+        tool-call turn after a tool result its own (`tool:call`) where the template has one."""
+        previous = messages[i - 1]["role"] if i else "system"
+        if messages[i].get("tool_calls") and f"{previous}:call" in self.features.leads:
+            return f"{previous}:call"
+        return previous
 
     def _required_end(self, message: dict[str, Any], following: dict[str, Any] | None) -> str:
         f = self.features
