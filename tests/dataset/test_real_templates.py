@@ -313,13 +313,18 @@ _ENCODERS: dict[tuple[str, str], Encoder] = {}
 
 
 @pytest.fixture
-def encoder(request, smollm2_path: Path, shared_chat_templates: Path) -> Encoder:
-    family, variant = request.param
-    key = (family, variant)
-    if key not in _ENCODERS:
-        template = (shared_chat_templates / f"{family}.jinja").read_text(encoding="utf-8")
-        _ENCODERS[key] = Encoder(standin(smollm2_path, family, variant), template)
-    return _ENCODERS[key]
+def encoder_of(smollm2_path: Path, shared_chat_templates: Path):
+    """`encoder_of(family, variant)`: an encoder of the shared template with its stand-in
+    tokenizer (built once per test session)."""
+
+    def make(family: str, variant: str) -> Encoder:
+        if (family, variant) not in _ENCODERS:
+            template = (shared_chat_templates / f"{family}.jinja").read_text(encoding="utf-8")
+            tokenizer = standin(smollm2_path, family, variant)
+            _ENCODERS[family, variant] = Encoder(tokenizer, template)
+        return _ENCODERS[family, variant]
+
+    return make
 
 
 def _encode(encoder: Encoder, trajectory: Trajectory, masked: set[int] = frozenset()):
@@ -343,15 +348,16 @@ def _matches(got: str, want: Any, eos: str) -> bool:
 
 
 CASES = [(f, v) for f in FAMILIES for v in VARIANTS]
+IDS = [f"{f}-{v}" for f, v in CASES]
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize("encoder", CASES, indirect=True, ids=[f"{f}-{v}" for f, v in CASES])
+@pytest.mark.parametrize(("family", "variant"), CASES, ids=IDS)
 @pytest.mark.parametrize("name", list(CONVERSATIONS))
 def test_every_trained_turn_is_exactly_the_models_own_turn_or_the_trajectory_is_rejected(
-    encoder, name
+    encoder_of, family, variant, name
 ):
-    family = next(f for (f, v), e in _ENCODERS.items() if e is encoder)
+    encoder = encoder_of(family, variant)
     expected = EXPECTED[family][name]
     if isinstance(expected, str):
         with pytest.raises(BuildError, match=expected):
@@ -369,8 +375,9 @@ def test_every_trained_turn_is_exactly_the_models_own_turn_or_the_trajectory_is_
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize("encoder", CASES, indirect=True, ids=[f"{f}-{v}" for f, v in CASES])
-def test_a_masked_step_keeps_its_tokens_in_context_with_no_label(encoder):
+@pytest.mark.parametrize(("family", "variant"), CASES, ids=IDS)
+def test_a_masked_step_keeps_its_tokens_in_context_with_no_label(encoder_of, family, variant):
+    encoder = encoder_of(family, variant)
     row = _encode(encoder, CONVERSATIONS["multi"], masked={0}).row
     labels, ids = row["labels"], row["input_ids"]
     for step in row["steps"]:
@@ -384,12 +391,9 @@ def test_a_masked_step_keeps_its_tokens_in_context_with_no_label(encoder):
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize(
-    "encoder", [(f, "special") for f in FAMILIES], indirect=True, ids=list(FAMILIES)
-)
-def test_reasoning_the_template_drops_is_counted(encoder):
-    family = next(f for (f, v), e in _ENCODERS.items() if e is encoder)
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_reasoning_the_template_drops_is_counted(encoder_of, family):
     if isinstance(EXPECTED[family]["think"], str):
         pytest.skip("the conversation is rejected by this template")
-    encoded = _encode(encoder, CONVERSATIONS["think"])
+    encoded = _encode(encoder_of(family, "special"), CONVERSATIONS["think"])
     assert encoded.reasoning == (2, REASONING_DROPPED.get(family, 0))

@@ -35,7 +35,6 @@ from typing import Any
 
 from srft.corpus.model import Message, ToolCall, Trajectory
 from srft.dataset.template import (
-    KNOWN_END_TOKENS,
     Prober,
     TemplateError,
     TemplateFeatures,
@@ -140,7 +139,6 @@ class ChatRenderer:
         stops = [
             *end_of_turn,
             *generation_stop_tokens(tokenizer, model_folder),
-            *KNOWN_END_TOKENS,
             getattr(tokenizer, "eos_token", None) or "",
         ]
         prober = Prober(

@@ -147,14 +147,16 @@ def schema(name: str = PROBE_SCHEMA) -> dict[str, Any]:
 class Prober:
     """Renders sentinel conversations with one template and derives its `TemplateFeatures`.
 
-    `render(messages, tools, add_generation_prompt)` is the template's text; `stop_tokens` the
-    candidate end-of-turn markers (user, model folder, EOS, `KNOWN_END_TOKENS`);
+    `render(messages, tools, add_generation_prompt)` is the template's text; `declared` the
+    stop tokens the user, the model folder and the tokenizer's EOS name (they always end a
+    turn); `KNOWN_END_TOKENS` are candidates only where the probe finds them ending a turn;
     `special_tokens` the tokenizer's special tokens, the last resort for an unknown family.
     """
 
-    def __init__(self, render: Any, stop_tokens: list[str], special_tokens: list[str]) -> None:
+    def __init__(self, render: Any, declared: list[str], special_tokens: list[str]) -> None:
         self._render = render
-        self.stop_tokens = tuple(dict.fromkeys(t for t in stop_tokens if t))
+        self.declared = tuple(dict.fromkeys(t for t in declared if t))
+        self.stop_tokens = tuple(dict.fromkeys(t for t in (*self.declared, *KNOWN_END_TOKENS) if t))
         self.special_tokens = tuple(special_tokens)
         self.tools_required = False
         self.system_role = True
@@ -263,7 +265,7 @@ class Prober:
             end_text=end_text,
             end_call=end_call,
             end_last=end_last,
-            stop_tokens=self.stop_tokens,
+            stop_tokens=self.declared,
             system_role=self.system_role,
             tools_required=self.tools_required,
             tools=PROBE_SCHEMA in (self.tryapply(base, tools=[schema()]) or ""),
