@@ -35,6 +35,7 @@ from typing import Any
 
 from srft.corpus.model import Message, ToolCall, Trajectory
 from srft.dataset.template import (
+    KNOWN_END_TOKENS,
     Prober,
     TemplateError,
     TemplateFeatures,
@@ -136,16 +137,18 @@ class ChatRenderer:
             )
         self.tokenizer = tokenizer
         self.template: str = template
+        special = _special_token_strings(tokenizer)
+        # Declared stop tokens end a turn wherever they occur: the user's, the model folder's,
+        # EOS, and the known end-of-turn markers this tokenizer has as special tokens (a turn
+        # may end with one the probe did not meet, as Llama 3.1 ends built-in calls with
+        # <|eom_id|>).
         stops = [
             *end_of_turn,
             *generation_stop_tokens(tokenizer, model_folder),
             getattr(tokenizer, "eos_token", None) or "",
+            *(t for t in KNOWN_END_TOKENS if t in special),
         ]
-        prober = Prober(
-            lambda m, t, g: self.apply(m, t, add_generation_prompt=g),
-            stops,
-            _special_token_strings(tokenizer),
-        )
+        prober = Prober(lambda m, t, g: self.apply(m, t, add_generation_prompt=g), stops, special)
         try:
             self.features: TemplateFeatures = prober.probe()
         except TemplateError as e:
