@@ -192,3 +192,29 @@ def test_template_check_shows_trained_masked_and_context_spans(smollm2_path, tmp
     assert "Fix the failing test." in runs["context"] and "1 failed" in runs["context"]
     plain = CliRunner().invoke(app, args)
     assert plain.exit_code == 0 and "end of a tool-call turn" in plain.output
+
+
+def test_build_json_counts_dropped_reasoning_and_the_every_turn_rows(smollm2_path, tmp_path):
+    from srft.dataset.build import build_dataset
+
+    from .templates import QWEN3_LIKE
+
+    corpus, template = tmp_path / "corpus.jsonl", tmp_path / "qwen3.jinja"
+    turns = [{"say": "Look.", "think": "where", "obs": "a.py"}, {"say": "Done.", "think": "ok"}]
+    write_corpus([trajectory(turns, id="u1"), trajectory([{"say": "Hi."}], id="u2")], corpus)
+    template.write_text(QWEN3_LIKE)
+    common = dict(policy="sft", tokenizer=smollm2_path, max_length=10**5, chat_template=template)
+    kept = build_dataset(corpus, None, output=tmp_path / "a", **common)
+    assert kept.manifest["reasoning"]["turns"] == 2
+    assert kept.manifest["reasoning"]["dropped_by_template"] == 1
+    assert kept.counts["rows"] == 2 and "turn_rows" not in kept.counts
+    every = build_dataset(corpus, None, output=tmp_path / "b", reasoning="every-turn", **common)
+    assert every.counts["rows"] == 2 and every.counts["turn_rows"] == 1
+    assert every.stats["reasoning"]["turn_rows"] == 1
+    assert (
+        every.stats["reasoning"]["turn_row_tokens"]
+        > every.stats["reasoning"]["turn_row_trained_tokens"]
+        > 0
+    )
+    manifest = json.loads((tmp_path / "b" / "build.json").read_text())
+    assert manifest["reasoning_mode"] == "every-turn"
