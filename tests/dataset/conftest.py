@@ -82,3 +82,14 @@ def verdict(trajectory_id: str, labels: list[str], status: str = "ok") -> Verdic
         error="boom" if status == "failed" else None,
         steps=steps if status == "ok" else [],
     )
+
+
+SHARED_TEMPLATES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "chat-templates"
+
+
+@pytest.fixture(scope="session")
+def shared_chat_templates() -> Path:
+    """`../shared/data/chat-templates`, or skip the test when it is absent."""
+    if not SHARED_TEMPLATES.is_dir():
+        pytest.skip("../shared/data/chat-templates is absent")
+    return SHARED_TEMPLATES

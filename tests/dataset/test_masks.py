@@ -49,7 +49,7 @@ def test_smollm2_template_is_probed_as_having_no_tool_call_support(encoders):
     features = encoders["smollm2"].renderer.features
     assert (features.tool_calls, features.reasoning) == (False, False)
     assert features.header == "<|im_start|>assistant\n"
-    assert features.end_of_turn == "<|im_end|>"
+    assert (features.end_text, features.end_last) == ("<|im_end|>", "<|im_end|>")
 
 
 def test_tool_calls_and_reasoning_are_written_as_text_when_the_template_has_no_support(

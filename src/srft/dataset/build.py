@@ -40,7 +40,13 @@ from srft.corpus.io import loads_trajectory
 from srft.corpus.model import CorpusError, Trajectory
 from srft.critic.verdicts import Verdict, VerdictError, loads_verdict
 from srft.dataset.policies import Decision, PolicyError, make_policy
-from srft.dataset.render import ChatRenderer, RenderError, Rendering, load_template_file
+from srft.dataset.render import (
+    ChatRenderer,
+    RenderError,
+    Rendering,
+    check_turn,
+    load_template_file,
+)
 from srft.dataset.stats import BuildStats
 from srft.outputs import OutputError, atomic_folder, check_output
 from srft.paths import require_regular_file
@@ -51,6 +57,7 @@ DATASET_VERSION = 1
 IGNORE_INDEX = -100
 
 Overlong = Literal["error", "skip", "truncate"]
+Reasoning = Literal["template", "every-turn"]
 
 
 class BuildError(ValueError):
@@ -77,12 +84,21 @@ class Encoded:
     row: dict[str, Any] | None
     skipped: str | None = None  # "overlong" when --overlong skip dropped it
     truncated_steps: int = 0
+    reasoning: tuple[int, int] = (0, 0)  # (turns with reasoning, of which the template dropped)
+    turn_rows: list[dict[str, Any]] = field(default_factory=list)  # --reasoning every-turn
 
 
 class Encoder:
     """Turns (trajectory, decision) into a verified dataset row with one tokenizer/template."""
 
-    def __init__(self, tokenizer: Any, chat_template: str | None = None) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        chat_template: str | None = None,
+        *,
+        end_of_turn: list[str] | tuple[str, ...] = (),
+        model_folder: str | Path | None = None,
+    ) -> None:
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is None:
             raise BuildError(
@@ -91,7 +107,12 @@ class Encoder:
             )
         self.tokenizer = tokenizer
         self.backend = backend
-        self.renderer = ChatRenderer(tokenizer, chat_template)
+        try:
+            self.renderer = ChatRenderer(
+                tokenizer, chat_template, end_of_turn=end_of_turn, model_folder=model_folder
+            )
+        except RenderError as e:
+            raise BuildError(str(e)) from e
         self.split_pieces = self._pieces_are_faithful()
 
     def tokenize(self, text: str, points: list[int]) -> tuple[np.ndarray, dict[int, int]]:
@@ -139,12 +160,23 @@ class Encoder:
         policy: str,
         max_length: int,
         overlong: Overlong = "error",
+        reasoning: Reasoning = "template",
     ) -> Encoded:
-        """Render, tokenize and label one kept trajectory, then verify the row."""
+        """Render, tokenize and label one kept trajectory, then verify the row.
+
+        `reasoning="every-turn"`: a trained turn whose reasoning the template drops from the
+        history is masked in the row and trained in a row of its own, where it is the latest
+        turn and keeps its reasoning as the model generated it (`turn_rows`).
+        """
         try:
             rendering = self.renderer.render(trajectory)
         except RenderError as e:
             raise BuildError(str(e)) from e
+        own_rows: list[int] = []
+        if reasoning == "every-turn" and rendering.dropped_steps:
+            own_rows = [k for k in rendering.dropped_steps if decision.trained[k]]
+            trained = tuple(t and k not in own_rows for k, t in enumerate(decision.trained))
+            decision = Decision(decision.keep, trained, decision.labels, decision.reason)
         points = [c for p in rendering.parts for c in (p.start, p.end)] + rendering.step_starts
         ids, token_at = self.tokenize(rendering.text, points)
         where = f"trajectory {trajectory.id!r}"
@@ -219,18 +251,52 @@ class Encoder:
             else json.dumps(rendering.tools, ensure_ascii=False),
         }
         self.verify(trajectory.id, row, rendering)
-        return Encoded(row=row, truncated_steps=n_steps - keep_steps)
+        turn_rows = [
+            self._turn_row(trajectory, decision, k, policy=policy, max_length=max_length)
+            for k in own_rows
+            if k < keep_steps
+        ]
+        return Encoded(
+            row=row,
+            truncated_steps=n_steps - keep_steps,
+            reasoning=(rendering.reasoning_total, rendering.reasoning_dropped),
+            turn_rows=[r for r in turn_rows if r is not None],
+        )
+
+    def _turn_row(
+        self, trajectory: Trajectory, decision: Decision, k: int, *, policy: str, max_length: int
+    ) -> dict[str, Any] | None:
+        """Step k as the conversation's latest turn (so the template keeps its reasoning),
+        every earlier step in context, only step k trained; None if it does not fit."""
+        step = trajectory.steps[k]
+        prefix = trajectory.model_copy(
+            update={
+                "messages": trajectory.messages[: step.assistant + 1],
+                "steps": [*trajectory.steps[:k], step.model_copy(update={"observations": []})],
+            }
+        )
+        only = Decision(True, (False,) * k + (True,), decision.labels[: k + 1], decision.reason)
+        encoded = self.encode(prefix, only, policy=policy, max_length=max_length, overlong="skip")
+        if encoded.row is None:
+            return None
+        row = encoded.row
+        row["trajectory_id"] = f"{trajectory.id}@step{k}"
+        row["steps"] = [s for s in row["steps"] if s["index"] == k]
+        return row
 
     def verify(self, trajectory_id: str, row: dict[str, Any], rendering: Rendering) -> None:
         """Check the invariants of a row against its rendering; raise `BuildError` if any fails.
 
-        - decoding each step's tokens reproduces the template's text of that assistant turn;
+        - decoding each step's tokens reproduces the template's text of that assistant turn,
+          which begins right after the turn's lead, ends with the turn's stop token and holds
+          the message's content and every tool call (`check_turn`);
         - a trained step's labels equal its ids and it has at least one token; a masked step's
           tokens are all present in `input_ids` with label -100;
         - no token outside the trained steps' spans carries a label.
         """
         ids, labels = row["input_ids"], row["labels"]
-        by_step = {p.step: p for p in rendering.parts if p.step is not None}
+        by_message = {p.message: p for p in rendering.parts}
+        end_tokens = self.renderer.features.end_tokens
         allowed = np.zeros(len(ids), dtype=bool)
         last_end = 0
         for step in row["steps"]:
@@ -239,14 +305,22 @@ class Encoder:
             if not last_end <= a <= b <= len(ids):
                 raise BuildError(f"{where}: token span [{a}, {b}) is out of order or bounds")
             last_end = b
-            part = by_step[step["index"]]
+            part = by_message[step["message"]]
             expected = rendering.text[part.start : part.end]
+            if not rendering.text.endswith(part.lead, 0, part.start):
+                raise BuildError(f"{where}: the turn does not begin right after {part.lead!r}")
             if not self._decodes_to(ids, a, b, expected):
                 got = self.backend.decode(ids[a:b].tolist(), skip_special_tokens=False)
                 raise BuildError(
                     f"{where}: the tokens decode to {got[:80]!r}, not the rendered turn "
                     f"{expected[:80]!r}"
                 )
+            # the tokens decode to `expected` (checked just above), so the turn check reads it
+            missing = check_turn(
+                expected, rendering.messages[part.message], part.end_token, end_tokens
+            )
+            if missing:
+                raise BuildError(f"{where}: {missing}")
             if step["trained"]:
                 if b == a:
                     raise BuildError(f"{where}: a trained step with no tokens")
@@ -280,13 +354,15 @@ class Encoder:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(tokenizer: str, chat_template: str | None) -> None:
-    _WORKER["encoder"] = Encoder(load_tokenizer(tokenizer), chat_template)
+def _init_worker(tokenizer: str, chat_template: str | None, end_of_turn: tuple[str, ...]) -> None:
+    _WORKER["encoder"] = make_encoder(tokenizer, chat_template, end_of_turn)
 
 
-def _encode_job(job: tuple[Trajectory, Decision, str, int, Overlong]) -> Encoded | str:
-    trajectory, decision, policy, max_length, overlong = job
-    return _encode_or_reason(_WORKER["encoder"], trajectory, decision, policy, max_length, overlong)
+def _encode_job(job: tuple[Trajectory, Decision, str, int, Overlong, Reasoning]) -> Encoded | str:
+    trajectory, decision, policy, max_length, overlong, reasoning = job
+    return _encode_or_reason(
+        _WORKER["encoder"], trajectory, decision, policy, max_length, overlong, reasoning
+    )
 
 
 def _encode_or_reason(
@@ -296,14 +372,31 @@ def _encode_or_reason(
     policy: str,
     max_length: int,
     overlong: Overlong,
+    reasoning: Reasoning = "template",
 ) -> Encoded | str:
     """The encoded row, or the error's message (a worker's errors travel back as text)."""
     try:
         return encoder.encode(
-            trajectory, decision, policy=policy, max_length=max_length, overlong=overlong
+            trajectory,
+            decision,
+            policy=policy,
+            max_length=max_length,
+            overlong=overlong,
+            reasoning=reasoning,
         )
     except BuildError as e:
         return str(e)
+
+
+def make_encoder(
+    tokenizer: str | Path, chat_template: str | None, end_of_turn: tuple[str, ...] = ()
+) -> Encoder:
+    """An encoder for a tokenizer folder or hub id; a local folder's `generation_config.json`
+    stop ids count as end-of-turn tokens, as vLLM stops on them."""
+    folder = Path(tokenizer) if Path(tokenizer).is_dir() else None
+    return Encoder(
+        load_tokenizer(tokenizer), chat_template, end_of_turn=end_of_turn, model_folder=folder
+    )
 
 
 def load_tokenizer(tokenizer: str | Path) -> Any:
@@ -336,6 +429,8 @@ def build_dataset(
     num_proc: int = 1,
     overwrite: bool = True,
     shard: Shard | None = None,
+    end_of_turn: list[str] | tuple[str, ...] = (),
+    reasoning: Reasoning = "template",
 ) -> BuildSummary:
     """Build the masked dataset of `corpus` under `policy` into the folder `output`.
 
@@ -346,7 +441,12 @@ def build_dataset(
     `num_proc` > 1 encodes in that many worker processes (same output). `overwrite`: False
     refuses an existing `output` (the CLI's default); the folder is written under a temporary
     name and renamed when complete. `shard` builds only every N-th corpus line (`srft.shard`).
+    `end_of_turn` are extra stop tokens that end a model's turn (`--end-of-turn`, see
+    `template.py`); `reasoning="every-turn"` trains each turn whose reasoning the template drops
+    from history in a row of its own, as the latest turn (`docs/dataset.md`, "Reasoning").
     """
+    if reasoning not in ("template", "every-turn"):
+        raise BuildError(f"--reasoning must be template or every-turn, not {reasoning!r}")
     corpus, output = Path(corpus), Path(output)
     shard = shard or Shard()
     require_regular_file(corpus, BuildError)
@@ -369,7 +469,8 @@ def build_dataset(
     except (VerdictError, OSError) as e:
         raise BuildError(str(e)) from e
     template = load_template_file(chat_template) if chat_template is not None else None
-    encoder = Encoder(load_tokenizer(tokenizer), template)
+    end_of_turn = tuple(end_of_turn)
+    encoder = make_encoder(tokenizer, template, end_of_turn)
 
     stats = BuildStats()
     rows = _RowSink(output)  # to disk in batches: memory holds one batch, not the dataset
@@ -411,17 +512,24 @@ def build_dataset(
     def results() -> Iterator[tuple[tuple[Trajectory, Decision, str], Encoded | str]]:
         if num_proc <= 1:
             for job in jobs():
-                yield job, _encode_or_reason(encoder, job[0], job[1], policy, max_length, overlong)
+                yield (
+                    job,
+                    _encode_or_reason(
+                        encoder, job[0], job[1], policy, max_length, overlong, reasoning
+                    ),
+                )
             return
         with ProcessPoolExecutor(
-            max_workers=num_proc, initializer=_init_worker, initargs=(str(tokenizer), template)
+            max_workers=num_proc,
+            initializer=_init_worker,
+            initargs=(str(tokenizer), template, end_of_turn),
         ) as pool:
             # A bounded window of jobs in flight: the workers never wait for the reader, and
             # the corpus is never held whole. Results leave in input order, so the output is
             # the same for any num_proc.
             window: deque[tuple[tuple[Trajectory, Decision, str], Future]] = deque()
             for job in jobs():
-                args = (job[0], job[1], policy, max_length, overlong)
+                args = (job[0], job[1], policy, max_length, overlong, reasoning)
                 window.append((job, pool.submit(_encode_job, args)))
                 if len(window) >= 32 * num_proc:
                     done, future = window.popleft()
@@ -444,13 +552,20 @@ def build_dataset(
                 counts["truncated_steps"] += res.truncated_steps
             stats.add_row(res.row)
             rows.add(res.row)
+            stats.add_reasoning(*res.reasoning)
+            for turn_row in res.turn_rows:
+                rows.add(turn_row)
+                stats.add_turn_row(turn_row)
         rows.close()
     except BaseException:
         rows.discard()
         raise
     finally:
         verdict_map.close()
-    counts["rows"] = rows.count
+    turn_rows = stats.reasoning["turn_rows"]
+    counts["rows"] = rows.count - turn_rows  # read = rows + dropped + rejected + skipped
+    if reasoning == "every-turn":
+        counts["turn_rows"] = turn_rows
 
     unknown = sorted(verdict_map.ids() - seen - elsewhere)
     if unknown:
@@ -492,9 +607,11 @@ def build_dataset(
         "overlong": overlong,
         "skip_invalid": skip_invalid,
         "shard": str(shard),
+        "reasoning_mode": reasoning,
         "counts": counts,
     }
     stats_doc = stats.to_dict()
+    manifest["reasoning"] = stats_doc["reasoning"]
     if not rows.count:
         # A dataset of no rows would train nothing, and `datasets` cannot load the empty folder
         # it writes: refuse here, where the counts say why, rather than at training time.

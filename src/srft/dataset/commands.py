@@ -54,6 +54,19 @@ def build(
         False, "--skip-invalid", help="Reject bad trajectories into rejected.jsonl, not fail."
     ),
     num_proc: int = typer.Option(1, "--num-proc", help="Worker processes for encoding."),
+    end_of_turn: list[str] = typer.Option(
+        [],
+        "--end-of-turn",
+        help="A token that ends the model's turn (repeatable), added to those found from the "
+        "template, generation_config.json and the known families.",
+    ),
+    reasoning: str = typer.Option(
+        "template",
+        "--reasoning",
+        help="template: train the text the chat template keeps (history-rewriting templates "
+        "drop earlier turns' reasoning, counted in build.json); every-turn: train each such turn "
+        "with its reasoning in a row of its own, as the latest turn.",
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Dataset folder to write."),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace an existing dataset folder at OUTPUT."
@@ -93,6 +106,8 @@ def build(
             num_proc=num_proc,
             overwrite=overwrite,
             shard=share,
+            end_of_turn=end_of_turn,
+            reasoning=reasoning,  # type: ignore[arg-type]
         )
     except BuildError as e:
         typer.echo(f"error: {e}", err=True)
@@ -125,7 +140,44 @@ def export(
     typer.echo(f"wrote {result['rows']} rows to {output}: {', '.join(result['files'])}")
 
 
+template_app = typer.Typer(help="Inspect how a chat template frames and masks the turns.")
+
+
+@template_app.command("check")
+def template_check(
+    tokenizer: str = typer.Option(..., "--tokenizer", help="Tokenizer folder or hub id."),
+    chat_template: Path | None = typer.Option(
+        None,
+        "--chat-template",
+        exists=True,
+        dir_okay=False,
+        help="Jinja file (or JSON with `chat_template`); default: the tokenizer's template.",
+    ),
+    end_of_turn: list[str] = typer.Option(
+        [], "--end-of-turn", help="A token that ends the model's turn (repeatable)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Print the detected features and a sample conversation with trained, masked and context
+    spans, before building anything."""
+    from srft.dataset.build import BuildError, make_encoder
+    from srft.dataset.render import RenderError, load_template_file
+    from srft.dataset.template_check import check_template, print_report
+
+    try:
+        template = load_template_file(chat_template) if chat_template is not None else None
+        report = check_template(make_encoder(tokenizer, template, tuple(end_of_turn)))
+    except (BuildError, RenderError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print_report(report)
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's subcommands to `app`."""
     app.command("build")(build)
     app.command("export")(export)
+    app.add_typer(template_app, name="template")

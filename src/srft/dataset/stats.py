@@ -38,6 +38,7 @@ class BuildStats:
         self.tokens: dict[str, Counter[str]] = defaultdict(Counter)
         self.context_tokens = 0
         self.lengths: Counter[str] = Counter()
+        self.reasoning: Counter[str] = Counter()
 
     def add_decision(self, outcome: str, decision: Decision) -> None:
         """Count a policy decision under the trajectory's outcome."""
@@ -51,15 +52,31 @@ class BuildStats:
     def add_row(self, row: dict[str, Any]) -> None:
         """Count the steps and tokens of a built row."""
         in_steps = 0
-        for step in row["steps"]:
+        counted: set[int] = set()
+        for step in row["steps"]:  # a step the template split into turns has several entries
             label = step["label"] or UNLABELLED
             n = step["end"] - step["start"]
             in_steps += n
             kind = "trained" if step["trained"] else "masked"
-            self.steps[label][kind] += 1
+            if step["index"] not in counted:
+                counted.add(step["index"])
+                self.steps[label][kind] += 1
             self.tokens[label][kind] += n
         self.context_tokens += int(row["num_tokens"]) - in_steps
         self.lengths[length_bin(int(row["num_tokens"]))] += 1
+
+    def add_reasoning(self, turns: int, dropped: int) -> None:
+        """Count a row's assistant turns with reasoning, and those whose reasoning the chat
+        template left out (history-rewriting templates keep it only after the last user turn)."""
+        self.reasoning["turns"] += turns
+        self.reasoning["dropped"] += dropped
+
+    def add_turn_row(self, row: dict[str, Any]) -> None:
+        """Count a `--reasoning every-turn` row: one turn trained with its reasoning, all the
+        turns before it repeated as context (the extra tokens that mode costs)."""
+        self.reasoning["turn_rows"] += 1
+        self.reasoning["turn_row_tokens"] += int(row["num_tokens"])
+        self.reasoning["turn_row_trained"] += int(row["num_trained"])
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary, with stable key order."""
@@ -84,6 +101,13 @@ class BuildStats:
                 },
             },
             "length_histogram": {b: self.lengths[b] for b in order if self.lengths[b]},
+            "reasoning": {
+                "turns": self.reasoning["turns"],
+                "dropped_by_template": self.reasoning["dropped"],
+                "turn_rows": self.reasoning["turn_rows"],
+                "turn_row_tokens": self.reasoning["turn_row_tokens"],
+                "turn_row_trained_tokens": self.reasoning["turn_row_trained"],
+            },
         }
 
 
@@ -122,6 +146,18 @@ def print_stats(counts: dict[str, int], stats: dict[str, Any]) -> None:
         f"context (non-assistant) tokens: {t['context']}; "
         f"trained share of assistant tokens: {trained_fraction(stats):.1%}"
     )
+    r = stats.get("reasoning") or {}
+    if r.get("turns"):
+        console.print(
+            f"reasoning: {r['turns']} turns carry it; the chat template dropped "
+            f"{r['dropped_by_template']} of them from the trained text"
+            + (
+                f"; {r['turn_rows']} rows train them as latest turns "
+                f"({r['turn_row_tokens']} extra tokens, {r['turn_row_trained_tokens']} trained)"
+                if r.get("turn_rows")
+                else ""
+            )
+        )
     console.print(
         "lengths: " + ", ".join(f"{k}: {v}" for k, v in stats["length_histogram"].items())
     )
