@@ -13,6 +13,7 @@ import warnings
 import typer
 
 from srft import __version__
+from srft.cli_help import add_examples
 
 app = typer.Typer(
     name="srft",
@@ -57,6 +58,7 @@ def _root(
 
 for _stage in STAGES:
     importlib.import_module(f"{_stage}.commands").register(app)
+add_examples(app)
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ from srft.critic.verdicts import Verdict, VerdictError, load_verdicts
 from srft.dataset.policies import Decision, PolicyError, make_policy
 from srft.dataset.render import ChatRenderer, RenderError, Rendering, load_template_file
 from srft.dataset.stats import BuildStats
+from srft.models import ModelNotFound
 
 DATASET_FORMAT = "srft.dataset"
 DATASET_VERSION = 1
@@ -300,10 +301,13 @@ def _encode_or_reason(
 
 
 def load_tokenizer(tokenizer: str | Path) -> Any:
-    """A tokenizer by local path or hub id (offline use needs a local folder)."""
+    """A tokenizer by alias (`smollm2`), local path or hub id; one that cannot be had fails at
+    once with `ModelNotFound` (see `srft.models`), not after the hub's retries."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(tokenizer))
+    from srft.models import resolve_model
+
+    return AutoTokenizer.from_pretrained(resolve_model(tokenizer, "tokenizer"))
 
 
 # -- the build ------------------------------------------------------------------------------
@@ -347,7 +351,10 @@ def build_dataset(
     except (VerdictError, OSError) as e:
         raise BuildError(str(e)) from e
     template = load_template_file(chat_template) if chat_template is not None else None
-    encoder = Encoder(load_tokenizer(tokenizer), template)
+    try:
+        encoder = Encoder(load_tokenizer(tokenizer), template)
+    except ModelNotFound as e:
+        raise BuildError(str(e)) from e
 
     stats = BuildStats()
     rows: list[dict[str, Any]] = []

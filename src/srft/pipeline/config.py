@@ -20,7 +20,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SMOLLM2_ALIAS = "smollm2"
+from srft.models import SMOLLM2_ALIAS, Need
+
 # `critic: {name: file, options: {labels_from: toy}}` imports the toy testbed's true labels.
 TOY_LABELS = "toy"
 RUN_FORMAT = "srft.run"
@@ -385,13 +386,12 @@ def _looks_like_hub_id(p: str, base: Path) -> bool:
     )
 
 
-def resolve_model(name: str) -> str:
-    """A model reference as transformers takes it: `smollm2` becomes the bundled model's folder."""
-    if name == SMOLLM2_ALIAS:
-        from srft.smollm2 import smollm2_dir
+def resolve_model(name: str, need: Need = "model") -> str:
+    """A model reference as transformers takes it (see `srft.models.resolve_model`): `smollm2`
+    becomes the bundled model's folder, a cached hub id its snapshot folder."""
+    from srft.models import resolve_model as resolve
 
-        return str(smollm2_dir())
-    return name
+    return resolve(name, need)
 
 
 def parse_config(data: Any, *, where: str = "<config>", base: Path | None = None) -> RunConfig:
