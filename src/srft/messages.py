@@ -68,12 +68,20 @@ def field_names(model: type[BaseModel]) -> list[str]:
     return names
 
 
+def format_key(loc: tuple[Any, ...]) -> str:
+    """`('policies', 0, 'name')` as the user reads it: `policies[0].name`."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
 def describe_error(
     err: dict[str, Any], model: type[BaseModel] | None = None, prefix: str = ""
 ) -> str:
     """One pydantic error (an item of `ValidationError.errors()`) as `key: what is wrong`."""
     loc = tuple(err.get("loc") or ())
-    key = prefix + ".".join(str(p) for p in loc) if loc else (prefix.rstrip(".") or "(top level)")
+    key = prefix + format_key(loc) if loc else (prefix.rstrip(".") or "(top level)")
     value = err.get("input")
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
@@ -81,7 +89,8 @@ def describe_error(
         parent = _model_at(model, loc[:-1]) if model is not None and loc else None
         known = [n for n in field_names(parent) if not n.startswith("_")] if parent else []
         hint = did_you_mean(str(loc[-1]), known) if loc else ""
-        allowed = f"; allowed keys: {', '.join(sorted(set(known)))}" if known else ""
+        # The closest name is the answer to a typo; the whole list only when there is none.
+        allowed = f"; allowed keys: {', '.join(sorted(set(known)))}" if known and not hint else ""
         return f"{key}: unknown key{hint}{allowed}"
     if kind == "missing":
         return f"{key}: required, but not given"
@@ -96,6 +105,10 @@ def describe_error(
     if kind in {"bool_parsing", "bool_type"}:
         return f"{key}: {value!r} is not true or false"
     message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    if message.startswith("."):  # a validator's messages about keys below this one
+        return "\n".join(f"{key}{line}" for line in message.split("\n"))
+    if not loc and not prefix:  # a whole-config rule names its keys itself
+        return message
     if message.startswith("Input should be"):
         message = f"{value!r} should be" + message.removeprefix("Input should be")
     return f"{key}: {message}"

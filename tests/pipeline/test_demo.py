@@ -33,7 +33,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -> RunRes
     config["policies"] = ["sft", "srft"]
     config["train"] = {
         "model": str(tiny_student),
-        "options": {"max_steps": 1, "full": True, "per_device_train_batch_tokens": 4096, "progress": False},
+        "options": {
+            "max_steps": 1,
+            "full": True,
+            "per_device_train_batch_tokens": 4096,
+            "progress": False,
+        },
     }
     config_path.write_text(yaml.safe_dump(config))
     return run_demo(folder, log=lambda m: None)

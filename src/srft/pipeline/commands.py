@@ -65,21 +65,33 @@ def register(app: typer.Typer) -> None:
             help="Rerun this stage even if it is up to date (a key such as `train/srft`, or a "
             "kind such as `train`); repeatable.",
         ),
+        dry_run: bool = typer.Option(
+            False,
+            "--dry-run",
+            help="Check the config and print the stage plan (what would run or rerun, and why) "
+            "and the critic's estimated requests and tokens; run nothing.",
+        ),
     ) -> None:
         """`srft run CONFIG.yaml` / `srft run --demo`."""
         from srft.pipeline.config import ConfigError
         from srft.pipeline.graph import PipelineError
         from srft.pipeline.manifest import ManifestError
-        from srft.pipeline.run import prepare_demo, run_config
+        from srft.pipeline.plan import dry_run as dry_run_lines
+        from srft.pipeline.run import checked_config, prepare_demo, run_config
 
         if demo == (config is not None):
             raise typer.BadParameter("give a CONFIG file or --demo (one of them)")
         path = prepare_demo(demo_dir) if demo else config
         assert path is not None
         try:
+            if dry_run:
+                for line in dry_run_lines(checked_config(path), force=force):
+                    typer.echo(line)
+                return
             result = run_config(path, force=force, log=typer.echo)
         except (ConfigError, PipelineError, ManifestError) as e:
-            typer.echo(f"error: {e}", err=True)
+            for line in str(e).splitlines():
+                typer.echo(f"error: {line}", err=True)
             raise typer.Exit(1) from e
         _print_result(result, config=path if demo else None)
 
@@ -97,4 +109,4 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """`srft demo`: the same as `srft run --demo`."""
-        run_command(config=None, demo=True, demo_dir=folder, force=[])
+        run_command(config=None, demo=True, demo_dir=folder, force=[], dry_run=False)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from srft.messages import describe_validation
 from srft.models import SMOLLM2_ALIAS, Need
 
 # `critic: {name: file, options: {labels_from: toy}}` imports the toy testbed's true labels.
@@ -187,9 +188,10 @@ class TrainSettings(_Section):
     options: dict[str, Any] = Field(
         default_factory=dict,
         description=(
-            "Trainer settings: any field of the `srft train` config (`max_steps`, `lr`, "
-            "`batch_tokens`, `grad_accum`, `lora_r`, `full`, `merge_lora`, `save_steps`, `seed`, "
-            "...; see docs/training.md) except the ones the pipeline sets: "
+            "Trainer settings: any field of the `srft train` config, spelt as its flags "
+            "(`max_steps`, `learning_rate`, `num_train_epochs`, `per_device_train_batch_tokens`, "
+            "`gradient_accumulation_steps`, `lora_r`, `full`, `merge_lora`, `save_steps`, `seed`, "
+            "`bf16`, ...; see docs/training.md) except the ones the pipeline sets: "
             + ", ".join(f"`{k}`" for k in sorted(TRAIN_FIELDS_SET_BY_RUN))
             + "."
         ),
@@ -209,15 +211,15 @@ class TrainSettings(_Section):
         # Checked against the trainer's own schema now, so a typo fails before any stage runs.
         reserved = sorted(TRAIN_FIELDS_SET_BY_RUN & set(self.options))
         if reserved:
-            raise ValueError(f"options.{reserved[0]} is set by `srft run` per policy; remove it")
+            raise ValueError(f".options.{reserved[0]}: set by `srft run` per policy; remove it")
         from srft.train.config import TrainConfig
 
         try:
             TrainConfig(data=Path("."), output_dir=Path("."), model=self.model, **self.options)
         except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"])
-            raise ValueError(f"options.{loc}: {err['msg']}") from None
+            # The leading dot tells `describe_error` the message names a key below `train`.
+            problems = describe_validation(e, TrainConfig, prefix="options.")
+            raise ValueError("\n".join(f".{p}" for p in problems)) from None
         return self
 
 
@@ -403,11 +405,8 @@ def parse_config(data: Any, *, where: str = "<config>", base: Path | None = None
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in e.errors()
-        )
-        raise ConfigError(f"{where}: {problems}") from e
+        problems = [line for p in describe_validation(e, RunConfig) for line in p.split("\n")]
+        raise ConfigError("\n".join(f"{where}: {p}" for p in problems)) from None
     return config.resolved(base) if base is not None else config
 
 

@@ -49,9 +49,12 @@ def run_config(
     force: Iterable[str] = (),
     log: Callable[[str], None] = print,
 ) -> RunResult:
-    """Run every stage of `config` (a loaded config or a YAML path) that is not up to date."""
-    if not isinstance(config, RunConfig):
-        config = load_config(config)
+    """Run every stage of `config` (a loaded config or a YAML path) that is not up to date.
+
+    The whole config is checked first (`check.check_config`): a misspelt name or a missing file
+    fails here, before the first stage, not after an hour of training.
+    """
+    config = checked_config(config)
     run_dir = Path(config.run_dir)
     outcomes = run_stages(
         build_graph(config),
@@ -61,6 +64,17 @@ def run_config(
         log=log,
     )
     return RunResult(run_dir=run_dir, outcomes=outcomes)
+
+
+def checked_config(config: RunConfig | str | Path) -> RunConfig:
+    """`config` loaded (from a YAML path) and checked; `ConfigError` names every problem."""
+    from srft.pipeline.check import check_config
+
+    where = "<config>" if isinstance(config, RunConfig) else str(config)
+    if not isinstance(config, RunConfig):
+        config = load_config(config)
+    check_config(config, where)
+    return config
 
 
 def demo_config_text() -> str:

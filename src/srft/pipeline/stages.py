@@ -241,7 +241,7 @@ def build_action(
             ctx.path(corpus),
             ctx.path(verdicts),
             policy=policy,
-            tokenizer=resolve_model(config.tokenizer),
+            tokenizer=resolve_model(config.tokenizer, "tokenizer"),
             output=ctx.path(out),
             max_length=config.build.max_length,
             overlong=config.build.overlong,
@@ -272,7 +272,7 @@ def train_action(config: RunConfig, row: str):
             data=ctx.path(f"datasets/{row}"),
             output_dir=run,
             model=resolve_model(config.train.model),
-            tokenizer=resolve_model(config.tokenizer),
+            tokenizer=resolve_model(config.tokenizer, "tokenizer"),
             # The trainer starts over by itself when an interrupted run left no checkpoint.
             resume=ctx.resume,
             **config.train.options,
