@@ -38,7 +38,7 @@ from srft.critic.verdicts import Verdict, VerdictError, load_verdicts
 from srft.dataset.policies import Decision, PolicyError, make_policy
 from srft.dataset.render import ChatRenderer, RenderError, Rendering, load_template_file
 from srft.dataset.stats import BuildStats
-from srft.models import ModelNotFound
+from srft.models import ModelNotFound, resolve_model
 
 DATASET_FORMAT = "srft.dataset"
 DATASET_VERSION = 1
@@ -336,6 +336,10 @@ def build_dataset(
     `num_proc` > 1 encodes in that many worker processes (same output).
     """
     corpus, output = Path(corpus), Path(output)
+    try:  # first: a tokenizer that cannot be had fails before anything is read or imported
+        tokenizer = resolve_model(tokenizer, "tokenizer")
+    except ModelNotFound as e:
+        raise BuildError(str(e)) from e
     if overlong not in ("error", "skip", "truncate"):
         raise BuildError(f"--overlong must be error, skip or truncate, not {overlong!r}")
     if max_length <= 0:
@@ -351,10 +355,7 @@ def build_dataset(
     except (VerdictError, OSError) as e:
         raise BuildError(str(e)) from e
     template = load_template_file(chat_template) if chat_template is not None else None
-    try:
-        encoder = Encoder(load_tokenizer(tokenizer), template)
-    except ModelNotFound as e:
-        raise BuildError(str(e)) from e
+    encoder = Encoder(load_tokenizer(tokenizer), template)
 
     stats = BuildStats()
     rows: list[dict[str, Any]] = []
@@ -386,8 +387,8 @@ def build_dataset(
             except (BuildError, PolicyError) as e:
                 reject(where, trajectory.id, str(e))
                 continue
-            stats.add_decision(trajectory.outcome.status, decision)
             if not decision.keep:
+                stats.add_decision(trajectory.outcome.status, decision)
                 counts["dropped"] += 1
                 continue
             yield trajectory, decision, where
@@ -405,7 +406,10 @@ def build_dataset(
             # map keeps input order, so the output is the same for any num_proc.
             yield from zip(pending, pool.map(_encode_job, args, chunksize=4), strict=True)
 
-    for (trajectory, _decision, where), res in results():
+    # A kept trajectory is counted as kept only once its row is written: one that turns out too
+    # long (or fails to encode) is counted as what happened to it instead, so the per-outcome
+    # counts add up to the rows of the dataset.
+    for (trajectory, decision, where), res in results():
         if isinstance(res, str):
             reject(where, trajectory.id, res)
             continue
@@ -417,6 +421,7 @@ def build_dataset(
             counts["truncated"] += 1
             counts["truncated_steps"] += res.truncated_steps
         rows.append(res.row)
+        stats.add_decision(trajectory.outcome.status, decision)
         stats.add_row(res.row)
     counts["rows"] = len(rows)
 

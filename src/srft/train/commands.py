@@ -181,6 +181,17 @@ def train_command(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from err
 
+    from srft.models import ModelNotFound, resolve_model
+
+    try:  # a model that cannot be had fails now, before torch and the data are loaded
+        if cfg.model is not None:
+            resolve_model(cfg.model)
+        if cfg.tokenizer is not None:
+            resolve_model(cfg.tokenizer, "tokenizer")
+    except ModelNotFound as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+
     from srft.train.trainer import DatasetError, train
 
     try:
