@@ -141,6 +141,14 @@ class PolicySpec(_Section):
         default_factory=dict,
         description="Policy options, e.g. `{mask_unnecessary: true}` for srft. See docs/dataset.md.",
     )
+    labels: Literal["critic", "truth"] = Field(
+        "critic",
+        description=(
+            "Whose step labels the policy reads: the critic's, or (toy runs only) the toy "
+            "testbed's true labels, so a row built from the truth shows what a perfect critic "
+            "would give beside the row built from the real one."
+        ),
+    )
 
     @property
     def key(self) -> str:
@@ -345,6 +353,12 @@ class RunConfig(_Section):
             raise ValueError("give either `inputs` or `toy`, not both")
         if self.critic.options.get("labels_from") == TOY_LABELS and self.toy is None:
             raise ValueError("critic.options.labels_from: `toy` needs a `toy` section")
+        truth = [p.key for p in self.policies if p.labels == "truth"]
+        if truth and self.toy is None:
+            raise ValueError(
+                f"policies: row {truth[0]!r} reads `labels: truth`, which only a toy run has "
+                "(set a `toy` section or use the critic's labels)"
+            )
         return self
 
     # -- paths ----------------------------------------------------------------------------------
