@@ -7,7 +7,7 @@ show that a rerun with nothing changed does no work. For every stage it prints w
 CPU seconds and peak resident memory (the kernel's high-water mark, reset at each stage start
 through /proc/self/clear_refs), then one summary line, which the README quotes:
 
-    demo (warm caches): wall 71.9 s, cpu 104.2 s, peak RSS 1.12 GB on 2 CPU cores
+    demo (warm caches): wall <W> s, cpu <C> s, peak RSS <R> GB on <N> CPU cores
 
 CPU seconds and peak RSS hardly depend on other work on the machine; wall time does, so the
 line says how many cores the process could use. `--cold` first empties srft's model cache (a
