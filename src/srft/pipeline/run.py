@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from srft.memory import return_freed_memory
 from srft.pipeline.config import RunConfig, load_config
 from srft.pipeline.graph import StageOutcome, run_stages
 from srft.pipeline.stages import build_graph
@@ -55,6 +56,7 @@ def run_config(
     fails here, before the first stage, not after an hour of training.
     """
     config = checked_config(config)
+    return_freed_memory()  # the stages train and evaluate in this process (srft.memory)
     run_dir = Path(config.run_dir)
     outcomes = run_stages(
         build_graph(config),

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from srft import __version__
+from srft.memory import return_freed_memory
 from srft.train.collate import PackedBatch, StepPlan, pack, plan_epoch
 from srft.train.config import TrainConfig
 from srft.train.loss import loss_sum
@@ -192,6 +193,7 @@ def train(config: TrainConfig) -> Path:
     from accelerate.utils import set_seed
     from transformers import get_scheduler
 
+    return_freed_memory()  # else glibc keeps freed activations: 2.5x the peak RSS on CPU
     run_dir = config.output_dir
     _check_trackers(config.report_to)
     ds = load_training_data(config.data)
