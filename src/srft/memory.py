@@ -4,7 +4,7 @@ glibc serves a large allocation with its own mmap and unmaps it on free, but it 
 size threshold each time such a block is freed, up to 32 MB. A CPU training allocates and frees
 activation tensors of a few MB per layer and step; after the first few, they all come from the
 heap, which glibc rarely shrinks, so the process keeps every freed tensor's pages. Measured on the
-demo (SmolLM2-135M, LoRA, one 1024-token micro-batch): two steps peak at 2.57 GB with the
+demo (SmolLM2-135M, LoRA, one 1024-token micro-batch): two steps peak at 2.19 GB with the
 dynamic threshold and at 1.05 GB with a fixed one (docs/benchmarks/demo-time.md). Setting the
 threshold once fixes it, as `MALLOC_MMAP_THRESHOLD_=131072` in the environment would.
 """

@@ -128,7 +128,15 @@ def test_every_train_flag_is_a_config_key_of_the_same_spelling():
 def test_a_missing_dataset_folder_is_a_one_line_error(tmp_path: Path):
     result = CliRunner().invoke(
         app,
-        ["train", "--data", str(tmp_path / "nope"), "-o", str(tmp_path / "run"), "--model", "m"],
+        [
+            "train",
+            "--data",
+            str(tmp_path / "nope"),
+            "-o",
+            str(tmp_path / "run"),
+            "--model",
+            "smollm2",
+        ],
     )
     assert result.exit_code == 1
     assert "nope: no such dataset folder" in result.output
