@@ -46,7 +46,7 @@ def test_smollm2_lora_trains_two_steps_on_a_dataset_built_from_shared_trajectori
             "--max-steps", "2",
             "--per-device-train-batch-tokens", "1100",
             "--learning-rate", "1e-3",
-            "--no-activation-checkpointing",  # no recompute: this CPU is the bottleneck
+            "--no-gradient-checkpointing",  # no recompute: this CPU is the bottleneck
             "--no-progress",
         ],
     )  # fmt: skip

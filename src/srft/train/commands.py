@@ -132,6 +132,13 @@ def train_command(
     old_grad_accum: int | None = typer.Option(None, "--grad-accum", hidden=True),
     old_batch_tokens: int | None = typer.Option(None, "--batch-tokens", hidden=True),
     old_output: Path | None = typer.Option(None, "--output", hidden=True),
+    old_checkpointing: bool | None = typer.Option(
+        None, "--activation-checkpointing/--no-activation-checkpointing", hidden=True
+    ),
+    old_attn: str | None = typer.Option(None, "--attn", hidden=True),
+    old_loss: str | None = typer.Option(None, "--loss", hidden=True),
+    old_model_config: Path | None = typer.Option(None, "--model-config", hidden=True),
+    old_lora: bool = typer.Option(False, "--lora", hidden=True),
 ) -> None:
     """Fine-tune a model on a masked dataset (LoRA or full; one GPU, or many via accelerate launch).
 
@@ -143,7 +150,7 @@ def train_command(
     overrides = {
         "data": data,
         "model": model,
-        "model_config_path": model_config_path,
+        "model_config_path": model_config_path or old_model_config,
         "tokenizer": tokenizer,
         "output_dir": output_dir if output_dir is not None else old_output,
         "max_steps": max_steps,
@@ -161,7 +168,7 @@ def train_command(
         "max_length": max_length,
         "lora_r": lora_r,
         "lora_alpha": lora_alpha,
-        "full": full,
+        "full": False if old_lora and full is None else full,
         "merge_lora": merge_lora,
         "resume": resume,
         "save_steps": save_steps,
@@ -170,9 +177,11 @@ def train_command(
         "seed": seed,
         "bf16": bf16,
         "precision": precision,
-        "attn_implementation": attn_implementation,
-        "loss_impl": loss_impl,
-        "gradient_checkpointing": gradient_checkpointing,
+        "attn_implementation": attn_implementation or old_attn,
+        "loss_impl": loss_impl or old_loss,
+        "gradient_checkpointing": gradient_checkpointing
+        if gradient_checkpointing is not None
+        else old_checkpointing,
         "progress": progress,
     }
     try:
