@@ -383,7 +383,7 @@ def tokenizer_path_missing(tmp: Path) -> Case:
         [*argv, "--max-length", "512", "-o", "ds"],
         1,
         "./no/such/tokenizer",
-        reason="no such tokenizer folder",
+        reason="no such file or folder",
     )
 
 
@@ -393,7 +393,7 @@ def stats_tokenizer_path_missing(tmp: Path) -> Case:
         ["stats", "corpus.jsonl", "--tokenizer", "/no/such/tokenizer"],
         1,
         "/no/such/tokenizer",
-        reason="no such tokenizer folder",
+        reason="no such file or folder",
     )
 
 
@@ -446,7 +446,7 @@ def evaluate_model_path_missing(tmp: Path) -> Case:
         ["evaluate", "nll", "ds", "--model", "base=/no/such/model", "-o", "eval.json"],
         1,
         "/no/such/model",
-        reason="no such model folder",
+        reason="no such file or folder",
     )
 
 

@@ -13,6 +13,8 @@ import warnings
 import typer
 
 from srft import __version__
+from srft.cli_help import add_examples
+from srft.memory import return_freed_memory
 
 app = typer.Typer(
     name="srft",
@@ -57,6 +59,7 @@ def _root(
 
 for _stage in STAGES:
     importlib.import_module(f"{_stage}.commands").register(app)
+add_examples(app)
 
 
 def main() -> None:
@@ -65,6 +68,7 @@ def main() -> None:
     srft draws its own (rich) progress and summaries, so the libraries' per-file loading bars
     and deprecation chatter are off unless the user sets these variables themselves.
     """
+    return_freed_memory()
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

@@ -75,6 +75,9 @@ def test_an_interrupted_training_is_restarted_with_the_trainers_resume(
 
     seen: list[TrainConfig] = []
     monkeypatch.setattr(srft.train.trainer, "train", lambda cfg: seen.append(cfg) or cfg.output_dir)
+    (tmp_path / "student").mkdir()
+    for name in ("config.json", "tokenizer_config.json"):
+        (tmp_path / "student" / name).write_text("{}")
     config = parse_config(
         {
             "inputs": ["x"],

@@ -61,13 +61,13 @@ def test_a_policy_row_used_twice_is_refused(tmp_path: Path) -> None:
 
 def test_an_unknown_key_is_an_error_naming_file_and_field(tmp_path: Path) -> None:
     path = write(tmp_path, {**MINIMAL, "critc": {"name": "rules"}})
-    with pytest.raises(ConfigError, match=r"run\.yaml: critc: Extra inputs are not permitted"):
+    with pytest.raises(ConfigError, match=r"run\.yaml: critc: unknown key \(did you mean 'critic'"):
         load_config(path)
 
 
 def test_a_trainer_option_typo_fails_before_anything_runs(tmp_path: Path) -> None:
     path = write(tmp_path, {**MINIMAL, "train": {"model": "smollm2", "options": {"max_step": 3}}})
-    with pytest.raises(ConfigError, match=r"train: .*options\.max_step"):
+    with pytest.raises(ConfigError, match=r"yaml: train\.options\.max_step: unknown key \(did you"):
         load_config(path)
 
 
@@ -75,7 +75,7 @@ def test_trainer_options_the_run_sets_itself_are_refused(tmp_path: Path) -> None
     path = write(
         tmp_path, {**MINIMAL, "train": {"model": "smollm2", "options": {"output_dir": "x"}}}
     )
-    with pytest.raises(ConfigError, match="output_dir is set by `srft run`"):
+    with pytest.raises(ConfigError, match=r"train\.options\.output_dir: set by `srft run`"):
         load_config(path)
 
 

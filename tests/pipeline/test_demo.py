@@ -1,6 +1,6 @@
 """The embedded demo's path: toy trajectories -> rules critic -> students -> report that opens.
 
-The shipped demo trains SmolLM2-135M for a few steps (minutes; measured in docs/run.md). Here the
+The shipped demo trains SmolLM2-135M for a few steps (measured by benchmarks/demo_time.py). Here the
 same demo folder is prepared and then edited the way a user would (a tiny student, fewer
 episodes, one step), which runs every stage of the demo's graph in seconds and checks the
 report in a real headless browser.
@@ -9,6 +9,7 @@ report in a real headless browser.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,17 +25,34 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -> RunResult:
+    """The shipped demo (its policies, critic, true-label row, no rollouts) with a tiny student."""
     folder = tmp_path_factory.mktemp("demo")
     config_path = prepare_demo(folder)
     config = yaml.safe_load(config_path.read_text())
     config["toy"]["episodes"] = 12
-    config["toy"]["rollout"] = {"episodes": 3, "step_limit": 2, "max_new_tokens": 12}
     config["handoff"] = {"enabled": True, "subset": "lite", "workers": 2}
-    config["policies"] = ["sft", "srft"]
     config["train"] = {
         "model": str(tiny_student),
-        "options": {"max_steps": 1, "full": True, "batch_tokens": 4096, "progress": False},
+        "options": {
+            "max_steps": 1,
+            "full": True,
+            "per_device_train_batch_tokens": 4096,
+            "progress": False,
+        },
     }
+    config_path.write_text(yaml.safe_dump(config))
+    return run_demo(folder, log=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def demo_with_rollouts(demo: RunResult, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    """A copy of the demo folder with the closed loop switched on, as a user would on a bigger
+    config: only the rollouts (and what reads them) run."""
+    folder = tmp_path_factory.mktemp("demo-rollouts") / "demo"
+    shutil.copytree(demo.run_dir.parent, folder)
+    config_path = folder / "demo.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["toy"]["rollout"] = {"episodes": 3, "step_limit": 2, "max_new_tokens": 12}
     config_path.write_text(yaml.safe_dump(config))
     return run_demo(folder, log=lambda m: None)
 
@@ -44,8 +62,36 @@ def test_the_demo_runs_from_toy_generation_to_the_report(demo: RunResult) -> Non
     assert demo.report is not None and demo.report.exists()
 
 
-def test_every_model_of_the_demo_is_rolled_out_on_the_same_fresh_episodes(demo: RunResult) -> None:
-    assert {"rollout/base", "rollout/sft", "rollout/srft"} <= set(demo.ran)
+def test_the_shipped_demo_scores_its_critic_against_the_true_labels(demo: RunResult) -> None:
+    quality = json.loads((demo.run_dir / "critic-quality.json").read_text())
+    steps = sum(
+        len(json.loads(line)["steps"])
+        for line in (demo.run_dir / "corpus.jsonl").read_text().splitlines()
+    )
+    assert quality["steps"] == steps
+    assert set(quality["per_label"]) == {"good", "unnecessary", "mistake", "recover"}
+    assert not any(key.startswith("rollout/") for key in demo.ran)
+
+
+def test_the_true_label_row_masks_the_true_mistakes_the_critic_missed(demo: RunResult) -> None:
+    import pyarrow.parquet as pq
+
+    def masked(row: str) -> int:
+        rows = pq.read_table(demo.run_dir / "datasets" / row / "data.parquet").to_pylist()
+        return sum(not s["trained"] for r in rows for s in r["steps"])
+
+    truth = [json.loads(line) for line in (demo.run_dir / "split/train.truth.verdicts.jsonl")
+             .read_text().splitlines()]  # fmt: skip
+    assert truth and all(v["critic"]["name"] == "file" for v in truth)
+    assert masked("srft-truth") != masked("srft")
+
+
+def test_every_model_rolled_out_plays_the_same_fresh_episodes(
+    demo_with_rollouts: RunResult,
+) -> None:
+    demo = demo_with_rollouts
+    assert set(demo.ran) >= {"rollout/base", "rollout/sft", "rollout/srft", "report"}
+    assert not any(key.startswith(("train/", "build/", "critic", "eval/")) for key in demo.ran)
     results = {
         name: json.loads((demo.run_dir / "rollout" / f"{name}.json").read_text())
         for name in ("base", "sft", "srft")
@@ -72,6 +118,14 @@ def test_the_demo_trajectories_have_earned_outcomes_of_both_kinds(demo: RunResul
     assert outcomes == {"resolved", "unresolved"}
 
 
+# The ids (or first header) of the tables whose every percentage cell reads 0.0%.
+ALL_ZERO_TABLES = """() => Array.from(document.querySelectorAll("table")).filter(t => {
+  const cells = Array.from(t.querySelectorAll("td")).map(c => c.innerText.trim())
+    .filter(x => /^-?[0-9.]+%/.test(x));
+  return cells.length > 0 && cells.every(x => /^0\\.0%/.test(x));
+}).map(t => t.id || t.querySelector("th").innerText)"""
+
+
 def test_the_demo_report_opens_in_a_browser_without_errors(demo: RunResult) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
@@ -91,8 +145,14 @@ def test_the_demo_report_opens_in_a_browser_without_errors(demo: RunResult) -> N
         page.wait_for_load_state("load")
         page.screenshot(path=str(shots / "demo-report.png"), full_page=False)
         text = page.inner_text("body")
+        critic_table = page.inner_text("#critic-quality-table")
+        all_zero_tables = page.evaluate(ALL_ZERO_TABLES)
         browser.close()
     assert errors == []
-    assert "srft" in text and "sft" in text
-    assert "Closed loop: the students as agents" in text
+    assert "srft" in text and "srft-truth" in text
+    assert "The critic against the truth" in text
+    assert "mistake" in critic_table
+    # No closed-loop table at the demo's scale, and no table whose every percentage is 0%.
+    assert "Closed loop: the students as agents" not in text
+    assert all_zero_tables == []
     assert "Agent evaluation (hand-off)" in text

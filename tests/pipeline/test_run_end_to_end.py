@@ -35,8 +35,8 @@ def write_config(folder: Path, data_dir: Path, student: Path, policies: list[str
             "options": {
                 "max_steps": 2,
                 "full": True,
-                "lr": 1e-3,
-                "batch_tokens": 8192,
+                "learning_rate": 1e-3,
+                "per_device_train_batch_tokens": 8192,
                 "progress": False,
             },
         },

@@ -44,4 +44,4 @@ def test_accelerate_configs_are_read_by_accelerate(path: Path):
 def test_train_configs_validate_against_the_schema(path: Path):
     assert isinstance(yaml.safe_load(path.read_text()), dict)
     cfg = load_config(path, {"data": "d", "output_dir": "o", "model": "m"})
-    assert cfg.batch_tokens == 32768
+    assert cfg.per_device_train_batch_tokens == 32768

@@ -34,12 +34,20 @@ def _losses(run: Path) -> list[float]:
 def test_two_process_data_parallel_equals_one_process_with_the_same_step(tmp_path, model_dir):
     save_dataset(make_rows([24] * 8, seed=1), tmp_path / "data")
     common = ["--data", str(tmp_path / "data"), "--model", str(model_dir), "--full"]
-    common += ["--batch-tokens", "24", "--max-steps", "2", "--lr", "0.01", "--no-progress"]
+    common += [
+        "--per-device-train-batch-tokens",
+        "24",
+        "--max-steps",
+        "2",
+        "--learning-rate",
+        "0.01",
+        "--no-progress",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
     launch += ["--master-port", str(_free_port()), "-m", "srft.cli", "train"]
     done = subprocess.run(
-        [*launch, *common, "--grad-accum", "1", "-o", str(tmp_path / "ddp")],
+        [*launch, *common, "--gradient-accumulation-steps", "1", "-o", str(tmp_path / "ddp")],
         env=env,
         capture_output=True,
         text=True,
@@ -56,10 +64,10 @@ def test_two_process_data_parallel_equals_one_process_with_the_same_step(tmp_pat
             model=str(model_dir),
             output_dir=tmp_path / "single",
             full=True,
-            batch_tokens=24,
-            grad_accum=2,
+            per_device_train_batch_tokens=24,
+            gradient_accumulation_steps=2,
             max_steps=2,
-            lr=0.01,
+            learning_rate=0.01,
             progress=False,
         )
     )

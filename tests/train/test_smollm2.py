@@ -44,9 +44,9 @@ def test_smollm2_lora_trains_two_steps_on_a_dataset_built_from_shared_trajectori
             "-o", str(tmp_path / "run"),
             "--lora-r", "4",
             "--max-steps", "2",
-            "--batch-tokens", "1100",
-            "--lr", "1e-3",
-            "--no-activation-checkpointing",  # no recompute: this CPU is the bottleneck
+            "--per-device-train-batch-tokens", "1100",
+            "--learning-rate", "1e-3",
+            "--no-gradient-checkpointing",  # no recompute: this CPU is the bottleneck
             "--no-progress",
         ],
     )  # fmt: skip

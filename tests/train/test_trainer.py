@@ -40,7 +40,7 @@ def _config(tmp_path: Path, model_dir: Path, name: str, **kwargs) -> TrainConfig
         model=str(model_dir),
         output_dir=tmp_path / name,
         full=True,
-        lr=1e-2,
+        learning_rate=1e-2,
         lr_scheduler="linear",
         progress=False,
         seed=7,
@@ -58,8 +58,26 @@ def equal_rows(tmp_path: Path) -> Path:
 def test_grad_accum_of_four_micro_batches_equals_one_batch_four_times_larger(
     tmp_path, model_dir, equal_rows
 ):
-    accum = train(_config(tmp_path, model_dir, "accum", batch_tokens=24, grad_accum=4, max_steps=2))
-    whole = train(_config(tmp_path, model_dir, "whole", batch_tokens=96, grad_accum=1, max_steps=2))
+    accum = train(
+        _config(
+            tmp_path,
+            model_dir,
+            "accum",
+            per_device_train_batch_tokens=24,
+            gradient_accumulation_steps=4,
+            max_steps=2,
+        )
+    )
+    whole = train(
+        _config(
+            tmp_path,
+            model_dir,
+            "whole",
+            per_device_train_batch_tokens=96,
+            gradient_accumulation_steps=1,
+            max_steps=2,
+        )
+    )
     assert _losses(accum) == pytest.approx(_losses(whole), abs=1e-5)
     assert_same_weights(_weights(accum), _weights(whole))
 
@@ -69,7 +87,16 @@ def test_rows_of_unequal_trained_counts_weigh_by_token_not_by_row(tmp_path, mode
     rows = make_rows([40, 40], seed=2)
     rows[0]["labels"] = [-100] * 38 + rows[0]["input_ids"][38:]
     save_dataset(rows, tmp_path / "data")
-    run = train(_config(tmp_path, model_dir, "run", batch_tokens=40, grad_accum=2, max_steps=1))
+    run = train(
+        _config(
+            tmp_path,
+            model_dir,
+            "run",
+            per_device_train_batch_tokens=40,
+            gradient_accumulation_steps=2,
+            max_steps=1,
+        )
+    )
     from transformers import AutoModelForCausalLM
 
     from srft.train.collate import pack
@@ -90,7 +117,13 @@ def test_rows_of_unequal_trained_counts_weigh_by_token_not_by_row(tmp_path, mode
 def test_resumed_at_step_three_continues_exactly_like_an_uninterrupted_run(tmp_path, model_dir):
     save_dataset(make_rows([11, 30, 17, 25, 40, 9, 33, 21, 14, 28], seed=4), tmp_path / "data")
     cfg = _config(
-        tmp_path, model_dir, "run", batch_tokens=45, epochs=3, save_steps=3, lora_dropout=0.0
+        tmp_path,
+        model_dir,
+        "run",
+        per_device_train_batch_tokens=45,
+        num_train_epochs=3,
+        save_steps=3,
+        lora_dropout=0.0,
     )
     run = train(cfg)
     uninterrupted = _losses(run)
@@ -107,7 +140,7 @@ def test_resumed_at_step_three_continues_exactly_like_an_uninterrupted_run(tmp_p
 
 
 def test_an_existing_run_folder_is_not_overwritten_without_resume(tmp_path, model_dir, equal_rows):
-    cfg = _config(tmp_path, model_dir, "run", batch_tokens=96, max_steps=1)
+    cfg = _config(tmp_path, model_dir, "run", per_device_train_batch_tokens=96, max_steps=1)
     train(cfg)
     with pytest.raises(FileExistsError, match="--resume"):
         train(cfg)
@@ -116,7 +149,11 @@ def test_an_existing_run_folder_is_not_overwritten_without_resume(tmp_path, mode
 def test_the_run_folder_holds_train_json_metrics_checkpoints_and_model(
     tmp_path, model_dir, equal_rows
 ):
-    run = train(_config(tmp_path, model_dir, "run", batch_tokens=48, max_steps=2, save_steps=1))
+    run = train(
+        _config(
+            tmp_path, model_dir, "run", per_device_train_batch_tokens=48, max_steps=2, save_steps=1
+        )
+    )
     info = json.loads((run / "train.json").read_text())
     assert (info["format"], info["version"], info["status"]) == ("srft.train", 1, "completed")
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
@@ -137,7 +174,7 @@ def test_save_total_limit_keeps_only_the_newest_checkpoints(tmp_path, model_dir,
             tmp_path,
             model_dir,
             "run",
-            batch_tokens=24,
+            per_device_train_batch_tokens=24,
             max_steps=4,
             save_steps=1,
             save_total_limit=2,
@@ -158,7 +195,7 @@ def test_a_lora_run_saves_a_model_that_load_model_returns(tmp_path, model_dir, e
             full=False,
             lora_r=4,
             merge_lora=merge,
-            batch_tokens=96,
+            per_device_train_batch_tokens=96,
             max_steps=1,
         )
     )
@@ -171,7 +208,15 @@ def test_a_lora_run_saves_a_model_that_load_model_returns(tmp_path, model_dir, e
 
 def test_a_lora_run_changes_only_adapter_weights(tmp_path, model_dir, equal_rows):
     run = train(
-        _config(tmp_path, model_dir, "run", full=False, lora_r=4, batch_tokens=96, max_steps=2)
+        _config(
+            tmp_path,
+            model_dir,
+            "run",
+            full=False,
+            lora_r=4,
+            per_device_train_batch_tokens=96,
+            max_steps=2,
+        )
     )
     saved = safetensors.load_file(str(run / "model" / "adapter_model.safetensors"))
     assert saved and all("lora_" in name for name in saved)
@@ -199,7 +244,14 @@ def test_rows_over_max_length_fail_with_row_and_length_unless_truncated(tmp_path
 def test_a_lora_checkpoint_holds_only_the_adapter_and_resumes_exactly(tmp_path, model_dir):
     save_dataset(make_rows([11, 30, 17, 25, 40, 9, 33], seed=4), tmp_path / "data")
     cfg = _config(
-        tmp_path, model_dir, "run", full=False, lora_r=4, batch_tokens=60, epochs=2, save_steps=2
+        tmp_path,
+        model_dir,
+        "run",
+        full=False,
+        lora_r=4,
+        per_device_train_batch_tokens=60,
+        num_train_epochs=2,
+        save_steps=2,
     )
     run = train(cfg)
     uninterrupted = _losses(run)

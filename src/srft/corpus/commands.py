@@ -202,11 +202,11 @@ def stats_command(
 
     count_tokens = None
     if tokenizer:
-        from srft.hub import HubError, load_tokenizer
+        from srft.models import ModelNotFound, load_tokenizer
 
         try:
             tok = load_tokenizer(tokenizer)
-        except HubError as e:
+        except ModelNotFound as e:
             _error(str(e))
 
         def count_tokens(text: str) -> int:

@@ -48,6 +48,7 @@ from srft.dataset.render import (
     load_template_file,
 )
 from srft.dataset.stats import BuildStats
+from srft.models import ModelNotFound, resolve_model
 from srft.outputs import OutputError, atomic_folder, check_output
 from srft.paths import require_regular_file
 from srft.shard import Shard
@@ -400,14 +401,13 @@ def make_encoder(
 
 
 def load_tokenizer(tokenizer: str | Path) -> Any:
-    """A tokenizer by local path or hub id (offline use needs a local folder); a path that
-    does not exist or cannot be loaded is a `BuildError` in one line."""
-    from srft.hub import HubError
-    from srft.hub import load_tokenizer as load
+    """A tokenizer by alias (`smollm2`), local path or hub id; one that cannot be had fails at
+    once as a `BuildError` in one line (see `srft.models`), not after the hub's retries."""
+    from srft.models import load_tokenizer as load
 
     try:
         return load(tokenizer)
-    except HubError as e:
+    except ModelNotFound as e:
         raise BuildError(str(e)) from e
 
 
@@ -448,6 +448,10 @@ def build_dataset(
     if reasoning not in ("template", "every-turn"):
         raise BuildError(f"--reasoning must be template or every-turn, not {reasoning!r}")
     corpus, output = Path(corpus), Path(output)
+    try:  # first: a tokenizer that cannot be had fails before anything is read or imported
+        tokenizer = resolve_model(tokenizer, "tokenizer")
+    except ModelNotFound as e:
+        raise BuildError(str(e)) from e
     shard = shard or Shard()
     require_regular_file(corpus, BuildError)
     try:
@@ -503,8 +507,8 @@ def build_dataset(
             except (BuildError, PolicyError) as e:
                 reject(where, trajectory.id, str(e))
                 continue
-            stats.add_decision(trajectory.outcome.status, decision)
             if not decision.keep:
+                stats.add_decision(trajectory.outcome.status, decision)
                 counts["dropped"] += 1
                 continue
             yield trajectory, decision, where
@@ -538,8 +542,11 @@ def build_dataset(
                 done, future = window.popleft()
                 yield done, future.result()
 
+    # A kept trajectory is counted as kept only once its row is written: one that turns out too
+    # long (or fails to encode) is counted as what happened to it instead, so the per-outcome
+    # counts add up to the rows of the dataset.
     try:
-        for (trajectory, _decision, where), res in results():
+        for (trajectory, decision, where), res in results():
             if isinstance(res, str):
                 reject(where, trajectory.id, res)
                 continue
@@ -550,8 +557,9 @@ def build_dataset(
             if res.truncated_steps:
                 counts["truncated"] += 1
                 counts["truncated_steps"] += res.truncated_steps
-            stats.add_row(res.row)
             rows.add(res.row)
+            stats.add_decision(trajectory.outcome.status, decision)
+            stats.add_row(res.row)
             stats.add_reasoning(*res.reasoning)
             for turn_row in res.turn_rows:
                 rows.add(turn_row)

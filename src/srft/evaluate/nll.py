@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srft.hub import HubError, check_local
+from srft.models import ModelNotFound, resolve_model
 from srft.outputs import OutputError, check_output, write_text_atomic
 
 EVAL_FORMAT = "srft.eval"
@@ -300,8 +300,8 @@ def evaluate_nll(
     if loader is None:  # a custom loader may take names that are not folders
         for name, path in models.items():
             try:
-                check_local(path, "model")
-            except HubError as e:
+                resolve_model(path, "model")
+            except ModelNotFound as e:
                 raise EvaluateError(f"--model {name}={path}: {e}") from e
     if output is not None:
         try:

@@ -38,8 +38,51 @@ def _print_result(result, *, config: Path | None) -> None:
         typer.echo("\n" + NEXT_STEPS.format(config=config))
 
 
+def split_command(
+    corpus: Path = typer.Argument(..., help="The corpus JSONL (`srft ingest`)."),
+    output: Path = typer.Option(
+        ..., "-o", "--output-dir", help="Folder for train.jsonl and heldout.jsonl (and verdicts)."
+    ),
+    verdicts: Path | None = typer.Option(
+        None, "--verdicts", help="The critic's verdicts, split the same way (`*.verdicts.jsonl`)."
+    ),
+    heldout_fraction: float = typer.Option(
+        0.1, "--heldout-fraction", min=0.0, max=1.0, help="Share of task instances held out."
+    ),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed of the split (the same seed, the same split)."
+    ),
+) -> None:
+    """Split a corpus into training and held-out files by task instance (as `srft run` does).
+
+    All runs of one task fall on the same side, so the held-out NLL is never measured on a task
+    the student trained on. Writes OUT/train.jsonl, OUT/heldout.jsonl and, with --verdicts,
+    OUT/train.verdicts.jsonl and OUT/heldout.verdicts.jsonl.
+    """
+    from srft.pipeline.split import split_corpus, split_verdicts
+
+    sides = {side: output / f"{side}.jsonl" for side in ("train", "heldout")}
+    try:
+        counts = split_corpus(
+            corpus, sides["train"], sides["heldout"], fraction=heldout_fraction, seed=seed
+        )
+        if verdicts is not None:
+            split_verdicts(
+                verdicts, sides, {side: output / f"{side}.verdicts.jsonl" for side in sides}
+            )
+    except (OSError, ValueError) as e:  # unreadable files, bad records, stray verdicts
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from e
+    typer.echo(
+        f"{counts['train']} trajectories to {sides['train']}, {counts['heldout']} to "
+        f"{sides['heldout']} ({counts['heldout_instances']} of {counts['instances']} task "
+        "instances held out)"
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add `srft run` and `srft demo` to `app`."""
+    """Add `srft run`, `srft demo` and `srft split` to `app`."""
+    app.command("split")(split_command)
 
     @app.command(
         "run",
@@ -65,21 +108,33 @@ def register(app: typer.Typer) -> None:
             help="Rerun this stage even if it is up to date (a key such as `train/srft`, or a "
             "kind such as `train`); repeatable.",
         ),
+        dry_run: bool = typer.Option(
+            False,
+            "--dry-run",
+            help="Check the config and print the stage plan (what would run or rerun, and why) "
+            "and the critic's estimated requests and tokens; run nothing.",
+        ),
     ) -> None:
         """`srft run CONFIG.yaml` / `srft run --demo`."""
         from srft.pipeline.config import ConfigError
         from srft.pipeline.graph import PipelineError
         from srft.pipeline.manifest import ManifestError
-        from srft.pipeline.run import prepare_demo, run_config
+        from srft.pipeline.plan import dry_run as dry_run_lines
+        from srft.pipeline.run import checked_config, prepare_demo, run_config
 
         if demo == (config is not None):
             raise typer.BadParameter("give a CONFIG file or --demo (one of them)")
         path = prepare_demo(demo_dir) if demo else config
         assert path is not None
         try:
+            if dry_run:
+                for line in dry_run_lines(checked_config(path), force=force):
+                    typer.echo(line)
+                return
             result = run_config(path, force=force, log=typer.echo)
         except (ConfigError, PipelineError, ManifestError) as e:
-            typer.echo(f"error: {e}", err=True)
+            for line in str(e).splitlines():
+                typer.echo(f"error: {line}", err=True)
             raise typer.Exit(1) from e
         _print_result(result, config=path if demo else None)
 
@@ -97,4 +152,4 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """`srft demo`: the same as `srft run --demo`."""
-        run_command(config=None, demo=True, demo_dir=folder, force=[])
+        run_command(config=None, demo=True, demo_dir=folder, force=[], dry_run=False)

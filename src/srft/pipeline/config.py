@@ -20,7 +20,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SMOLLM2_ALIAS = "smollm2"
+from srft.messages import describe_validation
+from srft.models import SMOLLM2_ALIAS, Need
+
 # `critic: {name: file, options: {labels_from: toy}}` imports the toy testbed's true labels.
 TOY_LABELS = "toy"
 RUN_FORMAT = "srft.run"
@@ -148,6 +150,14 @@ class PolicySpec(_Section):
         default_factory=dict,
         description="Policy options, e.g. `{mask_unnecessary: true}` for srft. See docs/dataset.md.",
     )
+    labels: Literal["critic", "truth"] = Field(
+        "critic",
+        description=(
+            "Whose step labels the policy reads: the critic's, or (toy runs only) the toy "
+            "testbed's true labels, so a row built from the truth shows what a perfect critic "
+            "would give beside the row built from the real one."
+        ),
+    )
 
     @property
     def key(self) -> str:
@@ -195,9 +205,10 @@ class TrainSettings(_Section):
     options: dict[str, Any] = Field(
         default_factory=dict,
         description=(
-            "Trainer settings: any field of the `srft train` config (`max_steps`, `lr`, "
-            "`batch_tokens`, `grad_accum`, `lora_r`, `full`, `merge_lora`, `save_steps`, `seed`, "
-            "...; see docs/training.md) except the ones the pipeline sets: "
+            "Trainer settings: any field of the `srft train` config, spelt as its flags "
+            "(`max_steps`, `learning_rate`, `num_train_epochs`, `per_device_train_batch_tokens`, "
+            "`gradient_accumulation_steps`, `lora_r`, `full`, `merge_lora`, `save_steps`, `seed`, "
+            "`bf16`, ...; see docs/training.md) except the ones the pipeline sets: "
             + ", ".join(f"`{k}`" for k in sorted(TRAIN_FIELDS_SET_BY_RUN))
             + "."
         ),
@@ -217,15 +228,15 @@ class TrainSettings(_Section):
         # Checked against the trainer's own schema now, so a typo fails before any stage runs.
         reserved = sorted(TRAIN_FIELDS_SET_BY_RUN & set(self.options))
         if reserved:
-            raise ValueError(f"options.{reserved[0]} is set by `srft run` per policy; remove it")
+            raise ValueError(f".options.{reserved[0]}: set by `srft run` per policy; remove it")
         from srft.train.config import TrainConfig
 
         try:
             TrainConfig(data=Path("."), output_dir=Path("."), model=self.model, **self.options)
         except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"])
-            raise ValueError(f"options.{loc}: {err['msg']}") from None
+            # The leading dot tells `describe_error` the message names a key below `train`.
+            problems = describe_validation(e, TrainConfig, prefix="options.")
+            raise ValueError("\n".join(f".{p}" for p in problems)) from None
         return self
 
 
@@ -351,6 +362,12 @@ class RunConfig(_Section):
             raise ValueError("give either `inputs` or `toy`, not both")
         if self.critic.options.get("labels_from") == TOY_LABELS and self.toy is None:
             raise ValueError("critic.options.labels_from: `toy` needs a `toy` section")
+        truth = [p.key for p in self.policies if p.labels == "truth"]
+        if truth and self.toy is None:
+            raise ValueError(
+                f"policies: row {truth[0]!r} reads `labels: truth`, which only a toy run has "
+                "(set a `toy` section or use the critic's labels)"
+            )
         return self
 
     # -- paths ----------------------------------------------------------------------------------
@@ -394,13 +411,12 @@ def _looks_like_hub_id(p: str, base: Path) -> bool:
     )
 
 
-def resolve_model(name: str) -> str:
-    """A model reference as transformers takes it: `smollm2` becomes the bundled model's folder."""
-    if name == SMOLLM2_ALIAS:
-        from srft.smollm2 import smollm2_dir
+def resolve_model(name: str, need: Need = "model") -> str:
+    """A model reference as transformers takes it (see `srft.models.resolve_model`): `smollm2`
+    becomes the bundled model's folder, a cached hub id its snapshot folder."""
+    from srft.models import resolve_model as resolve
 
-        return str(smollm2_dir())
-    return name
+    return resolve(name, need)
 
 
 def parse_config(data: Any, *, where: str = "<config>", base: Path | None = None) -> RunConfig:
@@ -412,11 +428,8 @@ def parse_config(data: Any, *, where: str = "<config>", base: Path | None = None
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in e.errors()
-        )
-        raise ConfigError(f"{where}: {problems}") from e
+        problems = [line for p in describe_validation(e, RunConfig) for line in p.split("\n")]
+        raise ConfigError("\n".join(f"{where}: {p}" for p in problems)) from None
     return config.resolved(base) if base is not None else config
 
 

@@ -157,6 +157,59 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+@dataclass
+class PlannedStage:
+    """What `run_stages` would do with one stage, and why (`srft run --dry-run`)."""
+
+    key: str
+    kind: str
+    decision: Literal["run", "skip", "resume"]
+    reason: str
+
+
+def plan_stages(
+    stages: list[Stage], run_dir: Path, *, force: Iterable[str] = ()
+) -> list[PlannedStage]:
+    """The decision `run_stages` would take for every stage, without running or writing anything.
+
+    A stage downstream of one that will run is planned to run too: its input hash depends on
+    what the upstream stage writes, which is not known before it runs (if that output comes out
+    byte-identical, the real run skips it after all).
+    """
+    check_graph(stages)
+    forced = set(force)
+    manifest = Manifest.load(run_dir)
+    planned: list[PlannedStage] = []
+    will_run: set[str] = set()
+    for stage in stages:
+        record = manifest.stages.get(stage.key)
+        digest = input_hash(stage, manifest)
+        decision = decide(stage, manifest, run_dir, digest)
+        upstream = [up for up in stage.after if up in will_run]
+        if record is None:
+            reason = "has not run in this run folder"
+        elif upstream:
+            decision = "run" if decision == "skip" else decision
+            reason = f"reads {upstream[0]}, which runs first"
+        elif record.input_hash != digest:
+            reason = "its settings, srft version or input files changed since it ran"
+        elif record.status != "done":
+            reason = f"the last attempt did not finish ({record.status})" + (
+                "; resumes from its last checkpoint" if decision == "resume" else ""
+            )
+        elif decision == "run":
+            missing = [o for o in stage.outputs if not (run_dir / o).exists()]
+            reason = f"its output {missing[0] if missing else '?'} is missing"
+        else:
+            reason = "up to date"
+        if decision == "skip" and (stage.key in forced or stage.kind in forced):
+            decision, reason = "run", "forced (--force)"
+        if decision != "skip":
+            will_run.add(stage.key)
+        planned.append(PlannedStage(stage.key, stage.kind, decision, reason))
+    return planned
+
+
 def run_stages(
     stages: list[Stage],
     run_dir: Path,

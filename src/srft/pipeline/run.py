@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from srft.memory import return_freed_memory
 from srft.pipeline.config import RunConfig, load_config
 from srft.pipeline.graph import StageOutcome, run_stages
 from srft.pipeline.stages import build_graph
@@ -49,9 +50,13 @@ def run_config(
     force: Iterable[str] = (),
     log: Callable[[str], None] = print,
 ) -> RunResult:
-    """Run every stage of `config` (a loaded config or a YAML path) that is not up to date."""
-    if not isinstance(config, RunConfig):
-        config = load_config(config)
+    """Run every stage of `config` (a loaded config or a YAML path) that is not up to date.
+
+    The whole config is checked first (`check.check_config`): a misspelt name or a missing file
+    fails here, before the first stage, not after an hour of training.
+    """
+    config = checked_config(config)
+    return_freed_memory()  # the stages train and evaluate in this process (srft.memory)
     run_dir = Path(config.run_dir)
     outcomes = run_stages(
         build_graph(config),
@@ -61,6 +66,17 @@ def run_config(
         log=log,
     )
     return RunResult(run_dir=run_dir, outcomes=outcomes)
+
+
+def checked_config(config: RunConfig | str | Path) -> RunConfig:
+    """`config` loaded (from a YAML path) and checked; `ConfigError` names every problem."""
+    from srft.pipeline.check import check_config
+
+    where = "<config>" if isinstance(config, RunConfig) else str(config)
+    if not isinstance(config, RunConfig):
+        config = load_config(config)
+    check_config(config, where)
+    return config
 
 
 def demo_config_text() -> str:

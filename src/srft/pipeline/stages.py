@@ -17,6 +17,8 @@ Run-folder layout (paths relative to the run folder):
     toy/                       generated trajectories, outcomes and true labels (toy runs only)
     corpus.jsonl               ingest
     verdicts.jsonl             critic
+    truth.verdicts.jsonl       toy runs: the toy's true labels as verdicts (for `labels: truth`)
+    critic-quality.json        toy runs: the critic's agreement with the true labels
     split/train.jsonl          training corpus (held-out instances removed) and its verdicts
     split/heldout.jsonl        held-out corpus and its verdicts (`*.verdicts.jsonl`)
     datasets/<row>/            build, one per policy row; datasets/heldout/ for evaluation
@@ -41,6 +43,8 @@ from srft.pipeline.config import TOY_LABELS, RunConfig, resolve_model
 from srft.pipeline.graph import Stage, StageContext
 
 HELDOUT = "heldout"
+TRUTH_VERDICTS = "truth.verdicts.jsonl"
+CRITIC_QUALITY = "critic-quality.json"
 BASE = "base"
 # The held-out set is built with `sft` so every held-out step of every trajectory is scored, the
 # same tokens for every student; the critic's labels ride along in the `steps` column.
@@ -217,6 +221,48 @@ def critic_action(config: RunConfig):
     return action
 
 
+def truth_action(config: RunConfig):
+    """The toy testbed's true labels as a verdicts file (the `file` critic), for the policy rows
+    that read `labels: truth`."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        from srft.critic.run import run_critic
+
+        summary = run_critic(
+            ctx.path("corpus.jsonl"),
+            ctx.path(TRUTH_VERDICTS),
+            "file",
+            labels_from=toy_files(ctx.path("toy"))["labels"],
+        )
+        return as_summary(summary)
+
+    return action
+
+
+def critic_quality_action(config: RunConfig):
+    """How far the critic's labels agree with the toy's true ones (`srft critic-eval`)."""
+
+    def action(ctx: StageContext) -> dict[str, Any]:
+        import json
+
+        from srft.critic.quality import evaluate_critic
+
+        report = evaluate_critic(ctx.path("verdicts.jsonl"), toy_files(ctx.path("toy"))["labels"])
+        ctx.path(CRITIC_QUALITY).write_text(json.dumps(report, indent=2), encoding="utf-8")
+        return {
+            "steps": report["steps"],
+            "accuracy": report["accuracy"],
+            "mistake_f1": report["mistake_vs_rest"]["f1"],
+        }
+
+    return action
+
+
+def uses_truth(config: RunConfig) -> bool:
+    """Whether some policy row reads the toy's true labels."""
+    return config.toy is not None and any(p.labels == "truth" for p in config.policies)
+
+
 def split_action(config: RunConfig):
     """Training and held-out corpora (split by instance id), and their verdicts."""
 
@@ -236,6 +282,12 @@ def split_action(config: RunConfig):
             sides,
             {side: ctx.path(f"split/{side}.verdicts.jsonl") for side in sides},
         )
+        if uses_truth(config):
+            split_verdicts(
+                ctx.path(TRUTH_VERDICTS),
+                sides,
+                {side: ctx.path(f"split/{side}.truth.verdicts.jsonl") for side in sides},
+            )
         return counts
 
     return action
@@ -253,7 +305,7 @@ def build_action(
             ctx.path(corpus),
             ctx.path(verdicts),
             policy=policy,
-            tokenizer=resolve_model(config.tokenizer),
+            tokenizer=resolve_model(config.tokenizer, "tokenizer"),
             output=ctx.path(out),
             max_length=config.build.max_length,
             overlong=config.build.overlong,
@@ -284,7 +336,7 @@ def train_action(config: RunConfig, row: str):
             data=ctx.path(f"datasets/{row}"),
             output_dir=run,
             model=resolve_model(config.train.model),
-            tokenizer=resolve_model(config.tokenizer),
+            tokenizer=resolve_model(config.tokenizer, "tokenizer"),
             # The trainer starts over by itself when an interrupted run left no checkpoint.
             resume=ctx.resume,
             **config.train.options,
@@ -440,6 +492,7 @@ def report_action(config: RunConfig, rows: list[str]):
             handoffs={row: ctx.path(f"handoff/{row}") for row in rows}
             if config.handoff.enabled
             else None,
+            critic_quality=ctx.path(CRITIC_QUALITY) if config.toy is not None else None,
             settings=config.model_dump(mode="json", exclude_none=True),
             title=config.report.title or config.name or f"srft run {ctx.run_dir.name}",
         )
@@ -501,7 +554,30 @@ def build_graph(config: RunConfig) -> list[Stage]:
             after=critic_after,
         )
     )
+    truth = uses_truth(config)
+    if config.toy is not None:
+        stages.append(
+            Stage(
+                "critic-quality",
+                "critic-quality",
+                critic_quality_action(config),
+                outputs=[CRITIC_QUALITY],
+                after=["critic", "generate"],
+            )
+        )
+    if truth:
+        stages.append(
+            Stage(
+                "truth",
+                "truth",
+                truth_action(config),
+                outputs=[TRUTH_VERDICTS],
+                clean=[TRUTH_VERDICTS, "truth.verdicts.summary.json", "truth.verdicts.sqlite"],
+                after=["ingest", "generate"],
+            )
+        )
     if config.evaluate.enabled:
+        truth_sides = ["split/train.truth.verdicts.jsonl", "split/heldout.truth.verdicts.jsonl"]
         stages.append(
             Stage(
                 "split",
@@ -512,20 +588,23 @@ def build_graph(config: RunConfig) -> list[Stage]:
                     "split/train.verdicts.jsonl",
                     "split/heldout.jsonl",
                     "split/heldout.verdicts.jsonl",
+                    *(truth_sides if truth else []),
                 ],
                 clean=["split"],
                 settings={
                     "fraction": config.evaluate.heldout_fraction,
                     "seed": config.evaluate.seed,
                 },
-                after=["ingest", "critic"],
+                after=["ingest", "critic", *(["truth"] if truth else [])],
             )
         )
-        train_corpus, train_verdicts = "split/train.jsonl", "split/train.verdicts.jsonl"
+        train_corpus = "split/train.jsonl"
+        verdicts_of = {"critic": "split/train.verdicts.jsonl", "truth": truth_sides[0]}
         build_after = ["split"]
     else:
-        train_corpus, train_verdicts = "corpus.jsonl", "verdicts.jsonl"
-        build_after = ["ingest", "critic"]
+        train_corpus = "corpus.jsonl"
+        verdicts_of = {"critic": "verdicts.jsonl", "truth": TRUTH_VERDICTS}
+        build_after = ["ingest", "critic", *(["truth"] if truth else [])]
 
     build_settings = {
         **config.build.model_dump(mode="json", exclude={"tokenizer"}),
@@ -544,13 +623,18 @@ def build_graph(config: RunConfig) -> list[Stage]:
                 build_action(
                     config,
                     train_corpus,
-                    train_verdicts,
+                    verdicts_of[policy.labels],
                     policy.name,
                     policy.options,
                     f"datasets/{row}",
                 ),
                 outputs=[f"datasets/{row}"],
-                settings={**build_settings, "policy": policy.name, "options": policy.options},
+                settings={
+                    **build_settings,
+                    "policy": policy.name,
+                    "options": policy.options,
+                    **({"labels": "truth"} if policy.labels == "truth" else {}),
+                },
                 inputs=tokenizer_inputs,
                 after=build_after,
             )
@@ -673,6 +757,7 @@ def build_graph(config: RunConfig) -> list[Stage]:
                 after=[
                     "ingest",
                     "critic",
+                    *(["critic-quality"] if config.toy is not None else []),
                     "compare",
                     *compare_after,
                     *(f"rollout/{n}" for n in rollout_names(config)),

@@ -407,6 +407,7 @@ def collect_report_data(
     handoffs: Mapping[str, str | Path] | None = None,
     max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
     rollouts: Iterable[str | Path | Mapping[str, Any]] | None = None,
+    critic_quality: str | Path | Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the report shows, as one JSON-able object (see the module docstring)."""
     trajectories = _trajectories(corpus)
@@ -459,6 +460,8 @@ def collect_report_data(
         "eval": _read_json(eval_json),
         "handoffs": {name: read_handoff(where) for name, where in (handoffs or {}).items()},
         "rollouts": read_rollouts(rollouts),
+        # `srft critic-eval` output: the critic against true labels, when a run has them (toy)
+        "critic_quality": _read_json(critic_quality),
         "trajectories": views[:max_trajectories],
     }
 
@@ -538,6 +541,7 @@ def write_report(
     max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
     rollouts: Iterable[str | Path | Mapping[str, Any]] | None = None,
     overwrite: bool = True,
+    critic_quality: str | Path | Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the self-contained report to `output_html` and return its path.
 
@@ -546,7 +550,8 @@ def write_report(
     maps a model name to its agent-evaluation hand-off (`handoff/` folder or `handoff.json`,
     see `srft.evaluate.handoff`), whose commands the report lists; `rollouts` are toy-environment
     rollouts of the models (`srft toy eval` files), shown as success rates with intervals and
-    paired differences. The charts count every
+    paired differences; `critic_quality` is `srft critic-eval`'s comparison of the critic with
+    true labels (a toy run has them), shown as per-label precision and recall. The charts count every
     trajectory; the browser embeds the first `max_trajectories` and says how many it left
     out. Every input but the corpus is optional: the report says what it lacks instead of
     failing. Verdicts or dataset rows for trajectories not in the corpus are refused
@@ -568,6 +573,7 @@ def write_report(
         handoffs=handoffs,
         max_trajectories=max_trajectories,
         rollouts=rollouts,
+        critic_quality=critic_quality,
     )
     return write_text_atomic(output_html, render_html(data))
 

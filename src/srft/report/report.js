@@ -427,6 +427,27 @@
     main.appendChild(section);
   }
 
+  // -- the critic against the truth (toy runs know every step's true label) --------------------
+
+  function renderCriticQuality(main) {
+    var Q = DATA.critic_quality;
+    if (!Q || !Q.per_label) return;
+    var t = el("table", { class: "data", id: "critic-quality-table" }, el("tr", null,
+      ["true label", "steps", "precision", "recall", "F1"].map(function (h) { return el("th", { text: h }); })));
+    Object.keys(Q.per_label).forEach(function (label) {
+      var m = Q.per_label[label];
+      if (!m.support && !m.precision) return;  // a label neither in the truth nor predicted
+      t.appendChild(el("tr", null, el("td", null, el("b", { text: label })), el("td", { text: fmtInt(m.support) }),
+        el("td", { text: fmtPct(m.precision) }), el("td", { text: fmtPct(m.recall) }), el("td", { text: fmtNum(m.f1, 2) })));
+    });
+    var mv = Q.mistake_vs_rest || {};
+    main.appendChild(el("section", { id: "critic-quality" }, el("h2", { text: "The critic against the truth" }),
+      el("p", { class: "lead", text: "These trajectories come with every step's true label, so the critic can be scored: it agrees on " +
+        fmtPct(Q.accuracy) + " of " + fmtInt(Q.steps) + " steps; on the label that decides the masking (mistake vs the rest) precision " +
+        fmtPct(mv.precision) + ", recall " + fmtPct(mv.recall) + ". The policy rows built from the true labels (labels: truth) show what a perfect critic would change." }),
+      card("", t)));
+  }
+
   // -- closed loop: toy-environment rollouts --------------------------------------------------
 
   function fmtRate(r) { return r ? fmtPct(r.rate) + " [" + fmtPct(r.lo) + ", " + fmtPct(r.hi) + "]" : "–"; }
@@ -682,6 +703,7 @@
   renderSummary(main);
   renderCharts(main);
   renderComparison(main);
+  renderCriticQuality(main);
   renderRollouts(main);
   renderHandoffs(main);
   renderBrowser(main);

@@ -11,11 +11,32 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from srft.messages import describe_validation
 
 AttnImpl = Literal["auto", "flex_attention", "flash_attention_2", "sdpa", "eager"]
 LossImpl = Literal["fused", "chunked", "stock"]
 Precision = Literal["auto", "bf16", "fp32"]
+
+
+def _alias(name: str, old: str) -> AliasChoices:
+    # The old srft spelling still reads, so configs written before the rename keep working; the
+    # docs, `--help` and the saved `train.json` use transformers' name only.
+    return AliasChoices(name, old)
+
+
+# Old srft names of renamed fields -> transformers' names (kept readable, shown nowhere).
+DEPRECATED_NAMES = {
+    "epochs": "num_train_epochs",
+    "lr": "learning_rate",
+    "lr_scheduler": "lr_scheduler_type",
+    "adam_eps": "adam_epsilon",
+    "batch_tokens": "per_device_train_batch_tokens",
+    "grad_accum": "gradient_accumulation_steps",
+    "activation_checkpointing": "gradient_checkpointing",
+    "log_steps": "logging_steps",
+}
 
 
 class TrainConfigError(ValueError):
@@ -25,7 +46,7 @@ class TrainConfigError(ValueError):
 class TrainConfig(BaseModel):
     """A training run: data, model, method, schedule, fast-path knobs and operations."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), populate_by_name=True)
 
     # --- what to train on, what to train, where to write -------------------------------------
     data: Path = Field(
@@ -54,28 +75,44 @@ class TrainConfig(BaseModel):
     merge_lora: bool = Field(False, description="Save the final model with the LoRA merged in.")
 
     # --- schedule ----------------------------------------------------------------------------
-    epochs: int = Field(
-        1, ge=1, description="Passes over the dataset (unless max_steps stops first)."
+    num_train_epochs: int = Field(
+        1,
+        ge=1,
+        description="Passes over the dataset (unless max_steps stops first).",
+        validation_alias=_alias("num_train_epochs", "epochs"),
     )
     max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps.")
-    lr: float = Field(1e-4, gt=0.0, description="Peak learning rate.")
-    lr_scheduler: str = Field(
+    learning_rate: float = Field(
+        1e-4,
+        gt=0.0,
+        description="Peak learning rate.",
+        validation_alias=_alias("learning_rate", "lr"),
+    )
+    lr_scheduler_type: str = Field(
         "cosine",
         description="transformers scheduler name (cosine, linear, constant_with_warmup, ...).",
+        validation_alias=_alias("lr_scheduler_type", "lr_scheduler"),
     )
     warmup_steps: int = Field(0, ge=0, description="Linear warm-up steps.")
     weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay.")
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
-    adam_eps: float = 1e-8
+    adam_epsilon: float = Field(1e-8, validation_alias=_alias("adam_epsilon", "adam_eps"))
     max_grad_norm: float | None = Field(
         1.0, description="Clip the global gradient norm (None: no clipping)."
     )
-    batch_tokens: int = Field(
-        32768, ge=1, description="Token budget of one micro-batch (one packed row, no padding)."
+    per_device_train_batch_tokens: int = Field(
+        32768,
+        ge=1,
+        description="Token budget of one micro-batch on each process (one packed row, no "
+        "padding): the token-packed counterpart of transformers' per_device_train_batch_size.",
+        validation_alias=_alias("per_device_train_batch_tokens", "batch_tokens"),
     )
-    grad_accum: int = Field(
-        1, ge=1, description="Micro-batches per optimizer step on each process."
+    gradient_accumulation_steps: int = Field(
+        1,
+        ge=1,
+        description="Micro-batches per optimizer step on each process.",
+        validation_alias=_alias("gradient_accumulation_steps", "grad_accum"),
     )
     max_length: int | None = Field(
         None, ge=2, description="Reject (or truncate, see truncate) sequences longer than this."
@@ -87,6 +124,10 @@ class TrainConfig(BaseModel):
 
     # --- fast path ---------------------------------------------------------------------------
     precision: Precision = Field("auto", description="auto: bf16 on GPU, fp32 on CPU.")
+    bf16: bool | None = Field(
+        None,
+        description="transformers' switch: true is `precision: bf16`, false `precision: fp32`.",
+    )
     attn_implementation: AttnImpl = Field(
         "auto", description="auto: flex_attention on GPU, sdpa on CPU."
     )
@@ -96,8 +137,10 @@ class TrainConfig(BaseModel):
         "chunks; stock: the model's full logits (reference).",
     )
     loss_chunk_tokens: int = Field(2048, ge=1, description="Positions per loss chunk.")
-    activation_checkpointing: bool = Field(
-        True, description="Recompute layer activations in backward."
+    gradient_checkpointing: bool = Field(
+        True,
+        description="Recompute layer activations in backward (activation checkpointing).",
+        validation_alias=_alias("gradient_checkpointing", "activation_checkpointing"),
     )
     checkpoint_every_n_layers: int = Field(
         1, ge=1, description="Checkpoint only every n-th layer (more memory, less recompute)."
@@ -113,7 +156,12 @@ class TrainConfig(BaseModel):
         None, ge=1, description="Keep only the newest N checkpoints."
     )
     resume: bool = Field(False, description="Continue from the newest checkpoint in output_dir.")
-    log_steps: int = Field(1, ge=1, description="Print a progress line every N steps.")
+    logging_steps: int = Field(
+        1,
+        ge=1,
+        description="Print a progress line every N steps.",
+        validation_alias=_alias("logging_steps", "log_steps"),
+    )
     report_to: list[Literal["tensorboard", "wandb"]] = Field(
         default_factory=list, description="Extra metric sinks besides metrics.jsonl."
     )
@@ -121,6 +169,11 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_model_source(self) -> TrainConfig:
+        if self.bf16 is not None:
+            wanted = "bf16" if self.bf16 else "fp32"
+            if self.precision not in ("auto", wanted):
+                raise ValueError(f"bf16: {self.bf16} contradicts precision: {self.precision}")
+            self.precision = wanted
         if (self.model is None) == (self.model_config_path is None):
             raise ValueError(
                 "give exactly one of `model` (path or id) and `model_config_path` (random init)"
@@ -157,13 +210,11 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
             loaded = {}
         if not isinstance(loaded, dict):
             raise TrainConfigError(f"{path}: a config file is a mapping of field: value")
-        values.update(loaded)
-    values.update({k: v for k, v in overrides.items() if v is not None})
+        values.update({DEPRECATED_NAMES.get(str(k), str(k)): v for k, v in loaded.items()})
+    values.update({DEPRECATED_NAMES.get(k, k): v for k, v in overrides.items() if v is not None})
     try:
         return TrainConfig(**values)
     except ValidationError as err:
         where = f"{path}: " if path is not None else ""
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in err.errors()
-        )
-        raise TrainConfigError(f"{where}invalid training config: {problems}") from err
+        problems = "; ".join(describe_validation(err, TrainConfig))
+        raise TrainConfigError(f"{where}{problems}") from err

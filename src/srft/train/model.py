@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from srft.models import resolve_model
 from srft.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,9 @@ def build_model(config: TrainConfig) -> nn.Module:
         kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": attn}
         if config.load_in_4bit:
             kwargs["quantization_config"] = _four_bit(dtype)
-        model = AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(resolve_model(config.model), **kwargs)
     model.config.use_cache = False
-    if config.activation_checkpointing:
+    if config.gradient_checkpointing:
         enable_checkpointing(model, config.checkpoint_every_n_layers, config.checkpoint_offload)
     if not config.full:
         model = _add_lora(model, config)
@@ -129,9 +130,9 @@ def _add_lora(model: nn.Module, config: TrainConfig) -> nn.Module:
 
     if config.load_in_4bit:
         model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=config.activation_checkpointing
+            model, use_gradient_checkpointing=config.gradient_checkpointing
         )
-    if config.activation_checkpointing:
+    if config.gradient_checkpointing:
         # With frozen embeddings, no input of the first checkpointed block requires grad, and
         # non-reentrant checkpointing would then skip the LoRA weights' gradients.
         model.enable_input_require_grads()
@@ -152,6 +153,8 @@ def load_tokenizer(config: TrainConfig) -> Any | None:
     source = config.tokenizer or config.model
     if source is None:
         return None
+    # A tokenizer the user named must load; the model's own is optional (a config-only folder).
+    source = resolve_model(source, "tokenizer" if config.tokenizer is not None else "model")
     try:
         return AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as err:
@@ -213,12 +216,13 @@ def load_model(
         base_path = json.loads(adapter_cfg.read_text()).get("base_model_name_or_path")
         if not base_path:
             raise ValueError(f"{adapter_cfg}: no base_model_name_or_path, cannot load the adapter")
+        base_path = resolve_model(base_path)
         base = AutoModelForCausalLM.from_pretrained(base_path, **kwargs)
         model = PeftModel.from_pretrained(base, str(folder))
         tokenizer_sources.append(base_path)
     else:
         model = AutoModelForCausalLM.from_pretrained(
-            str(folder) if folder.exists() else str(path), **kwargs
+            str(folder) if folder.exists() else resolve_model(str(path)), **kwargs
         )
     tokenizer = None
     for source in tokenizer_sources:
