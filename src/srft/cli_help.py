@@ -18,9 +18,12 @@ EXAMPLES: dict[str, str] = {
     "srft critic corpus.jsonl -o verdicts.jsonl --critic llm --base-url "
     "http://localhost:8000/v1 --model Qwen/Qwen2.5-72B-Instruct",
     "critic-eval": "srft critic-eval --pred verdicts.jsonl --gold gold.jsonl",
+    "critic-status": "srft critic-status critic-cache.sqlite --corpus corpus.jsonl",
+    "critic-vote": "srft critic-vote a.jsonl b.jsonl c.jsonl -o voted.jsonl",
     "critic-bench": "srft critic-bench corpus.jsonl -o bench/",
     "build": "srft build corpus.jsonl --verdicts verdicts.jsonl --policy srft "
     "--tokenizer smollm2 --max-length 4096 -o dataset/",
+    "template check": "srft template check --tokenizer smollm2 --end-of-turn '<|im_end|>'",
     "export": "srft export dataset/ --to llamafactory -o export/",
     "train": "srft train --data dataset/ --model smollm2 -o run/ --max-steps 100 "
     "--learning-rate 1e-4",

@@ -448,15 +448,12 @@ def build_dataset(
     if reasoning not in ("template", "every-turn"):
         raise BuildError(f"--reasoning must be template or every-turn, not {reasoning!r}")
     corpus, output = Path(corpus), Path(output)
-    try:  # first: a tokenizer that cannot be had fails before anything is read or imported
-        tokenizer = resolve_model(tokenizer, "tokenizer")
-    except ModelNotFound as e:
-        raise BuildError(str(e)) from e
     shard = shard or Shard()
     require_regular_file(corpus, BuildError)
-    try:
+    try:  # a tokenizer that cannot be had fails before anything is read or imported
         check_output(output, kind="folder", overwrite=overwrite)
-    except OutputError as e:
+        tokenizer = resolve_model(tokenizer, "tokenizer")
+    except (ModelNotFound, OutputError) as e:
         raise BuildError(str(e)) from e
     if overlong not in ("error", "skip", "truncate"):
         raise BuildError(f"--overlong must be error, skip or truncate, not {overlong!r}")

@@ -299,6 +299,8 @@ def evaluate_nll(
         raise EvaluateError("no models to evaluate")
     if loader is None:  # a custom loader may take names that are not folders
         for name, path in models.items():
+            if Path(path).exists():  # a run folder or model folder: `load_causal_lm` reads it
+                continue
             try:
                 resolve_model(path, "model")
             except ModelNotFound as e:
