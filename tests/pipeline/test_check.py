@@ -138,7 +138,7 @@ def test_dry_run_on_a_new_config_plans_every_stage_and_the_offline_critic_costs_
     result = run_cli("run", str(path), "--dry-run")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == f"Plan for {tmp_path / 'run'} (15 of 15 stages would run):"
+    assert lines[0] == f"Plan for {tmp_path / 'run'} (16 of 16 stages would run):"
     assert lines[1].split() == [
         "run",
         "generate",
@@ -150,11 +150,11 @@ def test_dry_run_on_a_new_config_plans_every_stage_and_the_offline_critic_costs_
         "run",
         "folder",
     ]
-    assert [line.split()[1] for line in lines[1:16]] == [
-        "generate", "ingest", "critic", "critic-quality", "split", "build/sft", "train/sft", "build/srft",
+    assert [line.split()[1] for line in lines[1:17]] == [
+        "generate", "ingest", "critic", "truth", "critic-quality", "split", "build/sft", "train/sft", "build/srft",
         "train/srft", "build/heldout", "eval/base", "eval/sft", "eval/srft", "compare", "report",
     ]  # fmt: skip
-    assert lines[16] == (
+    assert lines[17] == (
         "critic `rules`: offline, 0 requests, 0 tokens (6 trajectories, counted on the inputs, "
         "ingested into a temporary folder)"
     )

@@ -247,7 +247,7 @@ def critic_quality_action(config: RunConfig):
 
         from srft.critic.quality import evaluate_critic
 
-        report = evaluate_critic(ctx.path("verdicts.jsonl"), toy_files(ctx.path("toy"))["labels"])
+        report = evaluate_critic(ctx.path("verdicts.jsonl"), ctx.path(TRUTH_VERDICTS))
         ctx.path(CRITIC_QUALITY).write_text(json.dumps(report, indent=2), encoding="utf-8")
         return {
             "steps": report["steps"],
@@ -556,16 +556,8 @@ def build_graph(config: RunConfig) -> list[Stage]:
     )
     truth = uses_truth(config)
     if config.toy is not None:
-        stages.append(
-            Stage(
-                "critic-quality",
-                "critic-quality",
-                critic_quality_action(config),
-                outputs=[CRITIC_QUALITY],
-                after=["critic", "generate"],
-            )
-        )
-    if truth:
+        # The true labels as run-keyed verdicts (the toy's labels file is keyed by instance):
+        # what the critic is scored against, and the verdicts of `labels: truth` rows.
         stages.append(
             Stage(
                 "truth",
@@ -574,6 +566,15 @@ def build_graph(config: RunConfig) -> list[Stage]:
                 outputs=[TRUTH_VERDICTS],
                 clean=[TRUTH_VERDICTS, "truth.verdicts.summary.json", "truth.verdicts.sqlite"],
                 after=["ingest", "generate"],
+            )
+        )
+        stages.append(
+            Stage(
+                "critic-quality",
+                "critic-quality",
+                critic_quality_action(config),
+                outputs=[CRITIC_QUALITY],
+                after=["critic", "truth"],
             )
         )
     if config.evaluate.enabled:
