@@ -166,10 +166,8 @@ def _glob(pattern: str) -> list[Path]:
     """
     if "**" not in pattern:
         return [Path(p) for p in sorted(glob.glob(pattern))]
-    parts = Path(pattern).parts
-    fixed = next(i for i, part in enumerate(parts) if _GLOB_CHARS & set(part))
-    base = Path(*parts[:fixed]) if fixed else Path(".")
-    wanted = list(parts[fixed:])
+    base = _glob_base(pattern)
+    wanted = list(Path(pattern).parts[len(base.parts) :])
     found: list[Path] = []
 
     def walk(folder: Path, where: list[str], ancestors: frozenset[str]) -> None:
