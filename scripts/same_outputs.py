@@ -38,9 +38,12 @@ SHARED = ROOT.parent / "shared" / "data" / "trajectories"
 
 # JSON keys whose values are wall-clock times, speeds or timestamps, wherever they stand (JSON,
 # JSON Lines, or the JSON embedded in report.html); everything else must be equal to the byte.
+# `output_hash` (the run manifest's hash of a stage's outputs) hashes metrics.jsonl and so its
+# speeds; every file it hashes is compared here itself.
 VOLATILE = (
     "seconds", "elapsed_s", "tokens_per_s", "trained_tokens_per_s", "started_at",
     "finished_at", "started", "finished", "generated", "requests_per_s", "wall_s",
+    "output_hash",
 )  # fmt: skip
 _VOLATILE = re.compile(
     r'("(?:' + "|".join(map(re.escape, VOLATILE)) + r')":\s*)("[^"]*"|-?[0-9][0-9.eE+-]*|null)'
