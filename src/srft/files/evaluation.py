@@ -62,7 +62,7 @@ class SkippedRow(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    trajectory_id: str
+    trajectory_id: str = Field(description="The row's trajectory id.")
     reason: str = Field(description="`max_rows`, or its length against `max_tokens`.")
 
 
