@@ -173,7 +173,7 @@ def test_the_run_folder_files_read_back_through_their_models(tmp_path, model_dir
 
     run = train(_config(tmp_path, model_dir, "run", per_device_train_batch_tokens=48, max_steps=2))
     info = TRAIN_RUN.read(run / "train.json")
-    assert (info.status, info.steps, info.model_kind) == ("completed", 2, "lora")
+    assert (info.status, info.steps, info.model_kind) == ("completed", 2, "full")
     assert info.final == json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     for line, record in TRAIN_METRICS.read_lines(run / "metrics.jsonl"):
         assert TRAIN_METRICS.dumps(record) == line  # the model serialises the file's own bytes
