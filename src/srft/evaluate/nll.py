@@ -331,6 +331,22 @@ def _load_model(load: Callable[[str | Path], Any], name: str, path: str | Path) 
         raise EvaluateError(f"--model {name}={path}: cannot load a model: {first}") from e
 
 
+def _evaluate_model(
+    load: Callable[[str | Path], Any],
+    name: str,
+    path: str | Path,
+    data: Any,
+    rows: list[int],
+    *,
+    device: str,
+) -> dict[str, Any]:
+    """One model's entry of `eval.json`: its path, time and buckets (the model freed after)."""
+    model = _load_model(load, name, path)
+    t0 = time.monotonic()
+    tally = tally_model(model, data, rows, device=device)
+    return {"path": str(path), "seconds": round(time.monotonic() - t0, 3), **tally.to_json()}
+
+
 def tally_model(model: Any, data: Any, rows: Iterable[int], *, device: str) -> NllTally:
     """One model's NLL over the given rows, every step attributed to its buckets."""
     tally = NllTally()
@@ -381,20 +397,11 @@ def evaluate_nll(
     say = progress or (lambda _message: None)
     selected, skipped = select_rows(data, folder, max_rows=max_rows, max_tokens=max_tokens)
 
-    results: dict[str, Any] = {}
     started = time.monotonic()
+    results = {}
     for name, path in models.items():
         say(f"evaluating {name} ({path}) on {len(selected)} rows")
-        model = _load_model(load, name, path)
-        t0 = time.monotonic()
-        tally = tally_model(model, data, selected, device=device)
-        results[name] = {
-            "path": str(path),
-            "seconds": round(time.monotonic() - t0, 3),
-            **tally.to_json(),
-        }
-        del model
-
+        results[name] = _evaluate_model(load, name, path, data, selected, device=device)
     report = {
         "format": FORMAT,
         "version": VERSION,

@@ -51,111 +51,95 @@ _REQUIRED = "[required, here or in --config]"
 class Flag:
     """A `TrainConfig` field as a flag of `srft train` (`--learning-rate` for `learning_rate`).
 
-    A bool field is a `--x/--no-x` pair. `old` flags are spellings from before the switch to
-    transformers' vocabulary: still read, shown nowhere; the new flag wins when both are given.
+    A bool field is a `--x/--no-x` pair.
     """
 
     field: str
     type: Any
     help: str
     short: str | None = None
-    old: str | None = None
 
-    def option(self) -> Any:
-        name = "--" + self.field.replace("_", "-")
-        names = [f"{name}/--no-{name[2:]}" if self.type is bool else name]
-        return typer.Option(None, *names, *([self.short] if self.short else []), help=self.help)
+    def option(self, name: str | None = None, **kw: Any) -> Any:
+        """The typer option, under the field's own name or (an old spelling) under `name`."""
+        name = name or self.field.replace("_", "-")
+        spelled = f"--{name}/--no-{name}" if self.type is bool else f"--{name}"
+        return typer.Option(None, spelled, *([self.short] if self.short else []), **kw)
 
-    def old_option(self) -> Any:
-        name = f"--{self.old}/--no-{self.old}" if self.type is bool else f"--{self.old}"
-        return typer.Option(None, name, hidden=True)
 
+_MODEL = "Model folder, hub id or `smollm2` (the bundled model) to fine-tune."
+_BATCH = "Token budget of one packed micro-batch per process (default 32768)."
+_RECOMPUTE = "Recompute layer activations in backward (less memory, ~25% more compute)."
 
 # The common fields; every other one is set in the --config file.
-FLAGS = (
-    Flag("data", Path, f"Dataset folder from `srft build`. {_REQUIRED}"),
-    Flag(
-        "model",
-        str,
-        "Model folder, hub id or `smollm2` (the bundled model) to fine-tune. "
-        f"{_REQUIRED}, or --model-config-path",
-    ),
-    Flag("output_dir", Path, f"Run folder to write (or resume). {_REQUIRED}", "-o", "output"),
-    Flag(
-        "model_config_path",
-        Path,
-        "config.json of an architecture to train from scratch.",
-        old="model-config",
-    ),
-    Flag("tokenizer", str, "Tokenizer folder, hub id or `smollm2` (default: the model's)."),
-    Flag("max_steps", int, "Stop after N optimizer steps."),
-    Flag("num_train_epochs", int, "Passes over the data (default 1).", old="epochs"),
-    Flag("learning_rate", float, "Peak learning rate (default 1e-4).", old="lr"),
-    Flag("lr_scheduler_type", str, "cosine (default), linear, constant_with_warmup, ..."),
-    Flag("warmup_steps", int, "Linear warm-up steps."),
-    Flag("weight_decay", float, "AdamW weight decay."),
-    Flag(
-        "per_device_train_batch_tokens",
-        int,
-        "Token budget of one packed micro-batch per process (default 32768).",
-        old="batch-tokens",
-    ),
-    Flag(
-        "gradient_accumulation_steps",
-        int,
-        "Micro-batches per optimizer step.",
-        old="grad-accum",
-    ),
-    Flag("max_length", int, "Longest sequence in tokens (longer ones fail)."),
-    Flag("lora_r", int, "LoRA rank (default 16)."),
-    Flag("lora_alpha", int, "LoRA alpha (default 32)."),
-    Flag("full", bool, "Full fine-tuning instead of LoRA (the default)."),
-    Flag("merge_lora", bool, "Save the final model with LoRA merged."),
-    Flag("resume", bool, "Continue from the newest checkpoint of the run folder."),
-    Flag("save_steps", int, "Checkpoint every N steps."),
-    Flag("save_total_limit", int, "Keep only the newest N checkpoints."),
-    Flag("logging_steps", int, "A progress line every N steps."),
-    Flag("seed", int, "Seed of init, data order, dropout."),
-    Flag("bf16", bool, "bf16 weights (default: on GPU only)."),
-    Flag("precision", str, "auto | bf16 | fp32."),
-    Flag(
-        "attn_implementation",
-        str,
-        "auto | flex_attention | flash_attention_2 | sdpa | eager.",
-        old="attn",
-    ),
-    Flag("loss_impl", str, "fused | chunked | stock.", old="loss"),
-    Flag(
-        "gradient_checkpointing",
-        bool,
-        "Recompute layer activations in backward (less memory, ~25% more compute).",
-        old="activation-checkpointing",
-    ),
-    Flag("progress", bool, "Show a progress bar (default on)."),
-)
+FLAGS = {
+    f.field: f
+    for f in (
+        Flag("data", Path, f"Dataset folder from `srft build`. {_REQUIRED}"),
+        Flag("model", str, f"{_MODEL} {_REQUIRED}, or --model-config-path"),
+        Flag("output_dir", Path, f"Run folder to write (or resume). {_REQUIRED}", "-o"),
+        Flag("model_config_path", Path, "config.json of an architecture to train from scratch."),
+        Flag("tokenizer", str, "Tokenizer folder, hub id or `smollm2` (default: the model's)."),
+        Flag("max_steps", int, "Stop after N optimizer steps."),
+        Flag("num_train_epochs", int, "Passes over the data (default 1)."),
+        Flag("learning_rate", float, "Peak learning rate (default 1e-4)."),
+        Flag("lr_scheduler_type", str, "cosine (default), linear, constant_with_warmup, ..."),
+        Flag("warmup_steps", int, "Linear warm-up steps."),
+        Flag("weight_decay", float, "AdamW weight decay."),
+        Flag("per_device_train_batch_tokens", int, _BATCH),
+        Flag("gradient_accumulation_steps", int, "Micro-batches per optimizer step."),
+        Flag("max_length", int, "Longest sequence in tokens (longer ones fail)."),
+        Flag("lora_r", int, "LoRA rank (default 16)."),
+        Flag("lora_alpha", int, "LoRA alpha (default 32)."),
+        Flag("full", bool, "Full fine-tuning instead of LoRA (the default)."),
+        Flag("merge_lora", bool, "Save the final model with LoRA merged."),
+        Flag("resume", bool, "Continue from the newest checkpoint of the run folder."),
+        Flag("save_steps", int, "Checkpoint every N steps."),
+        Flag("save_total_limit", int, "Keep only the newest N checkpoints."),
+        Flag("logging_steps", int, "A progress line every N steps."),
+        Flag("seed", int, "Seed of init, data order, dropout."),
+        Flag("bf16", bool, "bf16 weights (default: on GPU only)."),
+        Flag("precision", str, "auto | bf16 | fp32."),
+        Flag(
+            "attn_implementation", str, "auto | flex_attention | flash_attention_2 | sdpa | eager."
+        ),
+        Flag("loss_impl", str, "fused | chunked | stock."),
+        Flag("gradient_checkpointing", bool, _RECOMPUTE),
+        Flag("progress", bool, "Show a progress bar (default on)."),
+    )
+}
+
+# The spellings from before the switch to transformers' vocabulary -> their field: still read,
+# shown nowhere; the new flag wins when both are given.
+OLD_FLAGS = {
+    "output": "output_dir",
+    "model-config": "model_config_path",
+    "epochs": "num_train_epochs",
+    "lr": "learning_rate",
+    "batch-tokens": "per_device_train_batch_tokens",
+    "grad-accum": "gradient_accumulation_steps",
+    "attn": "attn_implementation",
+    "loss": "loss_impl",
+    "activation-checkpointing": "gradient_checkpointing",
+}
+
+
+def _old_param(old: str) -> str:
+    return "old_" + old.replace("-", "_")
 
 
 def _signature() -> inspect.Signature:
     """`train_command`'s parameters, as typer reads them: one per flag (old spellings too)."""
 
     def param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
-        return inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
-        )
+        kind = inspect.Parameter.KEYWORD_ONLY
+        return inspect.Parameter(name, kind, default=default, annotation=annotation)
 
-    params = [
-        param(
-            "config",
-            Path | None,
-            typer.Option(
-                None,
-                "--config",
-                help="YAML file with any training field (the flags' names, with _).",
-            ),
-        )
-    ]
-    params += [param(f.field, f.type | None, f.option()) for f in FLAGS]
-    params += [param(f"old_{f.field}", f.type | None, f.old_option()) for f in FLAGS if f.old]
+    config_help = "YAML file with any training field (the flags' names, with _)."
+    params = [param("config", Path | None, typer.Option(None, "--config", help=config_help))]
+    params += [param(f.field, f.type | None, f.option(help=f.help)) for f in FLAGS.values()]
+    for old, field in OLD_FLAGS.items():
+        flag = FLAGS[field]
+        params.append(param(_old_param(old), flag.type | None, flag.option(old, hidden=True)))
     # `--lora` (LoRA was once opt-in) now means `--no-full`.
     params.append(param("old_lora", bool, typer.Option(False, "--lora", hidden=True)))
     return inspect.Signature(params)
@@ -163,10 +147,10 @@ def _signature() -> inspect.Signature:
 
 def overrides_of(given: dict[str, Any]) -> dict[str, Any]:
     """The config fields given as flags (None: not given), old spellings folded into the new."""
-    values = {f.field: given[f.field] for f in FLAGS}
-    for f in FLAGS:
-        if f.old and values[f.field] is None:
-            values[f.field] = given[f"old_{f.field}"]
+    values = {field: given[field] for field in FLAGS}
+    for old, field in OLD_FLAGS.items():
+        if values[field] is None:
+            values[field] = given[_old_param(old)]
     if given["old_lora"] and values["full"] is None:
         values["full"] = False
     return values
