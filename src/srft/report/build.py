@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from srft.corpus.model import Message, Trajectory
 from srft.critic.verdicts import LABELS, Verdict
@@ -47,8 +47,6 @@ DEFAULT_MAX_TEXT = 6000
 # thousand, a single HTML file becomes too heavy for a browser tab. The report says how many
 # were left out.
 DEFAULT_MAX_TRAJECTORIES = 2000
-
-T = TypeVar("T")
 
 
 class ReportError(ValueError):
@@ -114,7 +112,7 @@ def read_handoff(where: str | Path) -> dict[str, Any]:
     return _read_file(HANDOFF.read, path).model_dump(mode="json")
 
 
-def _read_file(read: Callable[[Any], T], path: str | Path) -> T:
+def _read_file(read: Callable[[Any], Any], path: str | Path) -> Any:
     """`read(path)`, a malformed file a `ReportError` naming it (and its line)."""
     try:
         return read(path)
