@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 
-from srft.evaluate.handoff import HANDOFF_FORMAT, write_handoff
+from srft.evaluate.handoff import write_handoff
+from srft.files.handoff import HANDOFF
 
 
 def test_handoff_writes_serve_agent_and_harness_commands_naming_the_model(tmp_path, tiny_model_dir):
     h = write_handoff(tmp_path / "run", tiny_model_dir, name="srft", subset="lite", workers=2)
     folder = tmp_path / "run" / "handoff" / "srft"
     data = json.loads((folder / "handoff.json").read_text())
-    assert data["format"] == HANDOFF_FORMAT and data["merged"] is False
+    assert data["format"] == HANDOFF.format and data["merged"] is False
     assert h.commands["serve"].startswith(f"vllm serve {tiny_model_dir.resolve()}")
     assert "--served-model-name srft-srft" in h.commands["serve"]
     assert "--model hosted_vllm/srft-srft" in h.commands["agent"]

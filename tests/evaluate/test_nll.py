@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
 
 from srft.evaluate import nll as nll_mod
 from srft.evaluate.nll import (
-    EVAL_FORMAT,
     EvaluateError,
     NllTally,
     evaluate_nll,
     nll_table,
-    read_eval,
     step_nll_sums,
     token_nll,
 )
+from srft.files.evaluation import EVALUATION
 from tests.evaluate.conftest import make_row
 
 
@@ -95,8 +93,8 @@ def test_eval_json_counts_tokens_and_steps_per_label_and_outcome(
     out = tmp_path / "eval.json"
     evaluate_nll(folder, {"base": tiny_model_dir, "student": tiny_model_dir}, out)
 
-    report = read_eval(out)
-    assert report["format"] == EVAL_FORMAT and report["version"] == 1
+    report = EVALUATION.load(out)
+    assert report["format"] == "srft.eval" and report["version"] == 1
     assert list(report["models"]) == ["base", "student"]
     base = report["models"]["base"]
     assert {k: (v["tokens"], v["steps"]) for k, v in base["by_label"].items()} == {
@@ -141,13 +139,6 @@ def test_a_folder_without_data_is_an_error(tmp_path, tiny_model_dir):
         evaluate_nll(tmp_path, {"base": tiny_model_dir})
 
 
-def test_reading_an_eval_file_of_another_format_is_an_error(tmp_path):
-    path = tmp_path / "eval.json"
-    path.write_text(json.dumps({"format": "something", "version": 1}))
-    with pytest.raises(EvaluateError, match="not an srft eval file"):
-        read_eval(path)
-
-
 def test_the_nll_command_writes_eval_json_and_prints_the_table(
     tiny_model_dir, write_dataset, tmp_path
 ):
@@ -160,7 +151,7 @@ def test_the_nll_command_writes_eval_json_and_prints_the_table(
     args = ["evaluate", "nll", str(folder), "-m", f"base={tiny_model_dir}", "-o", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert read_eval(out)["models"]["base"]["by_label"]["good"]["tokens"] == 4
+    assert EVALUATION.read(out).models["base"].by_label["good"].tokens == 4
     assert "good" in result.output
 
 

@@ -154,3 +154,25 @@ def test_a_bad_tokenizer_path_fails_before_any_training(tmp_path: Path, model_di
     with pytest.raises(ValueError, match="no-tokenizer': no such file or folder"):
         train(cfg)
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_the_old_flag_spellings_still_read_and_the_new_flag_wins(monkeypatch, tmp_path: Path):
+    import srft.train.config as config_module
+
+    seen = {}
+
+    def capture(path, overrides):
+        seen.update(overrides)
+        raise TrainConfigError("stop here")
+
+    monkeypatch.setattr(config_module, "load_config", capture)
+    args = ["train", "--lr", "0.5", "--learning-rate", "0.25", "--epochs", "2", "--output", "o"]
+    result = CliRunner().invoke(app, [*args, "--grad-accum", "3", "--lora", "--attn", "sdpa"])
+    assert result.exit_code == 2 and "stop here" in result.output
+    assert (seen["learning_rate"], seen["num_train_epochs"], seen["output_dir"]) == (
+        0.25,
+        2,
+        Path("o"),
+    )
+    assert (seen["gradient_accumulation_steps"], seen["full"]) == (3, False)
+    assert seen["attn_implementation"] == "sdpa" and seen["model"] is None

@@ -168,6 +168,18 @@ def test_the_run_folder_holds_train_json_metrics_checkpoints_and_model(
     assert (run / "model" / "model.safetensors").exists()
 
 
+def test_the_run_folder_files_read_back_through_their_models(tmp_path, model_dir, equal_rows):
+    from srft.files.train_run import TRAIN_METRICS, TRAIN_RUN, read_train_metrics
+
+    run = train(_config(tmp_path, model_dir, "run", per_device_train_batch_tokens=48, max_steps=2))
+    info = TRAIN_RUN.read(run / "train.json")
+    assert (info.status, info.steps, info.model_kind) == ("completed", 2, "full")
+    assert info.final == json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    for line, record in TRAIN_METRICS.read_lines(run / "metrics.jsonl"):
+        assert TRAIN_METRICS.dumps(record) == line  # the model serialises the file's own bytes
+    assert [r.step for r in read_train_metrics(run)] == [1, 2]
+
+
 def test_save_total_limit_keeps_only_the_newest_checkpoints(tmp_path, model_dir, equal_rows):
     run = train(
         _config(

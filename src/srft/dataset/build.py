@@ -48,13 +48,13 @@ from srft.dataset.render import (
     load_template_file,
 )
 from srft.dataset.stats import BuildStats
+from srft.files import dataset_manifest
+from srft.files.base import FileFormatError
 from srft.models import ModelNotFound, resolve_model
 from srft.outputs import OutputError, atomic_folder, check_output
 from srft.paths import require_regular_file
 from srft.shard import Shard
 
-DATASET_FORMAT = "srft.dataset"
-DATASET_VERSION = 1
 IGNORE_INDEX = -100
 
 Overlong = Literal["error", "skip", "truncate"]
@@ -593,8 +593,8 @@ def build_dataset(
             )
 
     manifest = {
-        "format": DATASET_FORMAT,
-        "version": DATASET_VERSION,
+        "format": dataset_manifest.FORMAT,
+        "version": dataset_manifest.VERSION,
         "srft_version": _srft_version(),
         "inputs": {
             "corpus": {"path": str(corpus), "sha256": _file_hash(corpus)},
@@ -852,7 +852,10 @@ def write_outputs(
         :16
     ]
     write_hf_folder(output / "data.parquet", hf, fingerprint)
-    _write_json(output / "build.json", manifest)
+    dataset_manifest.DATASET_MANIFEST.write(
+        output / dataset_manifest.MANIFEST_NAME,
+        dataset_manifest.DatasetManifest.model_validate(manifest),
+    )
     _write_json(output / "stats.json", stats)
     write_rejects(output, rejected)
 
@@ -908,21 +911,15 @@ def load_dataset_folder(path: str | Path) -> Any:
     import datasets
 
     read_manifest(path)
-    return datasets.load_from_disk(str(Path(path) / "hf"))
+    return datasets.load_from_disk(str(dataset_manifest.DatasetFolder(path).hf))
 
 
-def read_manifest(path: str | Path) -> dict[str, Any]:
-    """The `build.json` of a dataset folder; an error if it is not an srft dataset."""
-    file = Path(path) / "build.json"
+def read_manifest(path: str | Path) -> dataset_manifest.DatasetManifest:
+    """The `build.json` of a dataset folder; a `BuildError` if it is not an srft dataset."""
     try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise BuildError(f"{file}: not a readable srft dataset manifest: {e}") from e
-    if manifest.get("format") != DATASET_FORMAT:
-        raise BuildError(f"{file}: not an srft dataset (format={manifest.get('format')!r})")
-    if manifest.get("version") != DATASET_VERSION:
-        raise BuildError(f"{file}: dataset version {manifest.get('version')!r} is not supported")
-    return manifest
+        return dataset_manifest.read_dataset_manifest(path)
+    except FileFormatError as e:
+        raise BuildError(str(e)) from e
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -55,7 +55,7 @@ def export_dataset(
         check_output(output, kind="folder", overwrite=overwrite)
     except OutputError as e:
         raise BuildError(str(e)) from e
-    manifest = {**read_manifest(dataset), "_folder": str(dataset)}
+    manifest = {**read_manifest(dataset).model_dump(mode="json"), "_folder": str(dataset)}
     rows = load_dataset_folder(dataset)
     with atomic_folder(output) as folder:
         return _EXPORTERS[to](rows, manifest, folder)

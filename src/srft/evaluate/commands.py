@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -50,7 +51,6 @@ def nll_command(
 ) -> None:
     """Held-out NLL per step label (good / unnecessary / mistake / recover) for each model."""
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
     from srft.evaluate.nll import EvaluateError, evaluate_nll, nll_table
@@ -70,7 +70,18 @@ def nll_command(
     except (EvaluateError, OSError) as e:
         console.print(Text.assemble(("error:", "red"), f" {e}"), soft_wrap=True)
         raise typer.Exit(1) from e
-    rows = nll_table(report)
+    Console().print(_nll_table(nll_table(report)))
+    d = report["dataset"]
+    console.print(
+        f"rows read {d['rows_read']}, evaluated {d['rows_evaluated']}, skipped "
+        f"{d['rows_skipped']}; wrote {output}"
+    )
+
+
+def _nll_table(rows: list[dict[str, Any]]) -> Any:
+    """The rich table of NLL per token by label, each model's change against the first."""
+    from rich.table import Table
+
     labels = [k for k in rows[0] if k not in ("model", "overall") and not k.startswith("delta_")]
     table = Table(title="NLL per token (lower = more likely)")
     for column in ["model", "overall", *labels]:
@@ -84,12 +95,7 @@ def nll_command(
                 shown += f" ({delta:+.3f})"
             cells.append(shown)
         table.add_row(*cells)
-    Console().print(table)
-    d = report["dataset"]
-    console.print(
-        f"rows read {d['rows_read']}, evaluated {d['rows_evaluated']}, skipped "
-        f"{d['rows_skipped']}; wrote {output}"
-    )
+    return table
 
 
 def _fmt(value: float | None) -> str:

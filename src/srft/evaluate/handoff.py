@@ -5,48 +5,25 @@ what a user needs to do it with the field's tools: a merged model folder (a LoRA
 merged into its base with PEFT, since vLLM serves plain checkpoints most simply), and the exact
 commands to serve it with vLLM, run mini-swe-agent on SWE-bench with it, and score the patches
 with the SWE-bench harness. The commands are written as scripts and a README into the run
-folder (`handoff/<name>/`), plus `handoff.json` for tools; see `docs/evaluate.md`.
+folder (`handoff/<name>/`), plus `handoff.json` for tools (`srft.files.handoff`); see
+`docs/evaluate.md`.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
+from srft.files.handoff import HANDOFF, HANDOFF_JSON, Handoff
+from srft.files.train_run import is_train_run
 from srft.outputs import check_output, child_path, write_text_atomic
-
-HANDOFF_FORMAT = "srft.handoff"
-HANDOFF_VERSION = 1
 
 SWEBENCH_DATASETS = {
     "verified": "princeton-nlp/SWE-bench_Verified",
     "lite": "princeton-nlp/SWE-bench_Lite",
     "full": "princeton-nlp/SWE-bench",
 }
-
-
-@dataclass
-class Handoff:
-    """Everything needed to evaluate one model as an agent, and the commands that do it."""
-
-    name: str
-    model_dir: str
-    merged: bool
-    served_name: str
-    port: int
-    subset: str
-    split: str
-    workers: int
-    agent_output: str
-    run_id: str
-    commands: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """The `handoff.json` object."""
-        return {"format": HANDOFF_FORMAT, "version": HANDOFF_VERSION, **asdict(self)}
 
 
 def is_adapter(model_dir: str | Path) -> bool:
@@ -145,8 +122,8 @@ def write_handoff(
     hand-off of that name is replaced only with `overwrite` (the CLI's default is not to).
     """
     run_dir, model_dir = Path(run_dir), Path(model_dir)
-    if (model_dir / "train.json").is_file() and (model_dir / "model").is_dir():
-        model_dir = model_dir / "model"  # a train run folder: its final model
+    if is_train_run(model_dir):
+        model_dir = model_dir / "model"  # its final model
     if not model_dir.is_dir():
         raise FileNotFoundError(f"{model_dir}: no such model folder")
     folder = child_path(run_dir / "handoff", name, what="--name")
@@ -170,7 +147,7 @@ def write_handoff(
         run_id=f"srft-{name}",
     )
     h.commands = build_commands(h, max_model_len=max_model_len, tool_call_parser=tool_call_parser)
-    write_text_atomic(folder / "handoff.json", json.dumps(h.to_json(), indent=2) + "\n")
+    HANDOFF.write(folder / HANDOFF_JSON, h)
     for step in ("serve", "agent", "harness"):
         script = folder / f"{step}.sh"
         write_text_atomic(script, f"#!/usr/bin/env bash\nset -euo pipefail\n{h.commands[step]}\n")

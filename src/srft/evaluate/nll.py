@@ -10,12 +10,11 @@ For each row of a dataset folder (the `srft.dataset` row contract: `input_ids` a
 spans `[start, end)` of each step's assistant tokens), every model is run forward once over the
 whole row, and the NLL of each token in a step span is attributed to that step. Tokens are then
 summed per critic label, per outcome, per outcome x label and per trained/masked, and the
-results written as `eval.json` (`format: srft.eval`, version 1; see `docs/evaluate.md`).
+results written as `eval.json` (`srft.files.evaluation`; see `docs/evaluate.md`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -23,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srft.files.base import FileFormatError
+from srft.files.dataset_manifest import DatasetFolder
+from srft.files.evaluation import EVALUATION, FORMAT, VERSION
 from srft.models import ModelNotFound, resolve_model
-from srft.outputs import OutputError, check_output, write_text_atomic
-
-EVAL_FORMAT = "srft.eval"
-EVAL_VERSION = 1
+from srft.outputs import OutputError, check_output
 
 # The key under which steps without a critic label (e.g. the `sft` policy never asked one) count.
 UNLABELED = "unlabeled"
@@ -224,33 +223,31 @@ def load_causal_lm(path: str | Path, *, device: str = "cpu") -> Any:
 
 
 def read_build_info(dataset_dir: str | Path) -> dict[str, Any]:
-    """The dataset's `build.json` (empty if the folder has none)."""
-    path = Path(dataset_dir) / "build.json"
-    if not path.exists():
-        return {}
+    """The dataset's `build.json` as written (empty if the folder has none)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise EvaluateError(f"{path}: not valid JSON: {e}") from e
+        return DatasetFolder(dataset_dir).manifest_fields()
+    except FileFormatError as e:
+        raise EvaluateError(str(e)) from e
 
 
 def load_rows(dataset_dir: str | Path) -> Any:
     """The rows of a dataset folder: `hf/` (datasets `save_to_disk`), else `data.parquet`."""
     import datasets
 
-    folder = Path(dataset_dir)
-    if (folder / "hf").is_dir():
-        data = datasets.load_from_disk(str(folder / "hf"))
-    elif (folder / "data.parquet").is_file():
-        data = datasets.Dataset.from_parquet(str(folder / "data.parquet"))
+    folder = DatasetFolder(dataset_dir)
+    problem = folder.rows_missing()
+    if problem is not None:
+        raise EvaluateError(f"{folder.path}: {problem}")
+    if folder.hf.is_dir():
+        data = datasets.load_from_disk(str(folder.hf))
     else:
-        raise EvaluateError(f"{folder}: not a dataset folder (no hf/ and no data.parquet)")
+        data = datasets.Dataset.from_parquet(str(folder.parquet))
     if isinstance(data, datasets.DatasetDict):
         split = "test" if "test" in data else next(iter(data))
         data = data[split]
     missing = {"trajectory_id", "outcome", "input_ids", "steps"} - set(data.column_names)
     if missing:
-        raise EvaluateError(f"{folder}: dataset lacks columns {sorted(missing)}")
+        raise EvaluateError(f"{folder.path}: dataset lacks columns {sorted(missing)}")
     return data
 
 
@@ -270,7 +267,104 @@ def check_row(row: Mapping[str, Any], *, where: str) -> None:
         previous_end = end
 
 
+def select_rows(
+    data: Any, folder: Path, *, max_rows: int | None, max_tokens: int | None
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """The indices of the rows to evaluate, and the others with the reason each is skipped.
+
+    Every row is checked, evaluated or not: a broken span is an error wherever it is.
+    """
+    selected: list[int] = []
+    skipped: list[dict[str, Any]] = []
+    for i in range(len(data)):
+        row = data[i]
+        check_row(row, where=f"{folder}: row {i} ({row['trajectory_id']})")
+        if max_rows is not None and len(selected) >= max_rows:
+            skipped.append({"trajectory_id": row["trajectory_id"], "reason": "max_rows"})
+        elif max_tokens is not None and len(row["input_ids"]) > max_tokens:
+            skipped.append(
+                {
+                    "trajectory_id": row["trajectory_id"],
+                    "reason": f"{len(row['input_ids'])} tokens > max_tokens {max_tokens}",
+                }
+            )
+        else:
+            selected.append(i)
+    return selected, skipped
+
+
 # -- the stage -------------------------------------------------------------------------------
+
+
+def _check_inputs(
+    models: Mapping[str, str | Path],
+    output: str | Path | None,
+    *,
+    check_names: bool,
+    overwrite: bool,
+) -> None:
+    """Fail before any work on a model that cannot be had or an output that must not be replaced.
+
+    `check_names` is off for a custom loader, which may take names that are not folders.
+    """
+    if not models:
+        raise EvaluateError("no models to evaluate")
+    for name, path in models.items() if check_names else ():
+        if Path(path).exists():  # a run folder or model folder: `load_causal_lm` reads it
+            continue
+        try:
+            resolve_model(path, "model")
+        except ModelNotFound as e:
+            raise EvaluateError(f"--model {name}={path}: {e}") from e
+    if output is not None:
+        try:
+            check_output(output, kind="file", overwrite=overwrite)
+        except OutputError as e:
+            raise EvaluateError(str(e)) from e
+
+
+def _load_model(load: Callable[[str | Path], Any], name: str, path: str | Path) -> Any:
+    try:
+        return load(path)
+    except (OSError, ValueError) as e:  # not a model folder, a broken config, ...
+        first = (str(e).strip() or type(e).__name__).splitlines()[0]
+        raise EvaluateError(f"--model {name}={path}: cannot load a model: {first}") from e
+
+
+def _evaluate_model(
+    load: Callable[[str | Path], Any],
+    name: str,
+    path: str | Path,
+    data: Any,
+    rows: list[int],
+    *,
+    device: str,
+) -> dict[str, Any]:
+    """One model's entry of `eval.json`: its path, time and buckets (the model freed after)."""
+    model = _load_model(load, name, path)
+    t0 = time.monotonic()
+    tally = tally_model(model, data, rows, device=device)
+    return {"path": str(path), "seconds": round(time.monotonic() - t0, 3), **tally.to_json()}
+
+
+def tally_model(model: Any, data: Any, rows: Iterable[int], *, device: str) -> NllTally:
+    """One model's NLL over the given rows, every step attributed to its buckets."""
+    tally = NllTally()
+    for i in rows:
+        row = data[i]
+        nll = token_nll(
+            model, list(row["input_ids"]), positions=span_positions(row["steps"]), device=device
+        )
+        tally.rows += 1
+        for step, total, count in step_nll_sums(nll, row["steps"]):
+            tally.add_step(
+                label=step.get("label"),
+                outcome=row["outcome"],
+                trained=bool(step["trained"]),
+                nll_sum=total,
+                tokens=count,
+            )
+    return tally
 
 
 def evaluate_nll(
@@ -295,82 +389,22 @@ def evaluate_nll(
     would drop its last steps from the tally without saying so). `max_rows` evaluates only the
     first rows. Returns the `eval.json` object and writes it to `output` when given.
     """
-    if not models:
-        raise EvaluateError("no models to evaluate")
-    if loader is None:  # a custom loader may take names that are not folders
-        for name, path in models.items():
-            if Path(path).exists():  # a run folder or model folder: `load_causal_lm` reads it
-                continue
-            try:
-                resolve_model(path, "model")
-            except ModelNotFound as e:
-                raise EvaluateError(f"--model {name}={path}: {e}") from e
-    if output is not None:
-        try:
-            check_output(output, kind="file", overwrite=overwrite)
-        except OutputError as e:
-            raise EvaluateError(str(e)) from e
+    _check_inputs(models, output, check_names=loader is None, overwrite=overwrite)
     folder = Path(dataset_dir)
     data = load_rows(folder)
     build = read_build_info(folder)
     load = loader or (lambda path: load_causal_lm(path, device=device))
     say = progress or (lambda _message: None)
+    selected, skipped = select_rows(data, folder, max_rows=max_rows, max_tokens=max_tokens)
 
-    selected: list[int] = []
-    skipped: list[dict[str, Any]] = []
-    for i in range(len(data)):
-        row = data[i]
-        check_row(row, where=f"{folder}: row {i} ({row['trajectory_id']})")
-        if max_rows is not None and len(selected) >= max_rows:
-            skipped.append({"trajectory_id": row["trajectory_id"], "reason": "max_rows"})
-        elif max_tokens is not None and len(row["input_ids"]) > max_tokens:
-            skipped.append(
-                {
-                    "trajectory_id": row["trajectory_id"],
-                    "reason": f"{len(row['input_ids'])} tokens > max_tokens {max_tokens}",
-                }
-            )
-        else:
-            selected.append(i)
-
-    results: dict[str, Any] = {}
     started = time.monotonic()
+    results = {}
     for name, path in models.items():
         say(f"evaluating {name} ({path}) on {len(selected)} rows")
-        try:
-            model = load(path)
-        except (OSError, ValueError) as e:  # not a model folder, a broken config, ...
-            first = (str(e).strip() or type(e).__name__).splitlines()[0]
-            raise EvaluateError(f"--model {name}={path}: cannot load a model: {first}") from e
-        tally = NllTally()
-        t0 = time.monotonic()
-        for i in selected:
-            row = data[i]
-            nll = token_nll(
-                model,
-                list(row["input_ids"]),
-                positions=span_positions(row["steps"]),
-                device=device,
-            )
-            tally.rows += 1
-            for step, total, count in step_nll_sums(nll, row["steps"]):
-                tally.add_step(
-                    label=step.get("label"),
-                    outcome=row["outcome"],
-                    trained=bool(step["trained"]),
-                    nll_sum=total,
-                    tokens=count,
-                )
-        results[name] = {
-            "path": str(path),
-            "seconds": round(time.monotonic() - t0, 3),
-            **tally.to_json(),
-        }
-        del model
-
+        results[name] = _evaluate_model(load, name, path, data, selected, device=device)
     report = {
-        "format": EVAL_FORMAT,
-        "version": EVAL_VERSION,
+        "format": FORMAT,
+        "version": VERSION,
         "dataset": {
             "path": str(folder),
             "policy": build.get("policy"),
@@ -384,29 +418,8 @@ def evaluate_nll(
         "seconds": round(time.monotonic() - started, 3),
     }
     if output is not None:
-        write_eval(report, output)
+        EVALUATION.write(output, report)
     return report
-
-
-def write_eval(report: Mapping[str, Any], path: str | Path) -> Path:
-    """Write an `eval.json` object (atomically: a half-written file never has the final name)."""
-    return write_text_atomic(path, json.dumps(report, indent=2, allow_nan=False) + "\n")
-
-
-def read_eval(path: str | Path) -> dict[str, Any]:
-    """Read and check an `eval.json`; errors name the file and the reason."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise EvaluateError(f"{path}: not valid JSON: {e}") from e
-    if not isinstance(data, dict) or data.get("format") != EVAL_FORMAT:
-        raise EvaluateError(f"{path}: not an srft eval file (format={data.get('format')!r})")
-    if data.get("version") != EVAL_VERSION:
-        raise EvaluateError(f"{path}: eval version {data.get('version')!r} is not supported")
-    if not isinstance(data.get("models"), dict):
-        raise EvaluateError(f"{path}: `models` must be an object")
-    return data
 
 
 def nll_table(report: Mapping[str, Any]) -> list[dict[str, Any]]:

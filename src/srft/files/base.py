@@ -111,10 +111,14 @@ class JsonDocument(FileSpec[M]):
     """A file holding one JSON object (with `format` and `version` at its top when versioned)."""
 
     indent: int | None = 2
+    allow_nan: bool = True  # False: a NaN or infinity is a ValueError, never invalid JSON
 
     def dumps(self, obj: M | dict[str, Any]) -> str:
         data = obj.model_dump(mode="json") if isinstance(obj, BaseModel) else obj
-        return json.dumps(data, indent=self.indent, ensure_ascii=self.ensure_ascii) + "\n"
+        text = json.dumps(
+            data, indent=self.indent, ensure_ascii=self.ensure_ascii, allow_nan=self.allow_nan
+        )
+        return text + "\n"
 
     def load(self, path: str | Path) -> dict[str, Any]:
         """The raw JSON object of `path`, its header checked (for readers of loose extras)."""
@@ -154,11 +158,14 @@ class JsonLines(FileSpec[M]):
 
     # Extra checks on a validated record (e.g. a trajectory's step structure), raising ValueError.
     check: Callable[[M], None] | None = field(default=None, compare=False)
+    # Compact by default; a file that has always been written with json's default spacing
+    # (`", "`, `": "`) keeps it, so its bytes do not change.
+    separators: tuple[str, str] = (",", ":")
 
     def dumps(self, obj: M | dict[str, Any]) -> str:
         """The one-line JSON of a record (no newline): compact, UTF-8 unless `ensure_ascii`."""
         data = obj.model_dump(mode="json") if isinstance(obj, BaseModel) else obj
-        return json.dumps(data, ensure_ascii=self.ensure_ascii, separators=(",", ":"))
+        return json.dumps(data, ensure_ascii=self.ensure_ascii, separators=self.separators)
 
     def loads(self, line: str, *, path: str | Path = "<string>", lineno: int | None = None) -> M:
         """Parse and validate one line; `FileFormatError(path, reason, lineno)` otherwise."""

@@ -4,23 +4,25 @@ One row per policy row of the run config, plus the base model: how many trajecto
 was trained on, how many assistant tokens were trained and how many masked, the final training
 loss, and the held-out negative log-likelihood per token for each step label. Everything is read
 from the files the other stages wrote (the dataset folders' row contract, `metrics.jsonl`,
-`eval/*.json`), so the table can be rebuilt from a run folder alone.
+`eval/*.json`, each read through `srft.files`), so the table can be rebuilt from a run folder
+alone.
 
 Written as `comparison.json` (`format: srft.comparison`, version 1) and `comparison.md`; the
-per-model eval files are merged into `eval.json` (base model first, the reference of
-`srft.evaluate.nll.nll_table`).
+per-model eval files are merged into `eval.json` (base model first: the reference every
+difference is taken against).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from srft.critic.verdicts import LABELS
-
-COMPARISON_FORMAT = "srft.comparison"
-COMPARISON_VERSION = 1
+from srft.files.base import FileFormatError
+from srft.files.comparison import COMPARISON, Comparison, ComparisonRow
+from srft.files.dataset_manifest import DatasetFolder
+from srft.files.evaluation import EVALUATION, Evaluation, ModelNll
+from srft.files.train_run import read_train_metrics
 
 
 class CompareError(ValueError):
@@ -35,7 +37,7 @@ def dataset_counts(dataset_dir: Path) -> dict[str, int]:
     """
     import datasets
 
-    hf = dataset_dir / "hf"
+    hf = DatasetFolder(dataset_dir).hf
     if not hf.is_dir():
         raise CompareError(f"{dataset_dir}: not a dataset folder (no hf/)")
     data = datasets.load_from_disk(str(hf)).select_columns(
@@ -71,78 +73,67 @@ def final_loss(run_dir: Path) -> tuple[float | None, int]:
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
         raise CompareError(f"{path}: missing (did the train stage finish?)")
-    loss, steps = None, 0
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CompareError(f"{path}:{n}: not valid JSON: {e}") from e
-            if isinstance(record, dict) and record.get("loss") is not None:
-                loss, steps = float(record["loss"]), steps + 1
-    return loss, steps
+    try:
+        losses = [r.loss for r in read_train_metrics(run_dir) if r.loss is not None]
+    except FileFormatError as e:
+        raise CompareError(str(e)) from e
+    return (losses[-1] if losses else None), len(losses)
 
 
-def nll_by_label(model: dict[str, Any]) -> dict[str, float | None]:
+def nll_by_label(model: ModelNll) -> dict[str, float | None]:
     """NLL per token for each of the four labels and overall, from one model of an eval file."""
-    by_label = model.get("by_label", {})
-    out = {label: by_label.get(label, {}).get("nll_per_token") for label in LABELS}
-    out["overall"] = model.get("overall", {}).get("nll_per_token")
+    by_label = model.by_label
+    out = {label: by_label[label].nll_per_token if label in by_label else None for label in LABELS}
+    out["overall"] = model.overall.nll_per_token
     return out
 
 
-def merge_evals(paths: dict[str, Path], output: Path) -> dict[str, Any]:
+def merge_evals(paths: dict[str, Path], output: Path) -> Evaluation:
     """One `eval.json` holding every model of the per-model eval files, in the given order."""
-    from srft.evaluate.nll import read_eval, write_eval
-
-    merged: dict[str, Any] | None = None
+    merged: Evaluation | None = None
     for name, path in paths.items():
-        report = read_eval(path)
+        try:
+            report = EVALUATION.read(path)
+        except FileFormatError as e:
+            raise CompareError(str(e)) from e
         if merged is None:
-            merged = {**report, "models": {}, "seconds": 0.0}
-        elif report["dataset"].get("path") != merged["dataset"].get("path"):
+            merged = report.model_copy(update={"models": {}, "seconds": 0.0})
+        elif report.dataset.path != merged.dataset.path:
             raise CompareError(f"{path}: evaluated on another dataset than {paths}")
-        merged["models"][name] = report["models"][name]
-        merged["seconds"] = round(merged["seconds"] + float(report.get("seconds", 0.0)), 3)
+        merged.models[name] = report.models[name]
+        merged.seconds = round((merged.seconds or 0.0) + (report.seconds or 0.0), 3)
     if merged is None:
         raise CompareError("no eval files to merge")
-    write_eval(merged, output)
+    EVALUATION.write(output, merged.as_written())
     return merged
 
 
 def compare(run_dir: Path, rows: list[str], *, base: str | None, evaluated: bool) -> dict[str, Any]:
     """Write `comparison.json`, `comparison.md` (and `eval.json` when evaluated); return the table."""
-    evals: dict[str, Any] = {}
+    evals: dict[str, ModelNll] = {}
     heldout: int | None = None
     if evaluated:
         names = ([base] if base else []) + rows
         merged = merge_evals(
             {n: run_dir / "eval" / f"{n}.json" for n in names}, run_dir / "eval.json"
         )
-        evals, heldout = merged["models"], merged["dataset"].get("rows_evaluated")
-    table_rows: list[dict[str, Any]] = []
+        evals, heldout = merged.models, merged.dataset.rows_evaluated
+    table_rows: list[ComparisonRow] = []
     if base and base in evals:
-        table_rows.append({"policy": base, "nll": nll_by_label(evals[base])})
+        table_rows.append(ComparisonRow(policy=base, nll=nll_by_label(evals[base])))
     for row in rows:
         loss, steps = final_loss(run_dir / "runs" / row)
-        entry: dict[str, Any] = {
-            "policy": row,
+        entry = ComparisonRow(
+            policy=row,
             **dataset_counts(run_dir / "datasets" / row),
-            "optimizer_steps": steps,
-            "final_train_loss": loss,
-        }
+            optimizer_steps=steps,
+            final_train_loss=loss,
+        )
         if row in evals:
-            entry["nll"] = nll_by_label(evals[row])
+            entry.nll = nll_by_label(evals[row])
         table_rows.append(entry)
-    table = {
-        "format": COMPARISON_FORMAT,
-        "version": COMPARISON_VERSION,
-        "heldout_trajectories": heldout,
-        "rows": table_rows,
-    }
-    (run_dir / "comparison.json").write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+    table = Comparison(heldout_trajectories=heldout, rows=table_rows).as_written()
+    COMPARISON.write(run_dir / "comparison.json", table)
     (run_dir / "comparison.md").write_text(to_markdown(table), encoding="utf-8")
     return table
 

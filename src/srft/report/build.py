@@ -22,7 +22,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -30,6 +30,11 @@ from typing import Any
 
 from srft.corpus.model import Message, Trajectory
 from srft.critic.verdicts import LABELS, Verdict
+from srft.files.base import FileFormatError, JsonDocument
+from srft.files.dataset_manifest import DatasetFolder
+from srft.files.evaluation import EVALUATION
+from srft.files.handoff import HANDOFF, HANDOFF_JSON
+from srft.files.train_run import METRICS_JSONL, TRAIN_JSON, TRAIN_RUN, read_train_metrics
 from srft.outputs import OutputError, check_output, write_text_atomic
 
 OUTCOMES = ("resolved", "unresolved", "unknown")
@@ -73,49 +78,53 @@ def read_dataset_rows(dataset_dir: str | Path) -> list[dict[str, Any]]:
     """The rows of a dataset folder without their token lists (the report needs spans only)."""
     import pyarrow.parquet as pq
 
-    folder = Path(dataset_dir)
+    folder = DatasetFolder(dataset_dir)
     columns = ["trajectory_id", "outcome", "steps", "num_tokens", "num_trained"]
-    if (folder / "data.parquet").is_file():
-        return pq.read_table(folder / "data.parquet", columns=columns).to_pylist()
-    if (folder / "hf").is_dir():
-        import datasets
+    problem = folder.rows_missing()
+    if problem is not None:
+        raise ReportError(f"{folder.path}: {problem}")
+    if folder.parquet.is_file():
+        return pq.read_table(folder.parquet, columns=columns).to_pylist()
+    import datasets
 
-        data = datasets.load_from_disk(str(folder / "hf"))
-        missing = set(columns) - set(data.column_names)
-        if missing:
-            raise ReportError(f"{folder}: dataset lacks columns {sorted(missing)}")
-        return data.select_columns(columns).to_list()
-    raise ReportError(f"{folder}: not a dataset folder (no data.parquet and no hf/)")
+    data = datasets.load_from_disk(str(folder.hf))
+    missing = set(columns) - set(data.column_names)
+    if missing:
+        raise ReportError(f"{folder.path}: dataset lacks columns {sorted(missing)}")
+    return data.select_columns(columns).to_list()
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     """The records of a train run's `metrics.jsonl` (one per optimizer step, with `loss`)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
+    if not (Path(run_dir) / METRICS_JSONL).is_file():
         raise ReportError(f"{run_dir}: no metrics.jsonl")
-    records = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise ReportError(f"{path}:{n}: not valid JSON: {e}") from e
-    return records
+    records = _read_file(read_train_metrics, run_dir)
+    return [r.model_dump(mode="json", exclude_unset=True) for r in records]
 
 
 def read_handoff(where: str | Path) -> dict[str, Any]:
     """A hand-off's `handoff.json`, given the file or the `handoff/` folder holding it."""
     path = Path(where)
     if path.is_dir():
-        path = path / "handoff.json"
+        path = path / HANDOFF_JSON
     if not path.is_file():
         raise ReportError(f"{where}: no handoff.json")
-    data = _read_json(path) or {}
-    if data.get("format") != "srft.handoff":
-        raise ReportError(f"{path}: not an srft hand-off file")
-    return data
+    return _read_file(HANDOFF.read, path).model_dump(mode="json")
+
+
+def _read_file(read: Callable[[Any], Any], path: str | Path) -> Any:
+    """`read(path)`, a malformed file a `ReportError` naming it (and its line)."""
+    try:
+        return read(path)
+    except FileFormatError as e:
+        raise ReportError(str(e)) from e
+
+
+def _read_document(spec: JsonDocument[Any], data: str | Path | Mapping[str, Any] | None) -> Any:
+    """A file's JSON object as written, its format checked; an object given in its place as is."""
+    if data is None or isinstance(data, Mapping):
+        return dict(data) if data is not None else None
+    return _read_file(spec.load, data)
 
 
 def _read_json(path: str | Path | Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -430,9 +439,9 @@ def collect_report_data(
         records = read_metrics(folder)
         entry["run"] = str(folder)
         entry["loss"] = loss_curve(records)
-        train_json = Path(folder) / "train.json"
+        train_json = Path(folder) / TRAIN_JSON
         if train_json.is_file():
-            entry["train"] = _read_json(train_json)
+            entry["train"] = _read_document(TRAIN_RUN, train_json)
 
     verdict_status = Counter(
         "none" if v["verdict"] is None else v["verdict"]["status"] for v in views
@@ -457,7 +466,7 @@ def collect_report_data(
             "browser_omitted": max(0, len(views) - max_trajectories),
         },
         "policies": policies,
-        "eval": _read_json(eval_json),
+        "eval": _read_document(EVALUATION, eval_json),
         "handoffs": {name: read_handoff(where) for name, where in (handoffs or {}).items()},
         "rollouts": read_rollouts(rollouts),
         # `srft critic-eval` output: the critic against true labels, when a run has them (toy)

@@ -6,7 +6,10 @@ with `--config`. A flag given on the command line wins over the file.
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import typer
 
@@ -44,102 +47,116 @@ def configs_command(
 _REQUIRED = "[required, here or in --config]"
 
 
-def train_command(
-    data: Path | None = typer.Option(
-        None, "--data", help=f"Dataset folder from `srft build`. {_REQUIRED}"
-    ),
-    model: str | None = typer.Option(
-        None,
-        "--model",
-        help="Model folder, hub id or `smollm2` (the bundled model) to fine-tune. "
-        f"{_REQUIRED}, or --model-config-path",
-    ),
-    output_dir: Path | None = typer.Option(
-        None, "--output-dir", "-o", help=f"Run folder to write (or resume). {_REQUIRED}"
-    ),
-    config: Path | None = typer.Option(
-        None, "--config", help="YAML file with any training field (the flags' names, with _)."
-    ),
-    model_config_path: Path | None = typer.Option(
-        None, "--model-config-path", help="config.json of an architecture to train from scratch."
-    ),
-    tokenizer: str | None = typer.Option(
-        None, "--tokenizer", help="Tokenizer folder, hub id or `smollm2` (default: the model's)."
-    ),
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after N optimizer steps."),
-    num_train_epochs: int | None = typer.Option(
-        None, "--num-train-epochs", help="Passes over the data (default 1)."
-    ),
-    learning_rate: float | None = typer.Option(
-        None, "--learning-rate", help="Peak learning rate (default 1e-4)."
-    ),
-    lr_scheduler_type: str | None = typer.Option(
-        None, "--lr-scheduler-type", help="cosine (default), linear, constant_with_warmup, ..."
-    ),
-    warmup_steps: int | None = typer.Option(None, "--warmup-steps", help="Linear warm-up steps."),
-    weight_decay: float | None = typer.Option(None, "--weight-decay", help="AdamW weight decay."),
-    per_device_train_batch_tokens: int | None = typer.Option(
-        None,
-        "--per-device-train-batch-tokens",
-        help="Token budget of one packed micro-batch per process (default 32768).",
-    ),
-    gradient_accumulation_steps: int | None = typer.Option(
-        None, "--gradient-accumulation-steps", help="Micro-batches per optimizer step."
-    ),
-    max_length: int | None = typer.Option(
-        None, "--max-length", help="Longest sequence in tokens (longer ones fail)."
-    ),
-    lora_r: int | None = typer.Option(None, "--lora-r", help="LoRA rank (default 16)."),
-    lora_alpha: int | None = typer.Option(None, "--lora-alpha", help="LoRA alpha (default 32)."),
-    full: bool | None = typer.Option(
-        None, "--full/--no-full", help="Full fine-tuning instead of LoRA (the default)."
-    ),
-    merge_lora: bool | None = typer.Option(
-        None, "--merge-lora/--no-merge-lora", help="Save the final model with LoRA merged."
-    ),
-    resume: bool | None = typer.Option(
-        None, "--resume/--no-resume", help="Continue from the newest checkpoint of the run folder."
-    ),
-    save_steps: int | None = typer.Option(None, "--save-steps", help="Checkpoint every N steps."),
-    save_total_limit: int | None = typer.Option(
-        None, "--save-total-limit", help="Keep only the newest N checkpoints."
-    ),
-    logging_steps: int | None = typer.Option(
-        None, "--logging-steps", help="A progress line every N steps."
-    ),
-    seed: int | None = typer.Option(None, "--seed", help="Seed of init, data order, dropout."),
-    bf16: bool | None = typer.Option(
-        None, "--bf16/--no-bf16", help="bf16 weights (default: on GPU only)."
-    ),
-    precision: str | None = typer.Option(None, "--precision", help="auto | bf16 | fp32."),
-    attn_implementation: str | None = typer.Option(
-        None,
-        "--attn-implementation",
-        help="auto | flex_attention | flash_attention_2 | sdpa | eager.",
-    ),
-    loss_impl: str | None = typer.Option(None, "--loss-impl", help="fused | chunked | stock."),
-    gradient_checkpointing: bool | None = typer.Option(
-        None,
-        "--gradient-checkpointing/--no-gradient-checkpointing",
-        help="Recompute layer activations in backward (less memory, ~25% more compute).",
-    ),
-    progress: bool | None = typer.Option(
-        None, "--progress/--no-progress", help="Show a progress bar (default on)."
-    ),
-    # The names before the switch to transformers' vocabulary: still read, shown nowhere.
-    old_lr: float | None = typer.Option(None, "--lr", hidden=True),
-    old_epochs: int | None = typer.Option(None, "--epochs", hidden=True),
-    old_grad_accum: int | None = typer.Option(None, "--grad-accum", hidden=True),
-    old_batch_tokens: int | None = typer.Option(None, "--batch-tokens", hidden=True),
-    old_output: Path | None = typer.Option(None, "--output", hidden=True),
-    old_checkpointing: bool | None = typer.Option(
-        None, "--activation-checkpointing/--no-activation-checkpointing", hidden=True
-    ),
-    old_attn: str | None = typer.Option(None, "--attn", hidden=True),
-    old_loss: str | None = typer.Option(None, "--loss", hidden=True),
-    old_model_config: Path | None = typer.Option(None, "--model-config", hidden=True),
-    old_lora: bool = typer.Option(False, "--lora", hidden=True),
-) -> None:
+@dataclass(frozen=True)
+class Flag:
+    """A `TrainConfig` field as a flag of `srft train` (`--learning-rate` for `learning_rate`).
+
+    A bool field is a `--x/--no-x` pair.
+    """
+
+    field: str
+    type: Any
+    help: str
+    short: str | None = None
+
+    def option(self, name: str | None = None, **kw: Any) -> Any:
+        """The typer option, under the field's own name or (an old spelling) under `name`."""
+        name = name or self.field.replace("_", "-")
+        spelled = f"--{name}/--no-{name}" if self.type is bool else f"--{name}"
+        return typer.Option(None, spelled, *([self.short] if self.short else []), **kw)
+
+
+_MODEL = "Model folder, hub id or `smollm2` (the bundled model) to fine-tune."
+_BATCH = "Token budget of one packed micro-batch per process (default 32768)."
+_RECOMPUTE = "Recompute layer activations in backward (less memory, ~25% more compute)."
+
+# The common fields; every other one is set in the --config file.
+FLAGS = {
+    f.field: f
+    for f in (
+        Flag("data", Path, f"Dataset folder from `srft build`. {_REQUIRED}"),
+        Flag("model", str, f"{_MODEL} {_REQUIRED}, or --model-config-path"),
+        Flag("output_dir", Path, f"Run folder to write (or resume). {_REQUIRED}", "-o"),
+        Flag("model_config_path", Path, "config.json of an architecture to train from scratch."),
+        Flag("tokenizer", str, "Tokenizer folder, hub id or `smollm2` (default: the model's)."),
+        Flag("max_steps", int, "Stop after N optimizer steps."),
+        Flag("num_train_epochs", int, "Passes over the data (default 1)."),
+        Flag("learning_rate", float, "Peak learning rate (default 1e-4)."),
+        Flag("lr_scheduler_type", str, "cosine (default), linear, constant_with_warmup, ..."),
+        Flag("warmup_steps", int, "Linear warm-up steps."),
+        Flag("weight_decay", float, "AdamW weight decay."),
+        Flag("per_device_train_batch_tokens", int, _BATCH),
+        Flag("gradient_accumulation_steps", int, "Micro-batches per optimizer step."),
+        Flag("max_length", int, "Longest sequence in tokens (longer ones fail)."),
+        Flag("lora_r", int, "LoRA rank (default 16)."),
+        Flag("lora_alpha", int, "LoRA alpha (default 32)."),
+        Flag("full", bool, "Full fine-tuning instead of LoRA (the default)."),
+        Flag("merge_lora", bool, "Save the final model with LoRA merged."),
+        Flag("resume", bool, "Continue from the newest checkpoint of the run folder."),
+        Flag("save_steps", int, "Checkpoint every N steps."),
+        Flag("save_total_limit", int, "Keep only the newest N checkpoints."),
+        Flag("logging_steps", int, "A progress line every N steps."),
+        Flag("seed", int, "Seed of init, data order, dropout."),
+        Flag("bf16", bool, "bf16 weights (default: on GPU only)."),
+        Flag("precision", str, "auto | bf16 | fp32."),
+        Flag(
+            "attn_implementation", str, "auto | flex_attention | flash_attention_2 | sdpa | eager."
+        ),
+        Flag("loss_impl", str, "fused | chunked | stock."),
+        Flag("gradient_checkpointing", bool, _RECOMPUTE),
+        Flag("progress", bool, "Show a progress bar (default on)."),
+    )
+}
+
+# The spellings from before the switch to transformers' vocabulary -> their field: still read,
+# shown nowhere; the new flag wins when both are given.
+OLD_FLAGS = {
+    "output": "output_dir",
+    "model-config": "model_config_path",
+    "epochs": "num_train_epochs",
+    "lr": "learning_rate",
+    "batch-tokens": "per_device_train_batch_tokens",
+    "grad-accum": "gradient_accumulation_steps",
+    "attn": "attn_implementation",
+    "loss": "loss_impl",
+    "activation-checkpointing": "gradient_checkpointing",
+}
+
+
+def _old_param(old: str) -> str:
+    return "old_" + old.replace("-", "_")
+
+
+def _signature() -> inspect.Signature:
+    """`train_command`'s parameters, as typer reads them: one per flag (old spellings too)."""
+
+    def param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+        kind = inspect.Parameter.KEYWORD_ONLY
+        return inspect.Parameter(name, kind, default=default, annotation=annotation)
+
+    config_help = "YAML file with any training field (the flags' names, with _)."
+    params = [param("config", Path | None, typer.Option(None, "--config", help=config_help))]
+    params += [param(f.field, f.type | None, f.option(help=f.help)) for f in FLAGS.values()]
+    for old, field in OLD_FLAGS.items():
+        flag = FLAGS[field]
+        params.append(param(_old_param(old), flag.type | None, flag.option(old, hidden=True)))
+    # `--lora` (LoRA was once opt-in) now means `--no-full`.
+    params.append(param("old_lora", bool, typer.Option(False, "--lora", hidden=True)))
+    return inspect.Signature(params)
+
+
+def overrides_of(given: dict[str, Any]) -> dict[str, Any]:
+    """The config fields given as flags (None: not given), old spellings folded into the new."""
+    values = {field: given[field] for field in FLAGS}
+    for old, field in OLD_FLAGS.items():
+        if values[field] is None:
+            values[field] = given[_old_param(old)]
+    if given["old_lora"] and values["full"] is None:
+        values["full"] = False
+    return values
+
+
+def train_command(**given: Any) -> None:
     """Fine-tune a model on a masked dataset (LoRA or full; one GPU, or many via accelerate launch).
 
     Every flag is a field of the training config with `-` for `_`: `--learning-rate` on the
@@ -147,59 +164,11 @@ def train_command(
     """
     from srft.train.config import TrainConfigError, load_config
 
-    overrides = {
-        "data": data,
-        "model": model,
-        "model_config_path": model_config_path or old_model_config,
-        "tokenizer": tokenizer,
-        "output_dir": output_dir if output_dir is not None else old_output,
-        "max_steps": max_steps,
-        "num_train_epochs": num_train_epochs if num_train_epochs is not None else old_epochs,
-        "learning_rate": learning_rate if learning_rate is not None else old_lr,
-        "lr_scheduler_type": lr_scheduler_type,
-        "warmup_steps": warmup_steps,
-        "weight_decay": weight_decay,
-        "per_device_train_batch_tokens": per_device_train_batch_tokens
-        if per_device_train_batch_tokens is not None
-        else old_batch_tokens,
-        "gradient_accumulation_steps": gradient_accumulation_steps
-        if gradient_accumulation_steps is not None
-        else old_grad_accum,
-        "max_length": max_length,
-        "lora_r": lora_r,
-        "lora_alpha": lora_alpha,
-        "full": False if old_lora and full is None else full,
-        "merge_lora": merge_lora,
-        "resume": resume,
-        "save_steps": save_steps,
-        "save_total_limit": save_total_limit,
-        "logging_steps": logging_steps,
-        "seed": seed,
-        "bf16": bf16,
-        "precision": precision,
-        "attn_implementation": attn_implementation or old_attn,
-        "loss_impl": loss_impl or old_loss,
-        "gradient_checkpointing": gradient_checkpointing
-        if gradient_checkpointing is not None
-        else old_checkpointing,
-        "progress": progress,
-    }
     try:
-        cfg = load_config(config, overrides)
+        cfg = load_config(given["config"], overrides_of(given))
     except TrainConfigError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from err
-
-    from srft.models import ModelNotFound, resolve_model
-
-    try:  # a model that cannot be had fails now, before torch and the data are loaded
-        if cfg.model is not None:
-            resolve_model(cfg.model)
-        if cfg.tokenizer is not None:
-            resolve_model(cfg.tokenizer, "tokenizer")
-    except ModelNotFound as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from err
+        _fail(err, 2)
+    _check_models(cfg)
 
     from srft.train.trainer import DatasetError, train
 
@@ -207,6 +176,26 @@ def train_command(
         run_dir = train(cfg)
     except (DatasetError, FileExistsError, ImportError, ValueError) as err:
         # Bad inputs (data, paths, tokenizer, a resume that cannot be exact): one line, no trace.
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from err
+        _fail(err, 1)
     typer.echo(f"run folder: {run_dir}")
+
+
+train_command.__signature__ = _signature()  # type: ignore[attr-defined]
+
+
+def _check_models(cfg: Any) -> None:
+    """A model or tokenizer that cannot be had fails now, before torch and the data load."""
+    from srft.models import ModelNotFound, resolve_model
+
+    try:
+        if cfg.model is not None:
+            resolve_model(cfg.model)
+        if cfg.tokenizer is not None:
+            resolve_model(cfg.tokenizer, "tokenizer")
+    except ModelNotFound as err:
+        _fail(err, 1)
+
+
+def _fail(err: Exception, status: int) -> NoReturn:
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(status) from err

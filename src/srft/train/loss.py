@@ -113,13 +113,10 @@ def _chunk_ce_sum(
 
 
 def chunked_cross_entropy(
-    hidden: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor | None,
-    targets: torch.Tensor,
-    chunk_tokens: int,
+    hidden: torch.Tensor, head: nn.Module, targets: torch.Tensor, chunk_tokens: int
 ) -> torch.Tensor:
-    """Sum of cross-entropy with each chunk's logits recomputed in backward (checkpointed)."""
+    """Sum of cross-entropy of `head(hidden)` with each chunk's logits recomputed in backward."""
+    weight, bias = head.weight, getattr(head, "bias", None)
     total = torch.zeros((), dtype=torch.float32, device=hidden.device)
     for start in range(0, hidden.shape[0], chunk_tokens):
         total = total + checkpoint(
@@ -146,14 +143,14 @@ def _head_returns_loss(
 
     def forward(hidden: torch.Tensor) -> torch.Tensor:
         flat = hidden.reshape(-1, hidden.shape[-1])
-        bias = getattr(head, "bias", None)
         if flat.shape[0] == 0:
             # Nothing trained: a zero that is still connected to the graph.
             return (flat.sum() * 0.0).float().reshape(1, 1, 1)
         if impl == "fused":
+            bias = getattr(head, "bias", None)
             out = FusedLinearCrossEntropy.apply(flat, head.weight, bias, targets, chunk_tokens)
         else:
-            out = chunked_cross_entropy(flat, head.weight, bias, targets, chunk_tokens)
+            out = chunked_cross_entropy(flat, head, targets, chunk_tokens)
         return out.reshape(1, 1, 1)
 
     head.forward = forward  # type: ignore[method-assign]

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from srft.files.train_run import is_train_run
 from srft.models import resolve_model
 from srft.train.config import TrainConfig
 
@@ -189,9 +190,7 @@ def save_final_model(
 
 
 def _model_folder(path: Path) -> Path:
-    if (path / "train.json").exists() and (path / "model").is_dir():
-        return path / "model"
-    return path
+    return path / "model" if is_train_run(path) else path
 
 
 def load_model(

@@ -22,13 +22,17 @@ import math
 import platform
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from srft import __version__
+from srft.files.dataset_manifest import DatasetFolder
+from srft.files.train_run import FORMAT, METRICS_JSONL, TRAIN_JSON, TRAIN_METRICS, TRAIN_RUN
 from srft.memory import return_freed_memory
+from srft.outputs import write_text_atomic
 from srft.train.collate import PackedBatch, StepPlan, pack, plan_epoch
 from srft.train.config import TrainConfig
 from srft.train.loss import loss_sum
@@ -40,8 +44,6 @@ from srft.train.model import (
     save_final_model,
 )
 
-RUN_FORMAT = "srft.train"
-RUN_VERSION = 1
 REQUIRED_COLUMNS = ("input_ids", "labels")
 
 
@@ -53,7 +55,8 @@ def load_training_data(data: Path) -> Any:
     """The `datasets.Dataset` of a build folder (`<data>/hf`) or of an hf folder itself."""
     import datasets
 
-    folder = data / "hf" if (data / "hf").is_dir() else data
+    hf = DatasetFolder(data).hf
+    folder = hf if hf.is_dir() else data
     if not folder.exists():
         raise DatasetError(f"{data}: no such dataset folder (expected `srft build` output)")
     try:
@@ -168,51 +171,47 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
-
-
 def _trim_metrics(path: Path, last_step: int) -> None:
     """Drop metric lines past the checkpoint being resumed (they will be recomputed)."""
     if not path.exists():
         return
-    kept = [
-        ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= last_step
-    ]
-    path.write_text("".join(ln + "\n" for ln in kept))
+    kept = [line for line, step in TRAIN_METRICS.read_lines(path) if step.step <= last_step]
+    path.write_text("".join(line + "\n" for line in kept))
 
 
-def train(config: TrainConfig) -> Path:
-    """Run a training and return its run folder (`train.json`, `metrics.jsonl`, checkpoints, model).
+@dataclass
+class _Engine:
+    """The prepared model and its optimizer, under one accelerator (DDP, DeepSpeed, FSDP2)."""
 
-    Works the same in one process and under `accelerate launch` (DDP, DeepSpeed, FSDP2).
-    """
+    accelerator: Any
+    model: torch.nn.Module
+    head: torch.nn.Module  # the output projection, which the loss replaces (see loss.py)
+    optimizer: Any
+    scheduler: Any
+
+
+def _accelerator(config: TrainConfig) -> Any:
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
-    from transformers import get_scheduler
 
-    return_freed_memory()  # else glibc keeps freed activations: 2.5x the peak RSS on CPU
-    run_dir = config.output_dir
-    _check_trackers(config.report_to)
-    ds = load_training_data(config.data)
-    lengths = sequence_lengths(ds, config, config.data)
-    batches = Batches(ds, config.max_length, config.data)
-
-    accelerator = Accelerator(
+    return Accelerator(
         # Without CUDA, run on CPU; under torchrun this makes accelerate use gloo data parallel.
         cpu=not torch.cuda.is_available(),
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         step_scheduler_with_optimizer=False,
         log_with=config.report_to or None,
-        project_dir=str(run_dir),
+        project_dir=str(config.output_dir),
     )
-    world = accelerator.num_processes
-    main = accelerator.is_main_process
+
+
+def _open_run_folder(run_dir: Path, config: TrainConfig, main: bool) -> Path | None:
+    """The checkpoint to resume from, if any; refuses a folder holding a run without --resume.
+
+    Checked on every rank, so all of them stop.
+    """
     resume_from = _checkpoints(run_dir)[-1] if config.resume and _checkpoints(run_dir) else None
-    started_before = (run_dir / "metrics.jsonl").exists()
-    if started_before and not config.resume:  # checked on every rank, so all of them stop
+    metrics = run_dir / METRICS_JSONL
+    started_before = metrics.exists()
+    if started_before and not config.resume:
         raise FileExistsError(
             f"{run_dir}: already holds a run; pass --resume to continue it or choose "
             "another output folder"
@@ -220,9 +219,14 @@ def train(config: TrainConfig) -> Path:
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         if resume_from is None and started_before:
-            (run_dir / "metrics.jsonl").unlink()  # --resume without a checkpoint: start over
-    # Loaded before the model so that a bad tokenizer path fails in seconds, not after training.
-    tokenizer = load_tokenizer(config) if main else None
+            metrics.unlink()  # --resume without a checkpoint: start over
+    return resume_from
+
+
+def _prepare(config: TrainConfig, accelerator: Any, total_steps: int) -> _Engine:
+    """The model, AdamW and the learning-rate schedule, seeded and handed to accelerate."""
+    from accelerate.utils import set_seed
+    from transformers import get_scheduler
 
     set_seed(config.seed)
     if torch.cuda.is_available():
@@ -237,8 +241,6 @@ def train(config: TrainConfig) -> Path:
         weight_decay=config.weight_decay,
         fused=torch.cuda.is_available() or None,
     )
-    schedule = step_schedule(lengths, config, world)
-    total_steps = len(schedule)
     scheduler = get_scheduler(
         config.lr_scheduler_type,
         optimizer,
@@ -249,29 +251,32 @@ def train(config: TrainConfig) -> Path:
     head = accelerator.unwrap_model(model).get_output_embeddings()
     if not config.full:
         _checkpoint_only_trainable(accelerator, model)
+    return _Engine(accelerator, model, head, optimizer, scheduler)
 
-    layout = {
-        "batch_tokens": config.per_device_train_batch_tokens,
-        "grad_accum": config.gradient_accumulation_steps,
-        "world_size": world,
-    }
-    global_step = 0
-    if resume_from is not None:
-        state = json.loads((resume_from / "trainer_state.json").read_text())
-        if state["layout"] != layout:
-            raise ValueError(
-                f"{resume_from}: saved with {state['layout']}, now {layout}; the data order "
-                "would differ, so the run cannot resume exactly"
-            )
-        # LoRA checkpoints hold only the adapter; the frozen base comes from `model`.
-        accelerator.load_state(str(resume_from), strict=config.full)
-        global_step = int(state["global_step"])
-        if main:
-            _trim_metrics(run_dir / "metrics.jsonl", global_step)
 
-    info: dict[str, Any] = {
-        "format": RUN_FORMAT,
-        "version": RUN_VERSION,
+def _resume(accelerator: Any, checkpoint: Path, layout: dict[str, int], config: TrainConfig) -> int:
+    """Load a checkpoint's state and return its step; refuses another batching layout."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    if state["layout"] != layout:
+        raise ValueError(
+            f"{checkpoint}: saved with {state['layout']}, now {layout}; the data order "
+            "would differ, so the run cannot resume exactly"
+        )
+    # LoRA checkpoints hold only the adapter; the frozen base comes from `model`.
+    accelerator.load_state(str(checkpoint), strict=config.full)
+    global_step = int(state["global_step"])
+    if accelerator.is_main_process:
+        _trim_metrics(config.output_dir / METRICS_JSONL, global_step)
+    return global_step
+
+
+def _run_info(
+    config: TrainConfig, accelerator: Any, rows: int, lengths: list[int], schedule: list[Any]
+) -> dict[str, Any]:
+    """The `train.json` of a run that starts (`srft.files.train_run.TrainRun`)."""
+    return {
+        "format": FORMAT,
+        "version": TRAIN_RUN.version,
         "status": "running",
         "config": config.dump(),
         "resolved": {
@@ -279,16 +284,95 @@ def train(config: TrainConfig) -> Path:
             "attn_implementation": resolve_attention(config),
             "device": str(accelerator.device),
             "distributed": str(accelerator.distributed_type),
-            "world_size": world,
+            "world_size": accelerator.num_processes,
         },
-        "dataset": {"path": str(config.data), "rows": len(ds), "tokens": sum(lengths)},
+        "dataset": {"path": str(config.data), "rows": rows, "tokens": sum(lengths)},
         "epochs": schedule[-1][0] + 1,
-        "total_steps": total_steps,
+        "total_steps": len(schedule),
         "versions": _versions(),
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "started_at": _now(),
     }
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
+    """One line of `metrics.jsonl`, appended at once so an interrupted run keeps its curve."""
+    with (run_dir / METRICS_JSONL).open("a") as f:
+        TRAIN_METRICS.write_one(f, record)
+
+
+def _checkpoint_due(config: TrainConfig, step: int, total_steps: int) -> bool:
+    """Every `save_steps` steps, and at the last step (when checkpoints are on at all)."""
+    if config.save_steps is None:
+        return False
+    return step % config.save_steps == 0 or step == total_steps
+
+
+def _finish(
+    engine: _Engine,
+    config: TrainConfig,
+    tokenizer: Any,
+    info: dict[str, Any],
+    steps: int,
+    last: dict[str, Any],
+) -> None:
+    """Save the final model and mark `train.json` completed with the last step's metrics."""
+    accelerator, model = engine.accelerator, engine.model
+    accelerator.wait_for_everyone()
+    state_dict = (
+        accelerator.get_state_dict(model) if (config.full or not config.merge_lora) else None
+    )
+    if accelerator.is_main_process:
+        kind = save_final_model(
+            accelerator.unwrap_model(model),
+            config,
+            config.output_dir / "model",
+            tokenizer,
+            state_dict,
+        )
+        info.update(
+            status="completed", model_kind=kind, steps=steps, final=last, finished_at=_now()
+        )
+        TRAIN_RUN.write(config.output_dir / TRAIN_JSON, info)
+    if config.report_to:
+        accelerator.end_training()
+    accelerator.wait_for_everyone()
+
+
+def train(config: TrainConfig) -> Path:
+    """Run a training and return its run folder (`train.json`, `metrics.jsonl`, checkpoints, model).
+
+    Works the same in one process and under `accelerate launch` (DDP, DeepSpeed, FSDP2).
+    """
+    return_freed_memory()  # else glibc keeps freed activations: 2.5x the peak RSS on CPU
+    run_dir = config.output_dir
+    _check_trackers(config.report_to)
+    ds = load_training_data(config.data)
+    lengths = sequence_lengths(ds, config, config.data)
+    batches = Batches(ds, config.max_length, config.data)
+    accelerator = _accelerator(config)
+    world = accelerator.num_processes
+    main = accelerator.is_main_process
+    resume_from = _open_run_folder(run_dir, config, main)
+    # Loaded before the model so that a bad tokenizer path fails in seconds, not after training.
+    tokenizer = load_tokenizer(config) if main else None
+    schedule = step_schedule(lengths, config, world)
+    total_steps = len(schedule)
+    engine = _prepare(config, accelerator, total_steps)
+    layout = {
+        "batch_tokens": config.per_device_train_batch_tokens,
+        "grad_accum": config.gradient_accumulation_steps,
+        "world_size": world,
+    }
+    global_step = 0
+    if resume_from is not None:
+        global_step = _resume(accelerator, resume_from, layout, config)
+    info = _run_info(config, accelerator, len(ds), lengths, schedule)
     if main:
-        _write_json(run_dir / "train.json", info)
+        TRAIN_RUN.write(run_dir / TRAIN_JSON, info)
     if config.report_to:
         accelerator.init_trackers("srft", config={k: str(v) for k, v in config.dump().items()})
 
@@ -296,98 +380,36 @@ def train(config: TrainConfig) -> Path:
     last: dict[str, Any] = {}
     while global_step < total_steps:
         epoch, plan = schedule[global_step]
-        last = _optimizer_step(
-            batches.step(plan[accelerator.process_index]),
-            model,
-            head,
-            optimizer,
-            scheduler,
-            accelerator,
-            config,
-        )
+        last = _optimizer_step(batches.step(plan[accelerator.process_index]), engine, config)
         global_step += 1
         last.update(step=global_step, epoch=epoch)
         if main:
-            with (run_dir / "metrics.jsonl").open("a") as f:
-                f.write(json.dumps(last) + "\n")
+            _append_metrics(run_dir, last)
         if config.report_to:
             accelerator.log({k: v for k, v in last.items() if k != "step"}, step=global_step)
         progress.update(last, global_step % config.logging_steps == 0)
-        at_save = config.save_steps is not None and global_step % config.save_steps == 0
-        if at_save or (global_step == total_steps and config.save_steps is not None):
+        if _checkpoint_due(config, global_step, total_steps):
             _save_checkpoint(accelerator, run_dir, global_step, layout, config.save_total_limit)
     progress.close()
-
-    accelerator.wait_for_everyone()
-    state_dict = (
-        accelerator.get_state_dict(model) if (config.full or not config.merge_lora) else None
-    )
-    if main:
-        kind = save_final_model(
-            accelerator.unwrap_model(model), config, run_dir / "model", tokenizer, state_dict
-        )
-        info.update(
-            status="completed",
-            model_kind=kind,
-            steps=global_step,
-            final=last,
-            finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        )
-        _write_json(run_dir / "train.json", info)
-    if config.report_to:
-        accelerator.end_training()
-    accelerator.wait_for_everyone()
+    _finish(engine, config, tokenizer, info, global_step, last)
     return run_dir
 
 
 def _optimizer_step(
-    packed: list[PackedBatch],
-    model: torch.nn.Module,
-    head: torch.nn.Module,
-    optimizer: Any,
-    scheduler: Any,
-    accelerator: Any,
-    config: TrainConfig,
+    packed: list[PackedBatch], engine: _Engine, config: TrainConfig
 ) -> dict[str, Any]:
-    """One optimizer step over this rank's micro-batches; returns the step's global metrics.
-
-    Each micro-batch's loss sum is scaled by world * grad_accum / (trained tokens of the whole
-    step on all ranks): accelerate divides by grad_accum and the engines average over ranks, so
-    the gradient is exactly that of the mean over the step's trained tokens.
-    """
+    """One optimizer step over this rank's micro-batches; returns the step's global metrics."""
+    accelerator = engine.accelerator
     started = time.perf_counter()
-    lr = scheduler.get_last_lr()[
-        0
-    ]  # the rate this step applies (logged before the scheduler moves)
+    # The rate this step applies (logged before the scheduler moves).
+    lr = engine.scheduler.get_last_lr()[0]
     counts = torch.tensor(
         [sum(b.num_trained for b in packed), sum(b.num_tokens for b in packed)],
         dtype=torch.float64,
         device=accelerator.device,
     )
     trained, tokens = (int(x) for x in accelerator.reduce(counts, reduction="sum").tolist())
-    scale = (
-        accelerator.num_processes * config.gradient_accumulation_steps / trained if trained else 0.0
-    )
-    loss_total = torch.zeros((), dtype=torch.float64, device=accelerator.device)
-    grad_norm: float | None = None
-    model.train()
-    for batch in packed:
-        with accelerator.accumulate(model):
-            summed = loss_sum(
-                model,
-                batch.to(accelerator.device),
-                config.loss_impl,
-                config.loss_chunk_tokens,
-                head,
-            )
-            accelerator.backward(summed * scale)
-            loss_total += summed.detach().double()
-            if accelerator.sync_gradients:
-                grad_norm = _clip(accelerator, model, config.max_grad_norm)
-            optimizer.step()  # accelerate skips it until the last micro-batch
-            if accelerator.sync_gradients:
-                scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+    loss_total, grad_norm = _accumulate(packed, engine, config, trained)
     loss = float(accelerator.reduce(loss_total, reduction="sum")) / trained if trained else 0.0
     if torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -403,6 +425,42 @@ def _optimizer_step(
         "trained_tokens_per_s": trained / elapsed if elapsed > 0 else None,
         "peak_memory_gib": peak,
     }
+
+
+def _accumulate(
+    packed: list[PackedBatch], engine: _Engine, config: TrainConfig, trained: int
+) -> tuple[torch.Tensor, float | None]:
+    """Forward and backward every micro-batch, stepping the optimizer after the last one.
+
+    Each micro-batch's loss sum is scaled by world * grad_accum / (trained tokens of the whole
+    step on all ranks): accelerate divides by grad_accum and the engines average over ranks, so
+    the gradient is exactly that of the mean over the step's trained tokens. Returns this rank's
+    summed loss and the gradient norm before clipping.
+    """
+    accelerator, model = engine.accelerator, engine.model
+    world_accum = accelerator.num_processes * config.gradient_accumulation_steps
+    scale = world_accum / trained if trained else 0.0
+    loss_total = torch.zeros((), dtype=torch.float64, device=accelerator.device)
+    grad_norm: float | None = None
+    model.train()
+    for batch in packed:
+        with accelerator.accumulate(model):
+            summed = loss_sum(
+                model,
+                batch.to(accelerator.device),
+                config.loss_impl,
+                config.loss_chunk_tokens,
+                engine.head,
+            )
+            accelerator.backward(summed * scale)
+            loss_total += summed.detach().double()
+            if accelerator.sync_gradients:
+                grad_norm = _clip(accelerator, model, config.max_grad_norm)
+            engine.optimizer.step()  # accelerate skips it until the last micro-batch
+            if accelerator.sync_gradients:
+                engine.scheduler.step()
+            engine.optimizer.zero_grad(set_to_none=True)
+    return loss_total, grad_norm
 
 
 def _clip(accelerator: Any, model: torch.nn.Module, max_norm: float | None) -> float | None:
@@ -441,7 +499,8 @@ def _save_checkpoint(
     target = run_dir / "checkpoints" / f"step-{step}"
     accelerator.save_state(str(target), safe_serialization=True)
     if accelerator.is_main_process:
-        _write_json(target / "trainer_state.json", {"global_step": step, "layout": layout})
+        state = {"global_step": step, "layout": layout}
+        write_text_atomic(target / "trainer_state.json", json.dumps(state, indent=2) + "\n")
         if keep is not None:
             for old in _checkpoints(run_dir)[:-keep]:
                 shutil.rmtree(old, ignore_errors=True)
