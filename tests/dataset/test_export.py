@@ -11,7 +11,8 @@ import yaml
 
 from srft.corpus.io import write_corpus
 from srft.critic.verdicts import write_verdicts
-from srft.dataset.build import IGNORE_INDEX, build_dataset, load_dataset_folder
+from srft.dataset.build import build_dataset, load_dataset_folder
+from srft.dataset.encoder import IGNORE_INDEX
 from srft.dataset.export import EXPORTERS, export_dataset
 
 from .conftest import trajectory, verdict

@@ -111,6 +111,14 @@ class Policy(ABC):
         self.options = options
         self._kept: Counter[tuple[str, str]] = Counter()  # (instance, outcome) -> runs kept
 
+    @property
+    def has_caps(self) -> bool:
+        """Whether a runs-per-instance cap is set (so `cap` may drop a judged trajectory)."""
+        return any(
+            getattr(self.options, f"max_{outcome}_per_instance", None) is not None
+            for outcome in ("resolved", "unresolved")
+        )
+
     def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
         """Decide for one trajectory (`judge`), then apply the runs-per-instance caps (`cap`).
 
