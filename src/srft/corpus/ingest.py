@@ -26,7 +26,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
@@ -96,26 +96,10 @@ class IngestSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (for `--json` output and logs)."""
-        return {
-            "output": self.output,
-            "read": self.read,
-            "accepted": self.accepted,
-            "rejected": self.rejected,
-            "duplicates": self.duplicates,
-            "files": self.files,
-            "formats": dict(self.formats),
-            "outcomes": dict(self.outcomes),
-            "steps": self.steps,
-            "label_files": self.label_files,
-            "labels": self.labels,
-            "unknown_label_instances": self.unknown_label_instances,
-            "unknown_label_runs": self.unknown_label_runs,
-            "ambiguous_labels": self.ambiguous_labels,
-            "skipped_files": self.skipped_files,
-            "refused_files": [{"file": f, "reason": r} for f, r in self.refused_files],
-            "empty_files": self.empty_files,
-            "shard": self.shard,
-        }
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rejections"}
+        out["formats"], out["outcomes"] = dict(self.formats), dict(self.outcomes)
+        out["refused_files"] = [{"file": f, "reason": r} for f, r in self.refused_files]
+        return out
 
 
 def ingest(

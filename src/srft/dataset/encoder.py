@@ -51,14 +51,8 @@ class Encoded:
 class Encoder:
     """Turns (trajectory, decision) into a verified dataset row with one tokenizer/template."""
 
-    def __init__(
-        self,
-        tokenizer: Any,
-        chat_template: str | None = None,
-        *,
-        end_of_turn: list[str] | tuple[str, ...] = (),
-        model_folder: str | Path | None = None,
-    ) -> None:
+    def __init__(self, tokenizer: Any, chat_template: str | None = None, **renderer: Any) -> None:
+        """`renderer`: the `ChatRenderer`'s keyword options (`end_of_turn`, `model_folder`)."""
         backend = getattr(tokenizer, "backend_tokenizer", None)
         if backend is None:
             raise BuildError(
@@ -68,9 +62,7 @@ class Encoder:
         self.tokenizer = tokenizer
         self.backend = backend
         try:
-            self.renderer = ChatRenderer(
-                tokenizer, chat_template, end_of_turn=end_of_turn, model_folder=model_folder
-            )
+            self.renderer = ChatRenderer(tokenizer, chat_template, **renderer)
         except RenderError as e:
             raise BuildError(str(e)) from e
         self.split_pieces = self._pieces_are_faithful()

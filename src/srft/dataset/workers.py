@@ -30,6 +30,7 @@ from srft.critic.verdicts import Verdict
 from srft.dataset.encoder import BuildError, Encoded, Encoder, Overlong, Reasoning, make_encoder
 from srft.dataset.policies import Decision, Policy, PolicyError, cap_key, make_policy
 from srft.dataset.verdict_index import VerdictIndex
+from srft.files.base import numbered_lines
 from srft.shard import Shard
 
 Line = tuple[str, str]  # (where: "corpus.jsonl:LINE", the line's text)
@@ -145,17 +146,12 @@ def check_verdict(trajectory: Trajectory, verdict: Verdict | None, path: Path | 
 def corpus_lines(corpus: Path, shard: Shard, elsewhere: set[str]) -> Iterator[Line]:
     """This shard's non-blank lines; the ids of the other lines go to `elsewhere` (a plain JSON
     parse, without validation: only the id is needed, to tell their verdicts from strays)."""
-    position = -1
-    with corpus.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            position += 1
-            if shard.keeps(position):
-                yield f"{corpus}:{n}", line
-                continue
-            with contextlib.suppress(ValueError, AttributeError, TypeError):
-                elsewhere.add(json.loads(line).get("id"))
+    for n, position, line in numbered_lines(corpus):
+        if shard.keeps(position):
+            yield f"{corpus}:{n}", line
+            continue
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
+            elsewhere.add(json.loads(line).get("id"))
 
 
 def line_results(
