@@ -105,7 +105,7 @@ class Policy(ABC):
     # Whether a verdict must exist for the trajectories the policy judges.
     needs_verdicts: ClassVar[bool] = False
     # The outcomes the policy keeps at all; a trajectory of another is `dropped:<outcome>`.
-    outcomes: ClassVar[tuple[Outcome, ...]] = OUTCOMES
+    kept_outcomes: ClassVar[tuple[Outcome, ...]] = OUTCOMES
 
     def __init__(self, options: BaseModel) -> None:
         self.options = options
@@ -130,7 +130,7 @@ class Policy(ABC):
         """The policy's decision before the caps: outcomes it never keeps are dropped, the
         others are the policy's `choose`."""
         status = trajectory.outcome.status
-        if status not in self.outcomes:
+        if status not in self.kept_outcomes:
             return _drop(trajectory, verdict, status)
         return self.choose(trajectory, verdict)
 
@@ -150,7 +150,7 @@ class Policy(ABC):
 
     @abstractmethod
     def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
-        """The policy's own decision for a trajectory of one of its `outcomes`."""
+        """The policy's own decision for a trajectory of one of its `kept_outcomes`."""
 
     def describe(self) -> dict[str, Any]:
         """Name and fully resolved options, for the build manifest."""
@@ -210,7 +210,7 @@ class RFT(Policy):
     """Rejection fine-tuning: resolved trajectories only, every step trained."""
 
     name = "rft"
-    outcomes = ("resolved",)
+    kept_outcomes = ("resolved",)
 
     def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
         return _all(trajectory, verdict, "resolved", True)
@@ -311,7 +311,7 @@ class SRFTUnresolvedOnly(_CriticPolicy):
 
     name = "srft-unresolved-only"
     Options = UnresolvedCriticOptions
-    outcomes = ("unresolved", "unknown")
+    kept_outcomes = ("unresolved", "unknown")
 
     def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
         return self._judged_unless_unknown(trajectory, verdict)
@@ -327,7 +327,7 @@ class SRFTResolvedOnly(_CriticPolicy):
     """
 
     name = "srft-resolved-only"
-    outcomes = ("resolved",)
+    kept_outcomes = ("resolved",)
 
     def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
         return self._judged(trajectory, verdict, "resolved")
