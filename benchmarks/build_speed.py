@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from srft.corpus.io import read_corpus
-    from srft.dataset.build import Encoder, load_tokenizer
+    from srft.dataset.encoder import Encoder, load_tokenizer
     from srft.dataset.policies import make_policy
     from srft.smollm2 import smollm2_dir
 

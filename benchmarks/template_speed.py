@@ -34,7 +34,7 @@ def main() -> None:
 
     from srft.corpus.ingest import ingest
     from srft.corpus.io import read_corpus
-    from srft.dataset.build import BuildError, Encoder, load_tokenizer
+    from srft.dataset.encoder import BuildError, Encoder, load_tokenizer
     from srft.dataset.policies import make_policy
     from srft.smollm2 import smollm2_dir
 

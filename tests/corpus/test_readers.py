@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from srft.corpus.containers import expand_inputs, read_records
-from srft.corpus.formats import detect, formats, get_format
+from srft.corpus.formats import FORMATS, detect, formats, get_format
 from srft.corpus.formats.openai_chat import action_style
 from srft.corpus.ingest import ingest
 from srft.corpus.model import CorpusError
@@ -220,6 +220,16 @@ def test_every_registered_format_has_a_fixture(format_fixtures):
                 seen.add(fmt.name)
     # srft-corpus reads what ingest writes; its input is made in the test below, not a fixture.
     assert seen == {f.name for f in formats()} - {"srft-corpus"}
+
+
+def test_every_builtin_format_is_registered_under_its_own_name():
+    names = FORMATS.names()
+    assert names and all(FORMATS.get(name).name == name for name in names)
+
+
+def test_detection_tries_the_formats_by_priority():
+    priorities = [f.priority for f in formats()]
+    assert priorities == sorted(priorities, reverse=True)
 
 
 def test_unknown_format_name_lists_the_known_ones():

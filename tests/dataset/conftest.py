@@ -19,14 +19,14 @@ TEMPLATES: dict[str, str | None] = {"smollm2": None, "qwen25": QWEN25_LIKE, "qwe
 
 @pytest.fixture(scope="session")
 def tokenizer(smollm2_path: Path) -> Any:
-    from srft.dataset.build import load_tokenizer
+    from srft.dataset.encoder import load_tokenizer
 
     return load_tokenizer(smollm2_path)
 
 
 @pytest.fixture(scope="session")
 def encoders(tokenizer: Any) -> dict[str, Any]:
-    from srft.dataset.build import Encoder
+    from srft.dataset.encoder import Encoder
 
     return {name: Encoder(tokenizer, template) for name, template in TEMPLATES.items()}
 

@@ -177,6 +177,47 @@ def test_worker_processes_give_the_same_bytes(inputs, smollm2_path, tmp_path):
         assert one.read_bytes() == two.read_bytes(), name
 
 
+@pytest.mark.slow
+def test_worker_processes_apply_the_caps_in_corpus_order(smollm2_path, tmp_path):
+    # Three runs of one instance and a cap of 2: the workers judge and encode, the caps (which
+    # count the runs kept so far) keep the first two in corpus order, as one process does.
+    runs = [
+        trajectory(TURNS, id=f"r{k}", outcome="resolved").model_copy(update={"instance_id": "i"})
+        for k in range(3)
+    ]
+    corpus = tmp_path / "corpus.jsonl"
+    write_corpus(runs, corpus)
+    built = {}
+    for procs in (1, 2):
+        summary = build_dataset(
+            corpus,
+            None,
+            policy="sft",
+            policy_options={"max_resolved_per_instance": 2},
+            tokenizer=smollm2_path,
+            output=tmp_path / f"x{procs}",
+            max_length=4096,
+            num_proc=procs,
+        )
+        assert summary.counts["rows"] == 2 and summary.counts["dropped"] == 1
+        built[procs] = (tmp_path / f"x{procs}" / "data.parquet").read_bytes()
+    assert built[1] == built[2]
+    assert load_dataset_folder(tmp_path / "x2")["trajectory_id"] == ["r0", "r1"]
+
+
+@pytest.mark.slow
+def test_worker_processes_stop_at_the_first_bad_line_in_corpus_order(
+    inputs, smollm2_path, tmp_path
+):
+    corpus, _ = inputs
+    with corpus.open("a") as f:
+        f.write('{"format": "srft.corpus", "version": 1, "id": "bad"}\n')
+    for procs in (1, 2):  # line 1 is too long for max_length 20 before line 4 is read as bad
+        with pytest.raises(BuildError, match=r"corpus.jsonl:1: .*exceed --max-length 20"):
+            _build(inputs, tmp_path / f"x{procs}", tokenizer=smollm2_path, policy="sft",
+                   max_length=20, num_proc=procs)  # fmt: skip
+
+
 def test_a_folder_that_is_not_an_srft_dataset_is_refused(tmp_path):
     (tmp_path / "build.json").write_text('{"format": "something-else"}')
     with pytest.raises(BuildError, match=r"build.json: not an srft dataset"):

@@ -11,8 +11,9 @@ import yaml
 
 from srft.corpus.io import write_corpus
 from srft.critic.verdicts import write_verdicts
-from srft.dataset.build import IGNORE_INDEX, build_dataset, load_dataset_folder
-from srft.dataset.export import export_dataset
+from srft.dataset.build import build_dataset, load_dataset_folder
+from srft.dataset.encoder import IGNORE_INDEX
+from srft.dataset.export import EXPORTERS, export_dataset
 
 from .conftest import trajectory, verdict
 from .templates import QWEN25_LIKE
@@ -131,3 +132,7 @@ def test_trl_export_is_the_token_rows_themselves(dataset, tmp_path):
     assert table.column_names == ["input_ids", "labels"]
     assert table.column("labels").to_pylist() == rows["labels"]
     assert "SFTTrainer" in (tmp_path / "trl" / "trl.py").read_text()
+
+
+def test_the_exporters_are_the_registry_entries_of_the_three_trainers():
+    assert EXPORTERS.names() == ["axolotl", "llamafactory", "trl"]

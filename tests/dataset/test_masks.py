@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from srft.dataset.build import IGNORE_INDEX, BuildError, Encoder
+from srft.dataset.encoder import IGNORE_INDEX, BuildError, Encoder
 from srft.dataset.policies import Decision
 
 from .conftest import trajectory

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from srft.dataset.policies import PolicyError, make_policy, policy_names
+from srft.dataset.policies import POLICIES, PolicyError, make_policy, policy_names
 
 from .conftest import trajectory, verdict
 
@@ -25,6 +25,18 @@ def test_registry_has_the_policies_of_the_method_and_the_resolved_only_mirror():
         "srft-resolved-only",
         "srft-unresolved-only",
     ]
+
+
+def test_every_policy_is_registered_under_the_name_it_writes_into_the_manifest():
+    assert all(cls.name == name for name, cls in POLICIES.items())
+
+
+def test_caps_apply_after_the_policy_judged_so_judging_can_run_anywhere():
+    policy = make_policy("sft", {"max_resolved_per_instance": 1})
+    judged = [policy.judge(_traj("resolved"), None) for _ in range(2)]
+    assert [d.keep for d in judged] == [True, True]  # judge counts nothing
+    kept = [policy.decide(_traj("resolved"), None).reason for _ in range(2)]
+    assert kept == ["resolved", "dropped:cap-resolved"]
 
 
 def test_unknown_policy_is_an_error_naming_the_choices():

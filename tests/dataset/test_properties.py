@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from srft.dataset.build import IGNORE_INDEX
+from srft.dataset.encoder import IGNORE_INDEX
 from srft.dataset.policies import Decision
 
 from .conftest import TEMPLATES, trajectory

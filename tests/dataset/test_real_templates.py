@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from srft.corpus.model import Message, Outcome, Source, ToolCall, Trajectory
-from srft.dataset.build import IGNORE_INDEX, BuildError, Encoder
+from srft.dataset.encoder import IGNORE_INDEX, BuildError, Encoder
 from srft.dataset.policies import Decision
 
 from .families import FAMILIES, VARIANTS, standin

@@ -9,7 +9,8 @@ import pytest
 
 from srft.critic.rules import judge_rules
 from srft.critic.verdicts import write_verdicts
-from srft.dataset.build import IGNORE_INDEX, build_dataset, load_dataset_folder
+from srft.dataset.build import build_dataset, load_dataset_folder
+from srft.dataset.encoder import IGNORE_INDEX
 
 GEMINI = "mini-swe-agent-v1-gemini"
 # Instance -> outcome; one run each (rows name runs by id, `<instance>@<digest>`).

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from srft.dataset.build import BuildError, Encoder
+from srft.dataset.encoder import BuildError, Encoder
 from srft.dataset.policies import Decision
 
 from .families import standin_from_templates

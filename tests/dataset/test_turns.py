@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from srft.cli import app
 from srft.corpus.io import write_corpus
-from srft.dataset.build import BuildError, Encoder
+from srft.dataset.encoder import BuildError, Encoder
 from srft.dataset.policies import Decision
 from srft.dataset.render import ChatRenderer, check_turn
 

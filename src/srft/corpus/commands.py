@@ -59,6 +59,8 @@ def ingest_command(
 
     Without --skip-invalid, the first invalid record stops the run (file, record and reason).
     The exit status is 1 when no trajectory was accepted.
+    \f
+    (Long only by its option declarations and the progress bar around the one call.)
     """
     from srft.corpus.ingest import NothingAccepted, ingest
     from srft.shard import Shard, ShardError
@@ -101,14 +103,18 @@ def ingest_command(
             _error(str(e))
         else:
             empty = None
-    done = summary if empty is None else empty.summary
-    if as_json:
-        typer.echo(json.dumps(done.to_dict(), indent=2))
-    else:
-        _print_summary(done)
-    _print_warnings(done)
+    _report(summary if empty is None else empty.summary, as_json)
     if empty is not None:
         _error(str(empty))
+
+
+def _report(summary: Any, as_json: bool) -> None:
+    """The ingest summary (a table, or JSON on stdout), then the warnings on stderr."""
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        _print_summary(summary)
+    _print_warnings(summary)
 
 
 def _error(message: str, status: int = 1) -> NoReturn:
@@ -219,8 +225,17 @@ def stats_command(
     if as_json:
         typer.echo(json.dumps(stats.to_dict(), indent=2))
         return
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=max(out.width, 130))
+    out.print(_stats_table(str(corpus), stats))
+    out.print(_runs_line(stats.runs_to_dict()), highlight=False)
+
+
+def _stats_table(title: str, stats: Any) -> Table:
+    """One row per format and a total: trajectories, steps, outcomes and tokens."""
     token_title = "tokens" if stats.tokens_exact else "tokens (est.)"
-    table = Table(title=str(corpus))
+    table = Table(title=title)
     table.add_column("format", no_wrap=True)
     for column in ("trajectories", "steps", "min", "median", "max"):
         table.add_column(column, justify="right")
@@ -242,11 +257,7 @@ def stats_command(
             f"{d['tokens']:,}",
             end_section=name == rows[-2][0] if len(rows) > 1 else False,
         )
-    out = Console()
-    if not out.is_terminal:
-        out = Console(width=max(out.width, 130))
-    out.print(table)
-    out.print(_runs_line(stats.runs_to_dict()), highlight=False)
+    return table
 
 
 def _runs_line(runs: dict) -> str:

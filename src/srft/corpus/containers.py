@@ -312,21 +312,33 @@ def _json_records(path: Path, whole_list: bool | None) -> Iterator[RawRecord]:
         yield RawRecord(Origin(file, "0"), error="the file is empty: no trajectory")
         return
     if first != b"[":
-        origin = Origin(file=file, record="0")
-        try:
-            with open_binary(path) as f:
-                data = f.read()
-            text = _decode(data, "file")
-            yield RawRecord(origin, data=loads_strict(text))
-        except CorpusError as e:
-            yield RawRecord(origin, error=str(e))
-        except json.JSONDecodeError as e:
-            yield RawRecord(origin, error=f"not valid JSON (truncated?): {e}")
-        except DECOMPRESSION_ERRORS as e:
-            yield RawRecord(origin, error=decompression_error(e))
-        except RecursionError:
-            yield RawRecord(origin, error=TOO_DEEP)
+        yield _json_document(path)
         return
+    yield from _json_array(path, whole_list)
+
+
+def _json_document(path: Path) -> RawRecord:
+    """A file holding one JSON value: one record (or the reason it cannot be read)."""
+    origin = Origin(file=str(path), record="0")
+    try:
+        with open_binary(path) as f:
+            data = f.read()
+        text = _decode(data, "file")
+        return RawRecord(origin, data=loads_strict(text))
+    except CorpusError as e:
+        return RawRecord(origin, error=str(e))
+    except json.JSONDecodeError as e:
+        return RawRecord(origin, error=f"not valid JSON (truncated?): {e}")
+    except DECOMPRESSION_ERRORS as e:
+        return RawRecord(origin, error=decompression_error(e))
+    except RecursionError:
+        return RawRecord(origin, error=TOO_DEEP)
+
+
+def _json_array(path: Path, whole_list: bool | None) -> Iterator[RawRecord]:
+    """A file holding a JSON array, streamed: one record per item, or the whole array as one
+    record when it is a bare message list (`whole_list`, or detected from its first item)."""
+    file = str(path)
     with open_binary(path) as f:
         items = ijson.items(f, "item", use_float=True)
         parsed = 0  # items parsed so far = the index of the item being parsed

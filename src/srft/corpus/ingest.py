@@ -26,7 +26,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
@@ -96,26 +96,10 @@ class IngestSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (for `--json` output and logs)."""
-        return {
-            "output": self.output,
-            "read": self.read,
-            "accepted": self.accepted,
-            "rejected": self.rejected,
-            "duplicates": self.duplicates,
-            "files": self.files,
-            "formats": dict(self.formats),
-            "outcomes": dict(self.outcomes),
-            "steps": self.steps,
-            "label_files": self.label_files,
-            "labels": self.labels,
-            "unknown_label_instances": self.unknown_label_instances,
-            "unknown_label_runs": self.unknown_label_runs,
-            "ambiguous_labels": self.ambiguous_labels,
-            "skipped_files": self.skipped_files,
-            "refused_files": [{"file": f, "reason": r} for f, r in self.refused_files],
-            "empty_files": self.empty_files,
-            "shard": self.shard,
-        }
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rejections"}
+        out["formats"], out["outcomes"] = dict(self.formats), dict(self.outcomes)
+        out["refused_files"] = [{"file": f, "reason": r} for f, r in self.refused_files]
+        return out
 
 
 def ingest(
@@ -145,6 +129,31 @@ def ingest(
     forced = get_format(format) if format else None
     output = Path(output)
     shard = shard or Shard()
+    _check_outputs(output, rejects, skip_invalid, overwrite)
+    summary = IngestSummary(output=str(output), shard=str(shard))
+    expansion = expand_inputs(inputs)
+    summary.skipped_files = [str(p) for p in expansion.skipped]
+    summary.refused_files = [(str(p), reason) for p, reason in expansion.refused]
+    book = LabelBook()
+    trajectory_paths = _sort_inputs(expansion.paths, labels, book, summary)
+    summary.files = len(trajectory_paths)
+    run = _Run(summary, book, forced, skip_invalid, shard)
+    empty = run.write(output, rejects, trajectory_paths, expansion.keys, progress, keep_empty)
+    summary.unknown_label_instances = book.unknown_instances()
+    summary.unknown_label_runs = book.unknown_runs()
+    summary.ambiguous_labels = book.ambiguous
+    if empty:
+        raise NothingAccepted(
+            f"no trajectory accepted from {', '.join(map(str, inputs))} (read "
+            f"{summary.read} = accepted 0 + rejected {summary.rejected} records from "
+            f"{summary.files} files); no corpus written",
+            summary,
+        )
+    return summary
+
+
+def _check_outputs(output: Path, rejects: Path | None, skip_invalid: bool, overwrite: bool) -> None:
+    """A `CorpusError` before anything is read when an output may not be written."""
     if rejects is not None and not skip_invalid:
         raise CorpusError(
             f"{rejects}: --rejects only receives records rejected under --skip-invalid; "
@@ -156,19 +165,23 @@ def ingest(
             check_output(rejects, kind="file", overwrite=overwrite)
     except ValueError as e:
         raise CorpusError(str(e)) from e
-    summary = IngestSummary(output=str(output), shard=str(shard))
-    expansion = expand_inputs(inputs)
-    summary.skipped_files = [str(p) for p in expansion.skipped]
-    summary.refused_files = [(str(p), reason) for p, reason in expansion.refused]
 
-    book = LabelBook()
+
+def _sort_inputs(
+    paths: list[Path],
+    labels: list[Path] | tuple[Path, ...],
+    book: LabelBook,
+    summary: IngestSummary,
+) -> list[Path]:
+    """The trajectory files among `paths`; the label files (`labels` and those found among
+    `paths`) go into `book`, CSV files that hold no labels into `summary.skipped_files`."""
     explicit = set()
     for path in _label_paths(labels):
         summary.labels += book.load(path)
         summary.label_files.append(str(path))
         explicit.add(os.path.realpath(path))
     trajectory_paths = []
-    for path in expansion.paths:
+    for path in paths:
         if os.path.realpath(path) in explicit:  # realpath: no error on a link loop
             continue
         # Only a regular file is probed: opening a pipe or a device to peek could block.
@@ -184,41 +197,7 @@ def ingest(
             summary.skipped_files.append(str(path))
             continue
         trajectory_paths.append(path)
-    summary.files = len(trajectory_paths)
-
-    empty = False
-    with ExitStack() as stack:
-        rejects_file = None
-        if rejects is not None:
-            rejects_file = stack.enter_context(atomic_file(rejects))
-        try:
-            with atomic_file(output) as out:
-                run = _Run(summary, book, forced, out, rejects_file, skip_invalid, shard)
-                for n, path in enumerate(trajectory_paths):
-                    if progress is not None:
-                        progress(n, len(trajectory_paths), path)
-                    run.read_path(path, expansion.keys.get(path, path.as_posix()))
-                if progress is not None and trajectory_paths:
-                    progress(len(trajectory_paths), len(trajectory_paths), trajectory_paths[-1])
-                if summary.accepted == 0 and not keep_empty:
-                    raise _Empty  # inside the writer: its temporary file goes, none is written
-                corrected = book.settle()
-                if corrected:
-                    out.flush()  # the rewrite reads the temporary file by name
-                    _rewrite_outcomes(Path(out.name), run.pending_lines, corrected, summary)
-        except _Empty:
-            empty = True  # the rejects are still kept: they say why nothing was accepted
-    summary.unknown_label_instances = book.unknown_instances()
-    summary.unknown_label_runs = book.unknown_runs()
-    summary.ambiguous_labels = book.ambiguous
-    if empty:
-        raise NothingAccepted(
-            f"no trajectory accepted from {', '.join(map(str, inputs))} (read "
-            f"{summary.read} = accepted 0 + rejected {summary.rejected} records from "
-            f"{summary.files} files); no corpus written",
-            summary,
-        )
-    return summary
+    return trajectory_paths
 
 
 def _rewrite_outcomes(
@@ -260,16 +239,14 @@ class _Run:
         summary: IngestSummary,
         book: LabelBook,
         forced: TrajectoryFormat | None,
-        out: IO[str],
-        rejects: IO[str] | None,
         skip_invalid: bool,
         shard: Shard,
     ) -> None:
         self.summary = summary
         self.book = book
         self.forced = forced
-        self.out = out
-        self.rejects = rejects
+        self.out: IO[str] | None = None  # the corpus and rejects files, while `write` runs
+        self.rejects: IO[str] | None = None
         self.skip_invalid = skip_invalid
         self.shard = shard
         self.position = 0  # records seen in input order, over all shards
@@ -277,6 +254,41 @@ class _Run:
         self.contents: set[bytes] = set()
         self.written = 0  # lines written so far = the line number of the next one
         self.pending_lines: dict[int, str] = {}  # line -> run id, for `LabelBook.settle`
+
+    def write(
+        self,
+        output: Path,
+        rejects: Path | None,
+        paths: list[Path],
+        keys: dict[Path, str],
+        progress: ProgressCallback | None,
+        keep_empty: bool,
+    ) -> bool:
+        """Read every path into the corpus at `output` (and the rejects file); True when
+        nothing was accepted and not `keep_empty` (then no corpus is written)."""
+        with ExitStack() as stack:
+            if rejects is not None:
+                self.rejects = stack.enter_context(atomic_file(rejects))
+            try:
+                with atomic_file(output) as out:
+                    self.out = out
+                    for n, path in enumerate(paths):
+                        if progress is not None:
+                            progress(n, len(paths), path)
+                        self.read_path(path, keys.get(path, path.as_posix()))
+                    if progress is not None and paths:
+                        progress(len(paths), len(paths), paths[-1])
+                    if self.summary.accepted == 0 and not keep_empty:
+                        raise _Empty  # inside the writer: its temporary file goes, none is written
+                    corrected = self.book.settle()
+                    if corrected:
+                        out.flush()  # the rewrite reads the temporary file by name
+                        _rewrite_outcomes(
+                            Path(out.name), self.pending_lines, corrected, self.summary
+                        )
+            except _Empty:
+                return True  # the rejects are still kept: they say why nothing was accepted
+        return False
 
     def read_path(self, path: Path, key: str) -> None:
         whole_list = None
@@ -310,6 +322,7 @@ class _Run:
             if line is None:
                 self.summary.duplicates += 1
                 continue
+            assert self.out is not None, "read_path runs inside write"
             self.out.write(line)
             self.out.write("\n")
             self.written += 1

@@ -4,10 +4,31 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from srft.dataset.policies import policy_names
+
+# Options `srft build` and `srft template check` share: the same template is judged the same way.
+TokenizerOption = Annotated[str, typer.Option("--tokenizer", help="Tokenizer folder or hub id.")]
+ChatTemplateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--chat-template",
+        exists=True,
+        dir_okay=False,
+        help="Jinja file (or JSON with `chat_template`) overriding the tokenizer's template.",
+    ),
+]
+EndOfTurnOption = Annotated[
+    list[str],
+    typer.Option(
+        "--end-of-turn",
+        help="A token that ends the model's turn (repeatable), added to those found from the "
+        "template, generation_config.json and the known families.",
+    ),
+]
 
 
 def _parse_options(pairs: list[str]) -> dict:
@@ -38,14 +59,8 @@ def build(
         help='Policy option KEY=VALUE, repeatable; e.g. mask=\'["mistake","unnecessary"]\', '
         "judge_resolved=true, on_failed=mask, unknown_outcome=judge.",
     ),
-    tokenizer: str = typer.Option(..., "--tokenizer", help="Tokenizer folder or hub id."),
-    chat_template: Path | None = typer.Option(
-        None,
-        "--chat-template",
-        exists=True,
-        dir_okay=False,
-        help="Jinja file (or JSON with `chat_template`) overriding the tokenizer's template.",
-    ),
+    tokenizer: TokenizerOption = ...,
+    chat_template: ChatTemplateOption = None,
     max_length: int = typer.Option(..., "--max-length", help="Maximum tokens per row."),
     overlong: str = typer.Option(
         "error", "--overlong", help="Longer trajectories: error, skip, or truncate (whole steps)."
@@ -54,12 +69,7 @@ def build(
         False, "--skip-invalid", help="Reject bad trajectories into rejected.jsonl, not fail."
     ),
     num_proc: int = typer.Option(1, "--num-proc", help="Worker processes for encoding."),
-    end_of_turn: list[str] = typer.Option(
-        [],
-        "--end-of-turn",
-        help="A token that ends the model's turn (repeatable), added to those found from the "
-        "template, generation_config.json and the known families.",
-    ),
+    end_of_turn: EndOfTurnOption = [],  # noqa: B006 - typer copies the default
     reasoning: str = typer.Option(
         "template",
         "--reasoning",
@@ -78,7 +88,10 @@ def build(
         "folders' data.parquet files together hold the rows of one build.",
     ),
 ) -> None:
-    """Build the masked training set: one row per kept trajectory, masked steps in context."""
+    """Build the masked training set: one row per kept trajectory, masked steps in context.
+    \f
+    (Long only by its option declarations and the call that hands them on.)
+    """
     import datasets
 
     from srft.dataset.build import BuildError, build_dataset
@@ -110,16 +123,25 @@ def build(
             reasoning=reasoning,  # type: ignore[arg-type]
         )
     except BuildError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from e
+        _fail(e)
     print_stats(summary.counts, summary.stats)
+    _print_unknown_verdicts(summary, verdicts, corpus)
+    typer.echo(f"wrote {summary.output}")
+
+
+def _fail(error: Exception) -> NoReturn:
+    """Print `error: ...` as one line on stderr and exit with status 1."""
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(1) from error
+
+
+def _print_unknown_verdicts(summary: Any, verdicts: Path | None, corpus: Path) -> None:
     if summary.counts.get("unknown_verdicts"):
         typer.echo(
             f"{verdicts}: rejected {summary.counts['unknown_verdicts']} verdicts for "
             f"trajectories not in {corpus} (listed in {summary.output / 'rejected.jsonl'})",
             err=True,
         )
-    typer.echo(f"wrote {summary.output}")
 
 
 def export(
@@ -135,8 +157,7 @@ def export(
     try:
         result = export_dataset(dataset, to, output, overwrite=overwrite)
     except BuildError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from e
+        _fail(e)
     typer.echo(f"wrote {result['rows']} rows to {output}: {', '.join(result['files'])}")
 
 
@@ -145,22 +166,14 @@ template_app = typer.Typer(help="Inspect how a chat template frames and masks th
 
 @template_app.command("check")
 def template_check(
-    tokenizer: str = typer.Option(..., "--tokenizer", help="Tokenizer folder or hub id."),
-    chat_template: Path | None = typer.Option(
-        None,
-        "--chat-template",
-        exists=True,
-        dir_okay=False,
-        help="Jinja file (or JSON with `chat_template`); default: the tokenizer's template.",
-    ),
-    end_of_turn: list[str] = typer.Option(
-        [], "--end-of-turn", help="A token that ends the model's turn (repeatable)."
-    ),
+    tokenizer: TokenizerOption = ...,
+    chat_template: ChatTemplateOption = None,
+    end_of_turn: EndOfTurnOption = [],  # noqa: B006 - typer copies the default
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Print the detected features and a sample conversation with trained, masked and context
     spans, before building anything."""
-    from srft.dataset.build import BuildError, make_encoder
+    from srft.dataset.encoder import BuildError, make_encoder
     from srft.dataset.render import RenderError, load_template_file
     from srft.dataset.template_check import check_template, print_report
 
@@ -168,8 +181,7 @@ def template_check(
         template = load_template_file(chat_template) if chat_template is not None else None
         report = check_template(make_encoder(tokenizer, template, tuple(end_of_turn)))
     except (BuildError, RenderError, OSError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from e
+        _fail(e)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:

@@ -4,7 +4,17 @@ Each exporter reads a dataset folder (never the corpus: the dataset already hold
 decisions) and writes one data file plus the config snippet its tool needs
 (`docs/dataset.md` shows them). The message exporters carry one train flag per message, taken
 from the `steps` column, so the trainer masks the same turns; the TRL export is the token rows
-themselves. Adding an exporter is one function with `@register_exporter`.
+themselves.
+
+Exporters live in the `EXPORTERS` registry (`srft.registry`, entry-point group
+`srft.exporters`): adding one is a function `(dataset, manifest, folder) -> {"files", "rows"}`
+registered with `@EXPORTERS.register(name)`; a third-party package adds one without editing srft
+by declaring, in its pyproject.toml,
+
+    [project.entry-points."srft.exporters"]
+    my-trainer = "my_package.export:export_my_trainer"
+
+after which `srft export --to my-trainer` writes it.
 """
 
 from __future__ import annotations
@@ -17,24 +27,15 @@ from typing import Any
 from srft.dataset.build import BuildError, load_dataset_folder, read_manifest
 from srft.dataset.render import tool_call_text
 from srft.outputs import OutputError, atomic_folder, check_output
+from srft.registry import Registry
 
 Exporter = Callable[[Any, dict[str, Any], Path], dict[str, Any]]
-_EXPORTERS: dict[str, Exporter] = {}
-
-
-def register_exporter(name: str) -> Callable[[Exporter], Exporter]:
-    """Function decorator: make an exporter available as `srft export --to NAME`."""
-
-    def add(fn: Exporter) -> Exporter:
-        _EXPORTERS[name] = fn
-        return fn
-
-    return add
+EXPORTERS: Registry[Exporter] = Registry("export target", "srft.exporters", error=BuildError)
 
 
 def exporter_names() -> list[str]:
     """The registered exporter names, sorted."""
-    return sorted(_EXPORTERS)
+    return EXPORTERS.names()
 
 
 def export_dataset(
@@ -46,10 +47,11 @@ def export_dataset(
     only when complete (written under a temporary name; the snippets use relative paths).
     Returns what was written (`files`, `rows`).
     """
-    if to not in _EXPORTERS:
+    if to not in EXPORTERS.names():
         raise BuildError(
             f"unknown export target {to!r}; choose one of {', '.join(exporter_names())}"
         )
+    exporter = EXPORTERS.get(to)  # a plug-in that cannot be imported fails here, with the reason
     output = Path(output)
     try:
         check_output(output, kind="folder", overwrite=overwrite)
@@ -58,7 +60,7 @@ def export_dataset(
     manifest = {**read_manifest(dataset).model_dump(mode="json"), "_folder": str(dataset)}
     rows = load_dataset_folder(dataset)
     with atomic_folder(output) as folder:
-        return _EXPORTERS[to](rows, manifest, folder)
+        return exporter(rows, manifest, folder)
 
 
 def flagged_messages(row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -83,7 +85,7 @@ def _write_jsonl(path: Path, records: Iterator[dict[str, Any]]) -> int:
     return n
 
 
-@register_exporter("axolotl")
+@EXPORTERS.register("axolotl")
 def export_axolotl(dataset: Any, manifest: dict[str, Any], output: Path) -> dict[str, Any]:
     """`data.jsonl` with `messages` (per-message `train` flag) and `tools`, for axolotl's
     `chat_template` strategy with `message_field_training: train`; plus `axolotl.yaml`."""
@@ -159,7 +161,7 @@ def sharegpt_conversation(row: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-@register_exporter("llamafactory")
+@EXPORTERS.register("llamafactory")
 def export_llamafactory(dataset: Any, manifest: dict[str, Any], output: Path) -> dict[str, Any]:
     """`data.jsonl` in sharegpt form with a per-turn `train` flag, plus `dataset_info.json`."""
     n = _write_jsonl(output / "data.jsonl", (sharegpt_conversation(r) for r in _rows(dataset)))
@@ -181,7 +183,7 @@ def export_llamafactory(dataset: Any, manifest: dict[str, Any], output: Path) ->
     return {"files": ["data.jsonl", "dataset_info.json"], "rows": n}
 
 
-@register_exporter("trl")
+@EXPORTERS.register("trl")
 def export_trl(dataset: Any, manifest: dict[str, Any], output: Path) -> dict[str, Any]:
     """`data.parquet` with pre-tokenized `input_ids` and `labels` (TRL's SFTTrainer uses a
     `labels` column as is), plus `trl.py`, the few lines that train on it."""

@@ -16,8 +16,17 @@ comparing policies compares only their choices. Each row of the paper's table is
   error masking); needs no verdicts file.
 
 A trajectory with an `unknown` outcome is never taken for resolved: the critic policies drop it
-unless told to judge it like an unresolved one. Adding a policy is one class with the
-`@register_policy` decorator and a `choose` method.
+unless told to judge it like an unresolved one.
+
+Policies live in the `POLICIES` registry (`srft.registry`, entry-point group `srft.policies`):
+adding one is a `Policy` subclass with a `name`, an `Options` model and a `choose` method,
+registered with `@POLICIES.register(name)`; a third-party package adds one without editing srft
+by declaring, in its pyproject.toml,
+
+    [project.entry-points."srft.policies"]
+    my-policy = "my_package.policies:MyPolicy"
+
+after which `srft build --policy my-policy` and the run config's `policies` find it.
 
 Every policy takes `max_resolved_per_instance` and `max_unresolved_per_instance`: a corpus
 sampled k times per task (pass@k) can hold many near-identical resolved runs of easy tasks, which
@@ -38,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from srft.corpus.model import Trajectory
 from srft.critic.verdicts import Label, Verdict
+from srft.registry import Registry
 
 
 class PolicyError(ValueError):
@@ -59,71 +69,8 @@ class Decision:
     reason: str
 
 
-class Policy(ABC):
-    """Base of all policies: a name, validated options, and `decide`."""
-
-    name: ClassVar[str]
-    Options: ClassVar[type[BaseModel]]
-    # Whether a verdict must exist for the trajectories the policy judges.
-    needs_verdicts: ClassVar[bool] = False
-
-    def __init__(self, options: BaseModel) -> None:
-        self.options = options
-        self._kept: Counter[tuple[str, str]] = Counter()  # (instance, outcome) -> runs kept
-
-    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
-        """Decide for one trajectory (`choose`), then apply the runs-per-instance caps.
-
-        Call it once per trajectory, in corpus order: the caps count the runs kept so far.
-        """
-        decision = self.choose(trajectory, verdict)
-        if not decision.keep:
-            return decision
-        outcome = "resolved" if trajectory.outcome.status == "resolved" else "unresolved"
-        cap = getattr(self.options, f"max_{outcome}_per_instance", None)
-        key = (trajectory.instance_id or f"trajectory:{trajectory.id}", outcome)
-        if cap is not None and self._kept[key] >= cap:
-            return Decision(
-                False, (False,) * len(decision.trained), decision.labels, f"dropped:cap-{outcome}"
-            )
-        self._kept[key] += 1
-        return decision
-
-    @abstractmethod
-    def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
-        """The policy's own decision for one trajectory; `verdict` is its critic verdict."""
-
-    def describe(self) -> dict[str, Any]:
-        """Name and fully resolved options, for the build manifest."""
-        return {"name": self.name, "options": self.options.model_dump(mode="json")}
-
-
-_REGISTRY: dict[str, type[Policy]] = {}
-
-
-def register_policy(cls: type[Policy]) -> type[Policy]:
-    """Class decorator: make a policy available by its `name`."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def policy_names() -> list[str]:
-    """The registered policy names, sorted."""
-    return sorted(_REGISTRY)
-
-
-def make_policy(name: str, options: dict[str, Any] | None = None) -> Policy:
-    """The policy called `name` with `options` validated (unknown options are errors)."""
-    if name not in _REGISTRY:
-        raise PolicyError(f"unknown policy {name!r}; choose one of {', '.join(policy_names())}")
-    cls = _REGISTRY[name]
-    try:
-        opts = cls.Options.model_validate(options or {})
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "options"
-        raise PolicyError(f"policy {name!r}: option {loc}: {err['msg']}") from e
-    return cls(opts)
+Outcome = Literal["resolved", "unresolved", "unknown"]
+OUTCOMES: tuple[Outcome, ...] = ("resolved", "unresolved", "unknown")
 
 
 class _Options(BaseModel):
@@ -137,6 +84,99 @@ class _Options(BaseModel):
         ge=1,
         description="keep at most this many unresolved (or unknown-outcome) runs of each instance",
     )
+
+
+def cap_key(trajectory: Trajectory) -> tuple[str, str]:
+    """What the runs-per-instance caps count a kept trajectory under: (instance, outcome)."""
+    outcome = "resolved" if trajectory.outcome.status == "resolved" else "unresolved"
+    return (trajectory.instance_id or f"trajectory:{trajectory.id}", outcome)
+
+
+class Policy(ABC):
+    """Base of all policies: a name, validated options, and `decide`.
+
+    `decide` is `judge` (the policy's choice, a pure function of one trajectory and its verdict,
+    so a build may run it in worker processes) followed by `cap` (the runs-per-instance caps,
+    which count the runs kept so far and so run once per build, in corpus order).
+    """
+
+    name: ClassVar[str]
+    Options: ClassVar[type[BaseModel]] = _Options
+    # Whether a verdict must exist for the trajectories the policy judges.
+    needs_verdicts: ClassVar[bool] = False
+    # The outcomes the policy keeps at all; a trajectory of another is `dropped:<outcome>`.
+    kept_outcomes: ClassVar[tuple[Outcome, ...]] = OUTCOMES
+
+    def __init__(self, options: BaseModel) -> None:
+        self.options = options
+        self._kept: Counter[tuple[str, str]] = Counter()  # (instance, outcome) -> runs kept
+
+    @property
+    def has_caps(self) -> bool:
+        """Whether a runs-per-instance cap is set (so `cap` may drop a judged trajectory)."""
+        return any(
+            getattr(self.options, f"max_{outcome}_per_instance", None) is not None
+            for outcome in ("resolved", "unresolved")
+        )
+
+    def decide(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        """Decide for one trajectory (`judge`), then apply the runs-per-instance caps (`cap`).
+
+        Call it once per trajectory, in corpus order: the caps count the runs kept so far.
+        """
+        return self.cap(cap_key(trajectory), self.judge(trajectory, verdict))
+
+    def judge(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        """The policy's decision before the caps: outcomes it never keeps are dropped, the
+        others are the policy's `choose`."""
+        status = trajectory.outcome.status
+        if status not in self.kept_outcomes:
+            return _drop(trajectory, verdict, status)
+        return self.choose(trajectory, verdict)
+
+    def cap(self, key: tuple[str, str], decision: Decision) -> Decision:
+        """`decision`, or a drop when its run is one too many for its instance and outcome;
+        `key` is the trajectory's `cap_key`."""
+        if not decision.keep:
+            return decision
+        outcome = key[1]
+        limit = getattr(self.options, f"max_{outcome}_per_instance", None)
+        if limit is not None and self._kept[key] >= limit:
+            return Decision(
+                False, (False,) * len(decision.trained), decision.labels, f"dropped:cap-{outcome}"
+            )
+        self._kept[key] += 1
+        return decision
+
+    @abstractmethod
+    def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        """The policy's own decision for a trajectory of one of its `kept_outcomes`."""
+
+    def describe(self) -> dict[str, Any]:
+        """Name and fully resolved options, for the build manifest."""
+        return {"name": self.name, "options": self.options.model_dump(mode="json")}
+
+
+POLICIES: Registry[type[Policy]] = Registry("policy", "srft.policies", error=PolicyError)
+
+
+def policy_names() -> list[str]:
+    """The registered policy names, sorted."""
+    return POLICIES.names()
+
+
+def make_policy(name: str, options: dict[str, Any] | None = None) -> Policy:
+    """The policy called `name` with `options` validated (unknown options are errors)."""
+    if name not in POLICIES.names():
+        raise PolicyError(f"unknown policy {name!r}; choose one of {', '.join(policy_names())}")
+    cls = POLICIES.get(name)  # a plug-in that cannot be imported fails here, with the reason
+    try:
+        opts = cls.Options.model_validate(options or {})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "options"
+        raise PolicyError(f"policy {name!r}: option {loc}: {err['msg']}") from e
+    return cls(opts)
 
 
 def _labels_of(verdict: Verdict | None, n: int) -> tuple[str | None, ...]:
@@ -155,32 +195,24 @@ def _drop(trajectory: Trajectory, verdict: Verdict | None, reason: str) -> Decis
     return Decision(False, (False,) * n, _labels_of(verdict, n), f"dropped:{reason}")
 
 
-@register_policy
+@POLICIES.register("sft")
 class SFT(Policy):
     """Every trajectory, every step trained: the no-filter, no-mask baseline."""
 
     name = "sft"
 
-    class Options(_Options):
-        pass
-
     def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
         return _all(trajectory, verdict, trajectory.outcome.status, True)
 
 
-@register_policy
+@POLICIES.register("rft")
 class RFT(Policy):
     """Rejection fine-tuning: resolved trajectories only, every step trained."""
 
     name = "rft"
-
-    class Options(_Options):
-        pass
+    kept_outcomes = ("resolved",)
 
     def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
-        status = trajectory.outcome.status
-        if status != "resolved":
-            return _drop(trajectory, verdict, status)
         return _all(trajectory, verdict, "resolved", True)
 
 
@@ -217,6 +249,7 @@ class UnresolvedCriticOptions(CriticOptions):
 
 class _CriticPolicy(Policy):
     needs_verdicts = True
+    Options = CriticOptions
 
     def _judged(self, trajectory: Trajectory, verdict: Verdict | None, reason: str) -> Decision:
         opts = self.options
@@ -244,8 +277,16 @@ class _CriticPolicy(Policy):
         )
         return Decision(True, trained, tuple(verdict.labels()), f"{reason}:judged")
 
+    def _judged_unless_unknown(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
+        """An unresolved trajectory judged; an unknown-outcome one dropped unless the options
+        say to judge it like an unresolved one."""
+        status = trajectory.outcome.status
+        if status == "unknown" and self.options.unknown_outcome == "drop":
+            return _drop(trajectory, verdict, "unknown")
+        return self._judged(trajectory, verdict, status)
 
-@register_policy
+
+@POLICIES.register("srft")
 class SRFT(_CriticPolicy):
     """Step rejection fine-tuning: resolved trajectories trained, unresolved ones critic-masked."""
 
@@ -257,35 +298,26 @@ class SRFT(_CriticPolicy):
         )
 
     def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
-        status = trajectory.outcome.status
-        if status == "resolved":
-            if self.options.judge_resolved:
-                return self._judged(trajectory, verdict, "resolved")
-            return _all(trajectory, verdict, "resolved", True)
-        if status == "unknown" and self.options.unknown_outcome == "drop":
-            return _drop(trajectory, verdict, "unknown")
-        return self._judged(trajectory, verdict, status)
+        if trajectory.outcome.status != "resolved":
+            return self._judged_unless_unknown(trajectory, verdict)
+        if self.options.judge_resolved:
+            return self._judged(trajectory, verdict, "resolved")
+        return _all(trajectory, verdict, "resolved", True)
 
 
-@register_policy
+@POLICIES.register("srft-unresolved-only")
 class SRFTUnresolvedOnly(_CriticPolicy):
     """The paper's ablation: unresolved trajectories only, critic-masked."""
 
     name = "srft-unresolved-only"
-
-    class Options(UnresolvedCriticOptions):
-        pass
+    Options = UnresolvedCriticOptions
+    kept_outcomes = ("unresolved", "unknown")
 
     def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
-        status = trajectory.outcome.status
-        if status == "resolved":
-            return _drop(trajectory, verdict, "resolved")
-        if status == "unknown" and self.options.unknown_outcome == "drop":
-            return _drop(trajectory, verdict, "unknown")
-        return self._judged(trajectory, verdict, status)
+        return self._judged_unless_unknown(trajectory, verdict)
 
 
-@register_policy
+@POLICIES.register("srft-resolved-only")
 class SRFTResolvedOnly(_CriticPolicy):
     """Rejection fine-tuning with the critic's flagged steps masked: resolved trajectories only.
 
@@ -295,18 +327,13 @@ class SRFTResolvedOnly(_CriticPolicy):
     """
 
     name = "srft-resolved-only"
-
-    class Options(CriticOptions):
-        pass
+    kept_outcomes = ("resolved",)
 
     def choose(self, trajectory: Trajectory, verdict: Verdict | None) -> Decision:
-        status = trajectory.outcome.status
-        if status != "resolved":
-            return _drop(trajectory, verdict, status)
         return self._judged(trajectory, verdict, "resolved")
 
 
-@register_policy
+@POLICIES.register("rule-mask")
 class RuleMask(Policy):
     """Every trajectory kept; steps the offline rule critic labels in `mask` are masked.
 
@@ -318,7 +345,7 @@ class RuleMask(Policy):
 
     class Options(_Options):
         mask: list[Label] = Field(default_factory=lambda: ["mistake"])
-        outcomes: list[Literal["resolved", "unresolved", "unknown"]] = Field(
+        outcomes: list[Outcome] = Field(
             default_factory=lambda: ["resolved", "unresolved", "unknown"],
             description="which outcomes to keep",
         )

@@ -199,25 +199,7 @@ class ChatRenderer:
         step_of = {s.assistant: s.index for s in trajectory.steps}
         steps = [step_of.get(o) if o is not None else None for o in origin]
         parts, starts = self._locate(trajectory.id, text, messages, steps)
-        total = dropped = 0
-        dropped_steps: list[int] = []
-        first: dict[int | None, int] = {}
-        for i, o in enumerate(origin):
-            first.setdefault(o, i)
-        for part in parts:
-            source = trajectory.messages[origin[part.message]]  # type: ignore[index]
-            # a turn split in several: its reasoning goes with the first
-            if (
-                source.reasoning
-                and source.reasoning.strip()
-                and part.message == first[origin[part.message]]
-            ):
-                total += 1
-                kept = text[part.start : part.end]
-                if not all(line.strip() in kept for line in source.reasoning.strip().splitlines()):
-                    dropped += 1
-                    if part.step is not None:
-                        dropped_steps.append(part.step)
+        total, dropped_steps = _reasoning_dropped(trajectory, text, parts, origin)
         return Rendering(
             text=text,
             parts=parts,
@@ -225,8 +207,8 @@ class ChatRenderer:
             messages=messages,
             tools=tools,
             reasoning_total=total,
-            reasoning_dropped=dropped,
-            dropped_steps=tuple(dropped_steps),
+            reasoning_dropped=len(dropped_steps),
+            dropped_steps=tuple(s for s in dropped_steps if s is not None),
         )
 
     # -- locating assistant parts ------------------------------------------------------------
@@ -242,64 +224,20 @@ class ChatRenderer:
         with the first stop token after the message's own text. Each message's text is skipped
         over as it is found, so headers or end markers quoted inside content (a trajectory
         about chat templates) are not mistaken for structure."""
-        f = self.features
         parts: list[AssistantPart] = []
         starts: list[int] = []
         seen_steps: set[int] = set()
         cursor = 0
         for i, message in enumerate(messages):
+            if message["role"] != "assistant":
+                cursor = _past_context(text, message, cursor)
+                continue
             step = steps[i]
             where = f"trajectory {trajectory_id!r}, " + (
                 f"step {step}" if step is not None else f"message {i}"
             )
-            if message["role"] != "assistant":
-                for anchor in _context_anchors(message):
-                    found = text.find(anchor, cursor)
-                    if found >= 0:
-                        cursor = found + len(anchor)
-                        break
-                continue
-            previous = self._lead_key(messages, i)
-            lead = f.leads.get(previous, f.header)
-            if not lead and previous not in f.leads:
-                raise RenderError(
-                    f"{where}: the template has no assistant header and srft found no text that "
-                    f"leads into an assistant turn after a {previous} message"
-                )
-            # an empty lead: the turn starts right after the previous one's stop token
-            h = text.find(lead, cursor)
-            if h < 0:
-                raise RenderError(f"{where}: the turn's lead {lead!r} is not in the rendering")
-            start = prompted = h + len(lead)
-            if f.prompt_opens and text.startswith(f.prompt_opens, start):
-                # what the generation prompt opens (QwQ's `<think>\n`) is prompt at inference
-                start += len(f.prompt_opens)
-                lead += f.prompt_opens
-            end = start
-            for anchor in turn_anchors(message):
-                found = _find_any(text, anchor, end)
-                if found is None:
-                    raise RenderError(
-                        f"{where}: the template's rendering of the turn does not contain "
-                        f"{_clip(anchor[0])!r}; the template drops or rewrites it"
-                    )
-                end = found
-            limit = self._next_anchor(text, messages, i + 1, end)
-            m = _earliest_in(text, self._end_tokens, end, limit)
-            required = self._required_end(
-                message, messages[i + 1] if i + 1 < len(messages) else None
-            )
-            end_token = ""
-            if m is not None:
-                end, end_token = m[0] + len(m[1]), m[1]
-            elif required:
-                raise RenderError(f"{where}: no end-of-turn {required!r} after the turn's text")
-            elif i + 1 == len(messages):
-                # No stop token (GLM's last turn): the turn is all the template wrote for it,
-                # closing syntax included (`</tool_call>`).
-                end = max(end, len(text.rstrip()))
-            elif messages[i + 1]["role"] == "assistant" and limit < len(text):
-                end = max(end, limit)  # ... up to the next turn's lead
+            lead, prompted, start = self._turn_start(where, text, messages, i, cursor)
+            end, end_token = self._turn_end(where, text, messages, i, start)
             parts.append(
                 AssistantPart(
                     message=i, step=step, start=start, end=end, lead=lead, end_token=end_token
@@ -307,11 +245,65 @@ class ChatRenderer:
             )
             if step is not None and step not in seen_steps:
                 seen_steps.add(step)
-                header = f.header
+                header = self.features.header
                 at = prompted
                 starts.append(at - len(header) if header and text.endswith(header, 0, at) else at)
             cursor = end
         return parts, starts
+
+    def _turn_start(
+        self, where: str, text: str, messages: list[dict[str, Any]], i: int, cursor: int
+    ) -> tuple[str, int, int]:
+        """(lead, where the generation prompt ends, where the trained turn starts) of
+        assistant message i, the first at or after `cursor`."""
+        f = self.features
+        previous = self._lead_key(messages, i)
+        lead = f.leads.get(previous, f.header)
+        if not lead and previous not in f.leads:
+            raise RenderError(
+                f"{where}: the template has no assistant header and srft found no text that "
+                f"leads into an assistant turn after a {previous} message"
+            )
+        # an empty lead: the turn starts right after the previous one's stop token
+        h = text.find(lead, cursor)
+        if h < 0:
+            raise RenderError(f"{where}: the turn's lead {lead!r} is not in the rendering")
+        start = prompted = h + len(lead)
+        if f.prompt_opens and text.startswith(f.prompt_opens, start):
+            # what the generation prompt opens (QwQ's `<think>\n`) is prompt at inference
+            start += len(f.prompt_opens)
+            lead += f.prompt_opens
+        return lead, prompted, start
+
+    def _turn_end(
+        self, where: str, text: str, messages: list[dict[str, Any]], i: int, start: int
+    ) -> tuple[int, str]:
+        """(end, the stop token it ends with, or "") of assistant message i's turn, which
+        starts at `start`: the first stop token after the message's own text."""
+        message = messages[i]
+        end = start
+        for anchor in turn_anchors(message):
+            found = _find_any(text, anchor, end)
+            if found is None:
+                raise RenderError(
+                    f"{where}: the template's rendering of the turn does not contain "
+                    f"{_clip(anchor[0])!r}; the template drops or rewrites it"
+                )
+            end = found
+        limit = self._next_anchor(text, messages, i + 1, end)
+        m = _earliest_in(text, self._end_tokens, end, limit)
+        if m is not None:
+            return m[0] + len(m[1]), m[1]
+        required = self._required_end(message, messages[i + 1] if i + 1 < len(messages) else None)
+        if required:
+            raise RenderError(f"{where}: no end-of-turn {required!r} after the turn's text")
+        if i + 1 == len(messages):
+            # No stop token (GLM's last turn): the turn is all the template wrote for it,
+            # closing syntax included (`</tool_call>`).
+            return max(end, len(text.rstrip())), ""
+        if messages[i + 1]["role"] == "assistant" and limit < len(text):
+            return max(end, limit), ""  # ... up to the next turn's lead
+        return end, ""
 
     def _next_anchor(self, text: str, messages: list[dict[str, Any]], i: int, cursor: int) -> int:
         """Where the next message's own text starts: a turn's stop token lies before it."""
@@ -352,6 +344,41 @@ class ChatRenderer:
     def describe(self) -> dict[str, Any]:
         """The template's identity and features, for the build manifest."""
         return {"sha256": template_hash(self.template), "features": self.features.to_dict()}
+
+
+def _reasoning_dropped(
+    trajectory: Trajectory, text: str, parts: list[AssistantPart], origin: list[int | None]
+) -> tuple[int, list[int | None]]:
+    """(assistant turns with reasoning, the step of each whose reasoning the template left out
+    of the turn's text): history-rewriting templates drop earlier turns' reasoning."""
+    total = 0
+    dropped: list[int | None] = []
+    first: dict[int | None, int] = {}
+    for i, o in enumerate(origin):
+        first.setdefault(o, i)
+    for part in parts:
+        source = trajectory.messages[origin[part.message]]  # type: ignore[index]
+        # a turn split in several: its reasoning goes with the first
+        if (
+            source.reasoning
+            and source.reasoning.strip()
+            and part.message == first[origin[part.message]]
+        ):
+            total += 1
+            kept = text[part.start : part.end]
+            if not all(line.strip() in kept for line in source.reasoning.strip().splitlines()):
+                dropped.append(part.step)
+    return total, dropped
+
+
+def _past_context(text: str, message: dict[str, Any], cursor: int) -> int:
+    """Where the scan goes on after a non-assistant message: past the first of its anchors
+    found at or after `cursor` (unmoved when none is)."""
+    for anchor in _context_anchors(message):
+        found = text.find(anchor, cursor)
+        if found >= 0:
+            return found + len(anchor)
+    return cursor
 
 
 # -- checking a trained turn ------------------------------------------------------------------

@@ -195,10 +195,34 @@ class Prober:
         answer = {"role": "assistant", "content": PROBE_ANSWER}
         self._opening(answer)
         base = self.base()
-        answered = self.apply([*base, answer])
-        # A history turn (one a user message follows): templates that rewrite history (Qwen3.5
-        # writes `<think>\n\n</think>\n\n` only after the last user message) frame it with
-        # less text than the latest turn, and only what both share is the header.
+        header, prompt_opens, start, followed = self._generation_prompt(base, answer)
+        leads, end_text, end_last = self._text_turns(base, answer, followed, start)
+        tool_features = self._tool_features(base, leads)
+        consecutive = self.tryapply([*base, {"role": "user", "content": PROBE_USER2}, answer])
+        return TemplateFeatures(
+            header=header,
+            prompt_opens=prompt_opens,
+            leads=leads,
+            end_text=end_text,
+            end_last=end_last,
+            stop_tokens=self.declared,
+            system_role=self.system_role,
+            tools_required=self.tools_required,
+            tools=PROBE_SCHEMA in (self.tryapply(base, tools=[schema()]) or ""),
+            consecutive_users=consecutive is not None and PROBE_USER2 in consecutive,
+            reasoning_field=self._reasoning_field(base),
+            notes=self.notes,
+            **tool_features,
+        )
+
+    def _generation_prompt(
+        self, base: list[dict[str, Any]], answer: dict[str, Any]
+    ) -> tuple[str, str, int, str]:
+        """(header, prompt_opens, where the answer's turn starts in `followed`, `followed`:
+        the answer rendered as a history turn, one a user message follows)."""
+        # Templates that rewrite history (Qwen3.5 writes `<think>\n\n</think>\n\n` only after
+        # the last user message) frame a history turn with less text than the latest turn,
+        # and only what both share is the header.
         followed = self.apply([*base, answer, {"role": "user", "content": PROBE_USER2}])
         prompt = self.apply(base)
         with_prompt = self.apply(base, gen=True)
@@ -217,13 +241,19 @@ class Prober:
                 "turns are found after the text that precedes them"
             )
         self.header = header
+        return header, prompt_opens, start, followed
+
+    def _text_turns(
+        self, base: list[dict[str, Any]], answer: dict[str, Any], followed: str, start: int
+    ) -> tuple[dict[str, str], str, str]:
+        """The leads into an assistant turn after a user, an assistant and a system message,
+        and the stop tokens that end a text answer (`end_text`) and the last turn (`end_last`)."""
         leads = {"user": self._lead(followed, PROBE_USER, start)}
         self.leads_user = leads["user"]
         after = followed.index(PROBE_ANSWER) + len(PROBE_ANSWER)
         end_text = self._stop(followed[after : followed.index(PROBE_USER2, after)])
-        tail = answered[answered.index(PROBE_ANSWER) + len(PROBE_ANSWER) :]
-        end_last = self._stop(tail)
-
+        answered = self.apply([*base, answer])
+        end_last = self._stop(answered[answered.index(PROBE_ANSWER) + len(PROBE_ANSWER) :])
         two = self.tryapply([*base, answer, {"role": "assistant", "content": PROBE_ANSWER2}])
         if two is not None and PROBE_ANSWER2 in two:
             a = two.index(PROBE_ANSWER) + len(PROBE_ANSWER)
@@ -234,52 +264,42 @@ class Prober:
             if lone is not None and PROBE_ANSWER in lone:
                 s = lone.index(PROBE_SYSTEM) + len(PROBE_SYSTEM)
                 leads["system"] = self._trim_lead(lone[s : lone.index(PROBE_ANSWER, s)])
+        return leads, end_text, end_last
 
+    def _tool_features(self, base: list[dict[str, Any]], leads: dict[str, str]) -> dict[str, Any]:
+        """The features of tool calls and tool results (`TemplateFeatures` fields); the leads
+        into a turn after a tool result go into `leads`. A template without native calls gets
+        the text form, which any template can express."""
         calls = self._tool_calls(base)
-        end_call = ""
-        tool_role = False
-        if calls is not None:
-            arguments, call_ids, call_content = calls
-            tool_role, end_call, tool_leads = self._tool_turns(
-                base, arguments, call_ids, call_content
-            )
-            leads.update(tool_leads)
-            content_with = self._content_with_calls(base, arguments, call_ids, tool_role)
-            many = self._many_calls(base, arguments, call_ids, call_content, tool_role)
-        else:
-            arguments, call_ids, call_content, content_with, many = (
-                "mapping",
-                "any",
-                "empty",
-                True,
-                True,
-            )
+        if calls is None:
             tool_role, tool_lead = self._text_tool_turns(base)
             if tool_lead is not None:
                 leads["tool"] = tool_lead
-        consecutive = self.tryapply([*base, {"role": "user", "content": PROBE_USER2}, answer])
-        return TemplateFeatures(
-            header=header,
-            prompt_opens=prompt_opens,
-            leads=leads,
-            end_text=end_text,
-            end_call=end_call,
-            end_last=end_last,
-            stop_tokens=self.declared,
-            system_role=self.system_role,
-            tools_required=self.tools_required,
-            tools=PROBE_SCHEMA in (self.tryapply(base, tools=[schema()]) or ""),
-            tool_calls=calls is not None,
-            tool_role=tool_role,
-            arguments=arguments,
-            call_ids=call_ids,
-            call_content=call_content,
-            content_with_calls=content_with,
-            calls_per_message="many" if many else "one",
-            consecutive_users=consecutive is not None and PROBE_USER2 in consecutive,
-            reasoning_field=self._reasoning_field(base),
-            notes=self.notes,
-        )
+            return {
+                "tool_calls": False,
+                "tool_role": tool_role,
+                "end_call": "",
+                "arguments": "mapping",
+                "call_ids": "any",
+                "call_content": "empty",
+                "content_with_calls": True,
+                "calls_per_message": "many",
+            }
+        arguments, call_ids, call_content = calls
+        tool_role, end_call, tool_leads = self._tool_turns(base, arguments, call_ids, call_content)
+        leads.update(tool_leads)
+        content_with = self._content_with_calls(base, arguments, call_ids, tool_role)
+        many = self._many_calls(base, arguments, call_ids, call_content, tool_role)
+        return {
+            "tool_calls": True,
+            "tool_role": tool_role,
+            "end_call": end_call,
+            "arguments": arguments,
+            "call_ids": call_ids,
+            "call_content": call_content,
+            "content_with_calls": content_with,
+            "calls_per_message": "many" if many else "one",
+        }
 
     def _opening(self, answer: dict[str, Any]) -> None:
         """Find a system role and whether `tools=` is required, from a user/assistant exchange."""

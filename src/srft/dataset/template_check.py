@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from srft.corpus.model import Message, Outcome, Source, ToolCall, Trajectory
-from srft.dataset.build import BuildError, Encoder
+from srft.dataset.encoder import BuildError, Encoder
 from srft.dataset.policies import Decision
 
 TRAINED, MASKED, CONTEXT = "bold green", "yellow strike", "dim"

@@ -75,6 +75,17 @@ def check_header(data: dict[str, Any], fmt: str, version: int, what: str) -> str
     return None
 
 
+def numbered_lines(path: str | Path) -> Iterator[tuple[int, int, str]]:
+    """(line number from 1, position among the non-blank lines from 0, line) of each non-blank
+    line of a text file: a `--shard K/N` selects records by position, an error names the line."""
+    position = -1
+    with Path(path).open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if line.strip():
+                position += 1
+                yield n, position, line
+
+
 @dataclass(frozen=True)
 class FileSpec(Generic[M]):
     """What both shapes share: the model, the format header and the documentation."""

@@ -5,18 +5,27 @@ A format is a small object with a `name`, a `matches(record)` test on one parsed
 records come out of files (one JSON object, a JSON array, JSONL lines, Parquet or Hugging Face
 rows) is not a format's business: see `srft.corpus.containers`.
 
-Adding a format is one new module in this package that defines a `FORMAT` object; the registry
-imports every public module here, so nothing else needs editing.
+Formats live in the `FORMATS` registry (`srft.registry`, entry-point group `srft.formats`):
+
+- a built-in format is one public module of this package, named after the format
+  (`mini_swe_agent_v1.py` holds `mini-swe-agent-v1`), that defines a `FORMAT` object; every such
+  module is registered by name (imported on first use), so nothing else needs editing;
+- a third-party package adds one without editing srft by declaring, in its pyproject.toml,
+
+      [project.entry-points."srft.formats"]
+      my-format = "my_package.my_format:FORMAT"
+
+  and it takes part in `--format my-format` and in detection, by its `priority`, once installed.
 """
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from srft.corpus.model import CorpusError, Trajectory
+from srft.corpus.model import CorpusError, Source, Trajectory
+from srft.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,10 @@ class Origin:
 
     file: str
     record: str
+
+    def source(self, format_name: str) -> Source:
+        """The `Source` of a trajectory converted from this record by `format_name`."""
+        return Source(format=format_name, file=self.file, record=self.record)
 
 
 class TrajectoryFormat(Protocol):
@@ -54,40 +67,25 @@ def keeps_its_id(fmt: TrajectoryFormat, record: Any) -> bool:
     return bool(has_run_id(record)) if has_run_id is not None else False
 
 
-_REGISTRY: dict[str, TrajectoryFormat] = {}
-
-
-def register(fmt: TrajectoryFormat) -> TrajectoryFormat:
-    """Add a format to the registry (done by `_load_builtin` for this package's modules)."""
-    if fmt.name in _REGISTRY and _REGISTRY[fmt.name] is not fmt:
-        raise ValueError(f"trajectory format {fmt.name!r} is registered twice")
-    _REGISTRY[fmt.name] = fmt
-    return fmt
-
-
-def _load_builtin() -> None:
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        fmt = getattr(module, "FORMAT", None)
-        if fmt is not None:
-            register(fmt)
+FORMATS: Registry[TrajectoryFormat] = Registry(
+    "trajectory format", "srft.formats", error=CorpusError
+)
+for _module in pkgutil.iter_modules(__path__):
+    if not _module.name.startswith("_"):
+        FORMATS.lazy(_module.name.replace("_", "-"), f"{__name__}.{_module.name}:FORMAT")
 
 
 def formats() -> list[TrajectoryFormat]:
-    """All registered formats, most specific first."""
-    if not _REGISTRY:
-        _load_builtin()
-    return sorted(_REGISTRY.values(), key=lambda f: (-f.priority, f.name))
+    """All registered formats that load, most specific (highest `priority`) first."""
+    return sorted((fmt for _, fmt in FORMATS.items()), key=lambda f: (-f.priority, f.name))
 
 
 def get_format(name: str) -> TrajectoryFormat:
     """The format called `name`; a `CorpusError` listing the known names otherwise."""
-    known = {f.name: f for f in formats()}
-    if name not in known:
-        raise CorpusError(f"unknown format {name!r}; known formats: {', '.join(sorted(known))}")
-    return known[name]
+    if name not in FORMATS.names():
+        known = ", ".join(FORMATS.names())
+        raise CorpusError(f"unknown format {name!r}; known formats: {known}")
+    return FORMATS.get(name)  # a plug-in that cannot be imported fails here, with the reason
 
 
 def detect(record: Any) -> TrajectoryFormat | None:
@@ -99,11 +97,11 @@ def detect(record: Any) -> TrajectoryFormat | None:
 
 
 __all__ = [
+    "FORMATS",
     "Origin",
     "TrajectoryFormat",
     "detect",
     "formats",
     "get_format",
     "keeps_its_id",
-    "register",
 ]

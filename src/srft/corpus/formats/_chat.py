@@ -35,6 +35,13 @@ def expect_list(value: Any, what: str) -> list[Any]:
     return value
 
 
+def first_of(record: Any, key: str) -> Any:
+    """The first item of the list `record[key]` (None when record is no dict, the field no
+    list, or the list empty): what a format's `matches` peeks at to recognise a record."""
+    items = record.get(key) if isinstance(record, dict) else None
+    return items[0] if isinstance(items, list) and items else None
+
+
 def optional_str(value: Any, what: str) -> str | None:
     if value is None or isinstance(value, str):
         return value

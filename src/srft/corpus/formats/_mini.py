@@ -24,7 +24,7 @@ from srft.corpus.formats._chat import (
     response_reasoning,
     returncode_in,
 )
-from srft.corpus.model import Message, Metadata, Source, Trajectory
+from srft.corpus.model import Message, Metadata, Trajectory
 
 
 def id_from_file(origin: Origin) -> str:
@@ -151,7 +151,27 @@ def convert_saved_run(record: Any, origin: Origin, format_name: str) -> Trajecto
     return Trajectory.from_messages(
         id=instance_id,
         instance_id=instance_id,
-        source=Source(format=format_name, file=origin.file, record=origin.record),
+        source=origin.source(format_name),
         messages=messages,
         metadata=metadata_of(record.get("info"), exit_info, record.get("trajectory_format")),
     )
+
+
+class SavedRun:
+    """A mini-swe-agent saved-run format: v1 and v2 differ only in their `trajectory_format`
+    tag (`walk_messages` reads either kind of message), so each is one instance of this."""
+
+    priority = 100
+
+    def __init__(self, name: str, description: str, trajectory_format: str) -> None:
+        self.name = name
+        self.description = description
+        self.trajectory_format = trajectory_format
+
+    def matches(self, record: Any) -> bool:
+        return (
+            isinstance(record, dict) and record.get("trajectory_format") == self.trajectory_format
+        )
+
+    def convert(self, record: Any, origin: Origin) -> Trajectory:
+        return convert_saved_run(record, origin, self.name)

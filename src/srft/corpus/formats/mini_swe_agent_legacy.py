@@ -11,7 +11,7 @@ from typing import Any
 from srft.corpus.formats import Origin
 from srft.corpus.formats._chat import fail
 from srft.corpus.formats._mini import id_from_file_and_record, walk_messages
-from srft.corpus.model import Source, Trajectory
+from srft.corpus.model import Trajectory
 
 
 def is_message_list(record: Any) -> bool:
@@ -38,11 +38,10 @@ class MiniSweAgentLegacy:
         if not isinstance(record, list):
             raise fail("a legacy trajectory must be a JSON array of messages")
         messages, _ = walk_messages(record)
-        trajectory_id = id_from_file_and_record(origin)
         return Trajectory.from_messages(
-            id=trajectory_id,
+            id=id_from_file_and_record(origin),
             instance_id=None,
-            source=Source(format=self.name, file=origin.file, record=origin.record),
+            source=origin.source(self.name),
             messages=messages,
         )
 

@@ -14,12 +14,13 @@ from srft.corpus.formats._chat import (
     expect_dict,
     expect_list,
     fail,
+    first_of,
     optional_str,
     published_train_flags,
     text_of,
 )
 from srft.corpus.formats._mini import id_from_file
-from srft.corpus.model import Message, Metadata, Source, Trajectory
+from srft.corpus.model import Message, Metadata, Trajectory
 from srft.corpus.outcomes import in_file_outcome
 
 _ROLES = {"ai": "assistant"}
@@ -31,9 +32,7 @@ class NebiusSweAgent:
     priority = 80
 
     def matches(self, record: Any) -> bool:
-        if not isinstance(record, dict) or not isinstance(record.get("trajectory"), list):
-            return False
-        first = record["trajectory"][0] if record["trajectory"] else None
+        first = first_of(record, "trajectory")
         return isinstance(first, dict) and "role" in first and ("text" in first or "mask" in first)
 
     def convert(self, record: Any, origin: Origin) -> Trajectory:
@@ -54,7 +53,7 @@ class NebiusSweAgent:
         return Trajectory.from_messages(
             id=trajectory_id,
             instance_id=instance_id,
-            source=Source(format=self.name, file=origin.file, record=origin.record),
+            source=origin.source(self.name),
             outcome=in_file_outcome(record, "target"),
             messages=messages,
             metadata=Metadata(

@@ -24,7 +24,7 @@ from srft.corpus.formats._chat import (
     published_train_flags,
 )
 from srft.corpus.formats._mini import id_from_file
-from srft.corpus.model import Message, Metadata, Source, Trajectory
+from srft.corpus.model import Message, Metadata, Trajectory
 from srft.corpus.outcomes import in_file_outcome
 
 # OpenHands (CodeAct) appends this line to command observations.
@@ -70,7 +70,7 @@ class OpenAIChat:
         return Trajectory.from_messages(
             id=trajectory_id,
             instance_id=instance_id,
-            source=Source(format=self.name, file=origin.file, record=origin.record),
+            source=origin.source(self.name),
             outcome=in_file_outcome(record, "resolved", "target"),
             messages=messages,
             tools=tools or None,

@@ -28,6 +28,7 @@ from srft.corpus.formats._chat import (
     expect_dict,
     expect_list,
     fail,
+    first_of,
     optional_float,
     optional_str,
     parse_arguments,
@@ -36,7 +37,7 @@ from srft.corpus.formats._chat import (
     type_name,
 )
 from srft.corpus.formats._mini import id_from_file
-from srft.corpus.model import Message, Metadata, Outcome, Source, ToolCall, Trajectory
+from srft.corpus.model import Message, Metadata, Outcome, ToolCall, Trajectory
 from srft.corpus.outcomes import as_bool
 
 _SKIPPED_ACTIONS = {"change_agent_state", "recall", "condensation", "condensation_request", "null"}
@@ -72,10 +73,7 @@ class OpenHands:
     priority = 70
 
     def matches(self, record: Any) -> bool:
-        if not isinstance(record, dict) or not isinstance(record.get("history"), list):
-            return False
-        history = record["history"]
-        first = history[0] if history else None
+        first = first_of(record, "history")
         if isinstance(first, list) and first:  # v0.x: [[action, observation], ...]
             first = first[0]
         return isinstance(first, dict) and ("action" in first or "observation" in first)
@@ -96,7 +94,7 @@ class OpenHands:
         return Trajectory.from_messages(
             id=trajectory_id,
             instance_id=instance_id,
-            source=Source(format=self.name, file=origin.file, record=origin.record),
+            source=origin.source(self.name),
             outcome=_outcome(record),
             messages=stream.messages,
             tools=stream.tools,

@@ -27,7 +27,7 @@ from srft.corpus.formats._chat import (
     optional_str,
 )
 from srft.corpus.formats._mini import id_from_file_and_record
-from srft.corpus.model import Message, Metadata, Source, Trajectory
+from srft.corpus.model import Message, Metadata, Trajectory
 
 
 class SweAgent:
@@ -62,7 +62,7 @@ class SweAgent:
         return Trajectory.from_messages(
             id=trajectory_id,
             instance_id=trajectory_id,
-            source=Source(format=self.name, file=origin.file, record=origin.record),
+            source=origin.source(self.name),
             messages=messages,
             metadata=metadata,
         )
