@@ -20,14 +20,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.model import Trajectory
 from srft.critic.answers import AnswerError, read_answer
 from srft.critic.batch import BatchWriter, DeferredToBatch
 from srft.critic.client import ChatClient
 from srft.critic.prompt import MODES, CriticRequest, Mode, PromptBuilder, PromptTooLong
 from srft.critic.store import CriticStore, stable_hash
-from srft.critic.verdicts import CriticInfo, StepVerdict, Verdict
 from srft.critic.vote import vote_step
+from srft.files.corpus import Trajectory
+from srft.files.verdicts import CriticInfo, StepVerdict, Verdict
 
 REASK = (
     "Your answer could not be used for steps {keys}: {error}. Answer again for those steps "

@@ -27,7 +27,6 @@ from typing import Any, Literal
 
 import jinja2
 
-from srft.corpus.model import Trajectory
 from srft.critic.answers import (  # re-exported: the answer's schema and reader live there
     ANSWER_ORDERS,
     REASON_MAX_CHARS,
@@ -37,6 +36,7 @@ from srft.critic.answers import (  # re-exported: the answer's schema and reader
     parse_answer,
 )
 from srft.critic.tokens import TokenCounter
+from srft.files.corpus import Trajectory
 
 PROMPT_VERSION = "v1"
 Mode = Literal["whole", "window", "per-step"]

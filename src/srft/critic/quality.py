@@ -28,11 +28,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.io import read_corpus, write_corpus
-from srft.corpus.model import Message, ToolCall, Trajectory
 from srft.critic.file import read_labels
 from srft.critic.rules import shell_command
-from srft.critic.verdicts import LABELS, VerdictError, read_verdicts
+from srft.files.corpus import CORPUS, Message, ToolCall, Trajectory
+from srft.files.verdicts import LABELS, VERDICTS, VerdictError
 from srft.outputs import atomic_file
 
 UNJUDGED = "unjudged"
@@ -55,7 +54,7 @@ def evaluate_critic(pred_path: str | Path, gold_path: str | Path) -> dict[str, A
     matched, missing_pred = 0, []
     preds: dict[str, list[str] | None] = {}
     confidences: dict[str, list[float | None]] = {}
-    for verdict in read_verdicts(pred_path):
+    for verdict in VERDICTS.read(pred_path):
         preds[verdict.trajectory_id] = verdict.labels() if verdict.status == "ok" else None
         confidences[verdict.trajectory_id] = [s.confidence for s in verdict.steps]
     for tid, record in gold.items():
@@ -253,7 +252,7 @@ def make_bench(
     gold: list[dict[str, Any]] = []
     kinds: Counter[str] = Counter()
     read = skipped = 0
-    for t in read_corpus(corpus_path):
+    for t in CORPUS.read(corpus_path):
         read += 1
         if t.outcome.status != "resolved" and not (
             include_unknown and t.outcome.status == "unknown"
@@ -288,7 +287,7 @@ def make_bench(
                 ],
             }
         )
-    write_corpus(out, output_path)
+    CORPUS.write(output_path, out)
     with atomic_file(gold_path) as f:
         for row in gold:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -11,8 +11,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from srft.corpus.model import Trajectory
-from srft.critic.verdicts import CriticInfo, Verdict
+from srft.files.corpus import Trajectory
+from srft.files.verdicts import CriticInfo, Verdict
 
 
 @runtime_checkable

@@ -30,14 +30,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.io import read_corpus_lines
-from srft.corpus.model import CorpusError, Trajectory
 from srft.critic.batch import DeferredToBatch, import_batch_output
 from srft.critic.client import RequestFailed
 from srft.critic.registry import get_critic
 from srft.critic.store import CriticStore
 from srft.critic.tokens import TokenCounter
-from srft.critic.verdicts import Verdict, dumps_verdict, loads_verdict
+from srft.files.corpus import CORPUS, CorpusError, Trajectory
+from srft.files.verdicts import VERDICTS, Verdict
 from srft.outputs import atomic_file, check_output, write_text_atomic
 from srft.paths import require_regular_file
 from srft.shard import Shard
@@ -165,7 +164,7 @@ def _run_offline(
     with _Progress(progress, total, critic.name) as bar, _AtomicLines(output) as out:
         for _, trajectory in _records(corpus, shard):
             verdict = critic.judge(trajectory)
-            out.write(dumps_verdict(verdict))
+            out.write(VERDICTS.dumps(verdict))
             tally.add(verdict, trajectory)
             bar.advance()
     summary = _base_summary(critic.info(), corpus, output, tally)
@@ -208,7 +207,7 @@ async def _run_async(
             line = store.get_verdict(job, trajectory.id, digest)
             verdict: Verdict | None = None
             if line is not None:
-                verdict = loads_verdict(line, where=str(cache))
+                verdict = VERDICTS.loads(line, path=cache)
                 if verdict.status == "failed" and retry_failed:
                     verdict = None
                     counts["retried_failed"] += 1
@@ -231,7 +230,7 @@ async def _run_async(
                 else:
                     counts["judged_now" if verdict.status == "ok" else "failed_now"] += 1
                 if verdict is not None:
-                    store.put_verdict(job, trajectory.id, digest, dumps_verdict(verdict))
+                    store.put_verdict(job, trajectory.id, digest, VERDICTS.dumps(verdict))
             if verdict is not None:
                 tally.add(verdict, trajectory, index)
             bar.advance(_live(critic, counts))
@@ -286,7 +285,7 @@ def critic_status(cache: str | Path, corpus: str | Path | None = None) -> list[d
         jobs = store.jobs()
         if corpus is not None:
             current = {
-                (t.id, _line_hash(line)) for line, t in _unique(read_corpus_lines(corpus), corpus)
+                (t.id, _line_hash(line)) for line, t in _unique(CORPUS.read_lines(corpus), corpus)
             }
             for entry in jobs:
                 entry["pending"] = len(current - store.stored_pairs(entry["job"]))
@@ -419,7 +418,7 @@ def _records(corpus: Path, shard: Shard) -> Iterator[tuple[str, Trajectory]]:
 
     Lines of other shards are not parsed; the duplicate-id check sees this shard's lines only.
     """
-    return _unique(read_corpus_lines(corpus, keep=shard.keeps), corpus)
+    return _unique(CORPUS.read_lines(corpus, keep=shard.keeps), corpus)
 
 
 def _unique(

@@ -20,7 +20,6 @@ or random fingerprint is written.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import json
@@ -36,9 +35,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from srft.corpus.io import loads_trajectory
-from srft.corpus.model import CorpusError, Trajectory
-from srft.critic.verdicts import Verdict, VerdictError, loads_verdict
 from srft.dataset.policies import Decision, PolicyError, make_policy
 from srft.dataset.render import (
     ChatRenderer,
@@ -48,6 +44,9 @@ from srft.dataset.render import (
     load_template_file,
 )
 from srft.dataset.stats import BuildStats
+from srft.files.base import FileFormatError
+from srft.files.corpus import CORPUS, Trajectory, record_field
+from srft.files.verdicts import VERDICTS, Verdict, VerdictError
 from srft.models import ModelNotFound, resolve_model
 from srft.outputs import OutputError, atomic_folder, check_output
 from srft.paths import require_regular_file
@@ -467,7 +466,7 @@ def build_dataset(
         raise BuildError(f"policy {policy!r} needs critic verdicts: pass --verdicts FILE")
     try:
         verdict_map = VerdictIndex(verdicts)
-    except (VerdictError, OSError) as e:
+    except (VerdictError, FileFormatError, OSError) as e:
         raise BuildError(str(e)) from e
     template = load_template_file(chat_template) if chat_template is not None else None
     end_of_turn = tuple(end_of_turn)
@@ -659,7 +658,7 @@ class VerdictIndex:
                         line = raw.decode("utf-8")
                     except UnicodeDecodeError as e:
                         raise VerdictError(f"{path}:{n}: invalid UTF-8 at byte {e.start}") from e
-                    verdict = loads_verdict(line, where=f"{path}:{n}")
+                    verdict = VERDICTS.loads(line, path=path, lineno=n)
                     if verdict.trajectory_id in self._offsets:
                         raise VerdictError(
                             f"{path}: trajectory {verdict.trajectory_id!r} has two verdicts"
@@ -674,7 +673,7 @@ class VerdictIndex:
         if offset is None:
             return None
         self._file.seek(offset)
-        return loads_verdict(self._file.readline().decode("utf-8"), where=str(self.path))
+        return VERDICTS.loads(self._file.readline().decode("utf-8"), path=self.path or "")
 
     def ids(self) -> set[str]:
         """Every trajectory id that has a verdict."""
@@ -702,14 +701,13 @@ def _read_corpus(
                 continue
             position += 1
             if not shard.keeps(position):
-                with contextlib.suppress(ValueError, AttributeError, TypeError):
-                    elsewhere.add(json.loads(line).get("id"))
+                elsewhere.add(record_field(line, "id"))
                 continue
             counts["read"] += 1
             where = f"{corpus}:{n}"
             try:
-                yield where, loads_trajectory(line, where=where)
-            except CorpusError as e:
+                yield where, CORPUS.loads(line, path=corpus, lineno=n)
+            except FileFormatError as e:
                 reject(where, None, str(e))
 
 

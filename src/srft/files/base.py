@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
@@ -167,11 +167,18 @@ class JsonLines(FileSpec[M]):
         except json.JSONDecodeError as e:
             raise FileFormatError(path, f"not valid JSON: {e}", lineno) from e
         try:
-            record = self.validate(data)
-            if self.check is not None:
-                self.check(record)
+            return self.record(data)
         except ValueError as e:
             raise FileFormatError(path, str(e), lineno) from e
+
+    def record(self, data: Any) -> M:
+        """One parsed line as a checked record (header, model, `check`); `ValueError` otherwise.
+
+        For readers that hold the parsed object already (a record among other shapes).
+        """
+        record = self.validate(data)
+        if self.check is not None:
+            self.check(record)
         return record
 
     def read_lines(
@@ -208,3 +215,12 @@ class JsonLines(FileSpec[M]):
         """A `write(record)` function whose lines appear at `path` atomically on success."""
         with atomic_file(path) as f:
             yield lambda obj: self.write_one(f, obj)
+
+    def write(self, path: str | Path, records: Iterable[M | dict[str, Any]]) -> int:
+        """Write `records` to `path` atomically (streamed); returns how many were written."""
+        count = 0
+        with atomic_file(path) as f:
+            for record in records:
+                self.write_one(f, record)
+                count += 1
+        return count

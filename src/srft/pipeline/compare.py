@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from srft.critic.verdicts import LABELS
+from srft.files.verdicts import LABELS
 
 COMPARISON_FORMAT = "srft.comparison"
 COMPARISON_VERSION = 1

@@ -49,9 +49,9 @@ class CriticEstimate:
 
 def estimate_critic(config: RunConfig, corpus: Path, source: str) -> CriticEstimate:
     """The critic's requests and tokens over `corpus`, planned as the run would plan them."""
-    from srft.corpus.io import read_corpus
+    from srft.files.corpus import CORPUS
 
-    trajectories = list(read_corpus(corpus))
+    trajectories = list(CORPUS.read(corpus))
     name = config.critic.name
     if name in OFFLINE_CRITICS:
         return CriticEstimate(name, len(trajectories), 0, 0, 0, source)

@@ -28,8 +28,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.model import Message, Trajectory
-from srft.critic.verdicts import LABELS, Verdict
+from srft.files.corpus import Message, Trajectory
+from srft.files.verdicts import LABELS, Verdict
 from srft.outputs import OutputError, check_output, write_text_atomic
 
 OUTCOMES = ("resolved", "unresolved", "unknown")
@@ -53,9 +53,9 @@ class ReportError(ValueError):
 
 def _trajectories(corpus: str | Path | Iterable[Trajectory]) -> list[Trajectory]:
     if isinstance(corpus, str | Path):
-        from srft.corpus.io import read_corpus
+        from srft.files.corpus import CORPUS
 
-        return list(read_corpus(corpus))
+        return list(CORPUS.read(corpus))
     return list(corpus)
 
 
@@ -63,7 +63,7 @@ def _verdicts(verdicts: str | Path | Mapping[str, Verdict] | None) -> dict[str, 
     if verdicts is None:
         return {}
     if isinstance(verdicts, str | Path):
-        from srft.critic.verdicts import load_verdicts
+        from srft.files.verdicts import load_verdicts
 
         return load_verdicts(verdicts)
     return dict(verdicts)

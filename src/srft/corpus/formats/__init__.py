@@ -16,7 +16,7 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from srft.corpus.model import CorpusError, Trajectory
+from srft.files.corpus import CorpusError, Trajectory
 
 
 @dataclass(frozen=True)

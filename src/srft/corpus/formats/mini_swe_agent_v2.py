@@ -12,7 +12,7 @@ from typing import Any
 
 from srft.corpus.formats import Origin
 from srft.corpus.formats._mini import convert_saved_run
-from srft.corpus.model import Trajectory
+from srft.files.corpus import Trajectory
 
 
 class MiniSweAgentV2:
