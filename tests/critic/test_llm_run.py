@@ -6,8 +6,9 @@ import json
 
 from srft.critic.llm import LLMCritic
 from srft.critic.prompt import PromptBuilder
-from srft.critic.run import run_critic, summary_path
+from srft.critic.run import run_critic
 from srft.files.corpus import CORPUS
+from srft.files.critic_summary import summary_path
 from srft.files.verdicts import load_verdicts
 
 from .helpers import simple

@@ -248,45 +248,18 @@ def make_bench(
     rng = random.Random(seed)
     output_path = Path(output_path)
     gold_path = output_path.with_name(output_path.name.removesuffix(".jsonl") + ".gold.jsonl")
+    usable = ("resolved", "unknown") if include_unknown else ("resolved",)
     out: list[Trajectory] = []
     gold: list[dict[str, Any]] = []
     kinds: Counter[str] = Counter()
-    read = skipped = 0
+    read = 0
     for t in CORPUS.read(corpus_path):
         read += 1
-        if t.outcome.status != "resolved" and not (
-            include_unknown and t.outcome.status == "unknown"
-        ):
-            skipped += 1
-            continue
-        candidates = [
-            s.index for s in t.steps if s.observations and shell_command(t.step_assistant(s.index))
-        ]
-        if not candidates:
-            skipped += 1
-            continue
-        chosen = sorted(rng.sample(candidates, min(steps_per_trajectory, len(candidates))))
-        bench = t
-        for i in chosen:
-            kind = _CORRUPTIONS[rng.randrange(len(_CORRUPTIONS))]
-            bench = _corrupt_step(bench, i, kind)
-            kinds[kind] += 1
-        bench = bench.model_copy(update={"id": f"{t.id}#bench"})
-        bench.metadata.extra["srft_bench"] = {"source": t.id, "corrupted_steps": chosen}
-        bench.validate_structure()
-        out.append(bench)
-        gold.append(
-            {
-                "trajectory_id": bench.id,
-                "labels": ["mistake" if s.index in chosen else "good" for s in t.steps],
-                "reasons": [
-                    "srft-bench: corrupted step"
-                    if s.index in chosen
-                    else "srft-bench: step of a resolved run"
-                    for s in t.steps
-                ],
-            }
-        )
+        candidates = _corruptible_steps(t) if t.outcome.status in usable else []
+        if candidates:
+            chosen = sorted(rng.sample(candidates, min(steps_per_trajectory, len(candidates))))
+            out.append(_bench_trajectory(t, chosen, rng, kinds))
+            gold.append(_gold_labels(out[-1].id, t, chosen))
     CORPUS.write(output_path, out)
     with atomic_file(gold_path) as f:
         for row in gold:
@@ -294,9 +267,43 @@ def make_bench(
     return {
         "read": read,
         "written": len(out),
-        "skipped": skipped,
+        "skipped": read - len(out),
         "corrupted_steps": sum(kinds.values()),
         "kinds": dict(kinds),
         "bench": str(output_path),
         "gold": str(gold_path),
+    }
+
+
+def _corruptible_steps(t: Trajectory) -> list[int]:
+    """The steps with an observation and a recognisable shell command."""
+    return [s.index for s in t.steps if s.observations and shell_command(t.step_assistant(s.index))]
+
+
+def _bench_trajectory(
+    t: Trajectory, chosen: list[int], rng: random.Random, kinds: Counter[str]
+) -> Trajectory:
+    """`t` with the `chosen` steps corrupted (a random kind each, counted in `kinds`)."""
+    bench = t
+    for i in chosen:
+        kind = _CORRUPTIONS[rng.randrange(len(_CORRUPTIONS))]
+        bench = _corrupt_step(bench, i, kind)
+        kinds[kind] += 1
+    bench = bench.model_copy(update={"id": f"{t.id}#bench"})
+    bench.metadata.extra["srft_bench"] = {"source": t.id, "corrupted_steps": chosen}
+    bench.validate_structure()
+    return bench
+
+
+def _gold_labels(bench_id: str, t: Trajectory, chosen: list[int]) -> dict[str, Any]:
+    """The gold labels of a bench trajectory: its corrupted steps `mistake`, the rest `good`."""
+    return {
+        "trajectory_id": bench_id,
+        "labels": ["mistake" if s.index in chosen else "good" for s in t.steps],
+        "reasons": [
+            "srft-bench: corrupted step"
+            if s.index in chosen
+            else "srft-bench: step of a resolved run"
+            for s in t.steps
+        ],
     }

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from srft.files.corpus import Message, Trajectory
+from srft.files.critic_quality import CRITIC_QUALITY
 from srft.files.verdicts import LABELS, Verdict
 from srft.outputs import OutputError, check_output, write_text_atomic
 
@@ -461,7 +462,9 @@ def collect_report_data(
         "handoffs": {name: read_handoff(where) for name, where in (handoffs or {}).items()},
         "rollouts": read_rollouts(rollouts),
         # `srft critic-eval` output: the critic against true labels, when a run has them (toy)
-        "critic_quality": _read_json(critic_quality),
+        "critic_quality": CRITIC_QUALITY.load(critic_quality)
+        if isinstance(critic_quality, str | Path)
+        else _read_json(critic_quality),
         "trajectories": views[:max_trajectories],
     }
 
