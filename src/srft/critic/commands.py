@@ -6,149 +6,74 @@ import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
 from srft.files.critic_summary import summary_path
-
-if TYPE_CHECKING:
-    from srft.shard import Shard
+from srft.shard import Shard, shard_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-# `srft critic`'s flags for the llm critic, by the `build_llm_critic` setting each one sets:
-# (type, typer option). `with_flags` adds them to the command as if written in its signature,
-# so the command reads as a short function and its llm flags as one list.
+def _llm(kind: Any, default: Any, help: str, *flag: str, **limits: Any) -> tuple[Any, Any]:
+    """One flag of the llm critic: its type and typer option (its help says `llm:`)."""
+    return kind, typer.Option(default, *flag, help=f"llm: {help}", **limits)
+
+
+# `srft critic`'s flags for the llm critic, by the `build_llm_critic` setting each one sets.
+# `with_flags` adds them to the command as if written in its signature, so the command reads
+# as a short function and its llm flags as one list.
 LLM_FLAGS: dict[str, tuple[Any, Any]] = {
-    "base_urls": (
-        list[str],
-        typer.Option(
-            [], "--base-url", help="llm: Server URL ending in /v1; repeat to spread load."
-        ),
+    "base_urls": _llm(
+        list[str], [], "Server URL ending in /v1; repeat to spread load.", "--base-url"
     ),
-    "model": (str | None, typer.Option(None, help="llm: Model name the server knows.")),
-    "api_key_env": (
-        str,
-        typer.Option("OPENAI_API_KEY", help="llm: Environment variable holding the API key."),
+    "model": _llm(str | None, None, "Model name the server knows."),
+    "api_key_env": _llm(str, "OPENAI_API_KEY", "Environment variable holding the API key."),
+    "mode": _llm(str, "whole", "whole | window | per-step"),
+    "concurrency": _llm(int, 8, "Requests in flight at once.", min=1),
+    "max_prompt_tokens": _llm(int, 100_000, "Prompt budget per request.", min=256),
+    "max_text_tokens": _llm(int, 4_000, "Cut long texts to this in window/per-step mode.", min=16),
+    "window_overlap": _llm(int, 2, "Earlier steps shown as context per window.", min=0),
+    "max_window_steps": _llm(int, 50, "At most this many steps labelled per window.", min=1),
+    "max_reason_chars": _llm(
+        int, 300, "Longest reason asked for (enforced by grammar-based servers).", min=10
     ),
-    "mode": (str, typer.Option("whole", help="llm: whole | window | per-step")),
-    "concurrency": (int, typer.Option(8, min=1, help="llm: Requests in flight at once.")),
-    "max_prompt_tokens": (
-        int,
-        typer.Option(100_000, min=256, help="llm: Prompt budget per request."),
+    "prompt_dir": _llm(Path | None, None, "Folder with your own system.j2 and user.j2."),
+    "outcome": _llm(bool, True, "Show the run's outcome.", "--outcome/--no-outcome"),
+    "patch": _llm(bool, True, "Show the submitted patch.", "--patch/--no-patch"),
+    "evaluation": _llm(bool, True, "Show the evaluation result.", "--evaluation/--no-evaluation"),
+    "reference_patches": _llm(Path | None, None, "instance id -> gold patch (JSON or JSONL)."),
+    "max_reasks": _llm(
+        int, 2, "Re-asks (for the missing steps only) after an invalid answer.", min=0
     ),
-    "max_text_tokens": (
-        int,
-        typer.Option(4_000, min=16, help="llm: Cut long texts to this in window/per-step mode."),
+    "temperature": _llm(
+        float | None, None, "Sampling temperature (default 0, or 0.7 with --samples > 1)."
     ),
-    "window_overlap": (
-        int,
-        typer.Option(2, min=0, help="llm: Earlier steps shown as context per window."),
+    "samples": _llm(
+        int, 1, "Ask K times; each step's label is the majority, with confidence.", min=1
     ),
-    "max_window_steps": (
-        int,
-        typer.Option(50, min=1, help="llm: At most this many steps labelled per window."),
+    "answer_order": _llm(
+        str, "reason-first", "reason-first | label-first (property order of the answer)."
     ),
-    "max_reason_chars": (
-        int,
-        typer.Option(
-            300, min=10, help="llm: Longest reason asked for (enforced by grammar-based servers)."
-        ),
+    "max_tokens": _llm(int, 8192, "Cap on completion tokens per request.", min=16),
+    "tokens_per_step": _llm(int, 100, "Completion tokens allowed per labelled step.", min=8),
+    "timeout": _llm(float, 300.0, "Seconds before a request is abandoned and retried."),
+    "max_retries": _llm(
+        int, 6, "Retries on 408/409/429/5xx, timeouts, dropped connections.", min=0
     ),
-    "prompt_dir": (
-        Path | None,
-        typer.Option(None, help="llm: Folder with your own system.j2 and user.j2."),
-    ),
-    "outcome": (
-        bool,
-        typer.Option(True, "--outcome/--no-outcome", help="llm: Show the run's outcome."),
-    ),
-    "patch": (
-        bool,
-        typer.Option(True, "--patch/--no-patch", help="llm: Show the submitted patch."),
-    ),
-    "evaluation": (
-        bool,
-        typer.Option(True, "--evaluation/--no-evaluation", help="llm: Show the evaluation result."),
-    ),
-    "reference_patches": (
-        Path | None,
-        typer.Option(None, help="llm: instance id -> gold patch (JSON or JSONL)."),
-    ),
-    "max_reasks": (
-        int,
-        typer.Option(
-            2, min=0, help="llm: Re-asks (for the missing steps only) after an invalid answer."
-        ),
-    ),
-    "temperature": (
+    "requests_per_minute": _llm(float | None, None, "Request rate limit.", "--requests-per-minute"),
+    "tokens_per_minute": _llm(
         float | None,
-        typer.Option(
-            None, help="llm: Sampling temperature (default 0, or 0.7 with --samples > 1)."
-        ),
+        None,
+        "Token rate limit (prompt estimate + max_tokens).",
+        "--tokens-per-minute",
     ),
-    "samples": (
-        int,
-        typer.Option(
-            1, min=1, help="llm: Ask K times; each step's label is the majority, with confidence."
-        ),
-    ),
-    "answer_order": (
-        str,
-        typer.Option(
-            "reason-first",
-            help="llm: reason-first | label-first (property order of the answer).",
-        ),
-    ),
-    "max_tokens": (
-        int,
-        typer.Option(8192, min=16, help="llm: Cap on completion tokens per request."),
-    ),
-    "tokens_per_step": (
-        int,
-        typer.Option(100, min=8, help="llm: Completion tokens allowed per labelled step."),
-    ),
-    "timeout": (
-        float,
-        typer.Option(300.0, help="llm: Seconds before a request is abandoned and retried."),
-    ),
-    "max_retries": (
-        int,
-        typer.Option(
-            6, min=0, help="llm: Retries on 408/409/429/5xx, timeouts, dropped connections."
-        ),
-    ),
-    "requests_per_minute": (
-        float | None,
-        typer.Option(None, "--requests-per-minute", help="llm: Request rate limit."),
-    ),
-    "tokens_per_minute": (
-        float | None,
-        typer.Option(
-            None,
-            "--tokens-per-minute",
-            help="llm: Token rate limit (prompt estimate + max_tokens).",
-        ),
-    ),
-    "response_format": (
-        str,
-        typer.Option("auto", help="llm: auto | json_schema | json_object | plain"),
-    ),
-    "tokenizer": (
-        Path | None,
-        typer.Option(None, help="llm: tokenizer.json (or folder) to count tokens exactly."),
-    ),
-    "chars_per_token": (
-        float,
-        typer.Option(4.0, help="llm: Token estimate without --tokenizer."),
-    ),
-    "emit_batch": (
-        Path | None,
-        typer.Option(
-            None, help="llm: Write missing requests as OpenAI Batch JSONL instead of sending."
-        ),
+    "response_format": _llm(str, "auto", "auto | json_schema | json_object | plain"),
+    "tokenizer": _llm(Path | None, None, "tokenizer.json (or folder) to count tokens exactly."),
+    "chars_per_token": _llm(float, 4.0, "Token estimate without --tokenizer."),
+    "emit_batch": _llm(
+        Path | None, None, "Write missing requests as OpenAI Batch JSONL instead of sending."
     ),
 }
 
@@ -194,11 +119,9 @@ def critic(
     price_completion: float | None = typer.Option(None, help="USD per million completion tokens."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
-    shard: str | None = typer.Option(
-        None,
-        "--shard",
-        help="K/N: judge only every N-th trajectory, starting at the K-th (0-based); the N "
-        "outputs together hold the verdicts of one run. Give each shard its own --cache.",
+    shard: Shard | None = shard_option(
+        "K/N: judge only every N-th trajectory, starting at the K-th (0-based); the N outputs "
+        "together hold the verdicts of one run. Give each shard its own --cache."
     ),
     **llm: Any,
 ) -> None:
@@ -224,22 +147,12 @@ def critic(
         progress=progress,
         retry_failed=retry_failed,
         overwrite=overwrite,
-        shard=_shard(shard),
+        shard=shard,
         **_critic_options(critic, labels_from, llm),
     )
     _echo_summary(summary, output)
     if summary.get("verdicts_written", True):
         raise typer.Exit(EXIT_STATUS[summary["outcome"]])
-
-
-def _shard(spec: str | None) -> Shard:
-    """`--shard K/N` as a `Shard`, or the option's error."""
-    from srft.shard import Shard, ShardError
-
-    try:
-        return Shard.parse(spec)
-    except ShardError as e:
-        raise typer.BadParameter(str(e), param_hint="--shard") from e
 
 
 def _critic_options(critic: str, labels_from: Path | None, llm: dict[str, Any]) -> dict[str, Any]:

@@ -374,7 +374,7 @@ class LLMCritic:
             body["schema"],
             max_tokens=body["max_tokens"],
             temperature=self.temperature,
-            estimated_tokens=self.prompt.count.messages(messages),
+            estimated_tokens=self.prompt.counter.messages(messages),
         )
         content, usage = self.client.redact(done.content), done.usage
         self.store.put_answer(key, self.model, content, usage, replace=fresh)

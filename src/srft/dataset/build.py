@@ -694,21 +694,16 @@ def _read_corpus(
 ) -> Iterator[tuple[str, Trajectory]]:
     """This shard's trajectories; the ids of the other lines go to `elsewhere` (a plain JSON
     parse, without validation: only the id is needed, to tell their verdicts from strays)."""
-    position = -1
-    with corpus.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            position += 1
-            if not shard.keeps(position):
-                elsewhere.add(record_field(line, "id"))
-                continue
-            counts["read"] += 1
-            where = f"{corpus}:{n}"
-            try:
-                yield where, CORPUS.loads(line, path=corpus, lineno=n)
-            except FileFormatError as e:
-                reject(where, None, str(e))
+    for n, position, line in CORPUS.lines(corpus):
+        if not shard.keeps(position):
+            elsewhere.add(record_field(line, "id"))
+            continue
+        counts["read"] += 1
+        where = f"{corpus}:{n}"
+        try:
+            yield where, CORPUS.loads(line, path=corpus, lineno=n)
+        except FileFormatError as e:
+            reject(where, None, str(e))
 
 
 def _check_verdict(trajectory: Trajectory, verdict: Verdict | None, path: Path | None) -> None:

@@ -189,16 +189,21 @@ class JsonLines(FileSpec[M]):
         Positions count the non-blank lines from 0, so `--shard K/N` can skip whole records
         without paying for their parse.
         """
+        for n, position, line in self.lines(path):
+            if keep is None or keep(position):
+                yield line.rstrip("\r\n"), self.loads(line, path=path, lineno=n)
+
+    def lines(self, path: str | Path) -> Iterator[tuple[int, int, str]]:
+        """Stream (line number, position among the non-blank lines, line), unparsed: for a
+        reader that parses only some lines or rejects a bad one and goes on (`loads` each)."""
         path = Path(path)
         require_file(path)
         position = -1
         with path.open(encoding="utf-8") as f:
             for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                position += 1
-                if keep is None or keep(position):
-                    yield line.rstrip("\r\n"), self.loads(line, path=path, lineno=n)
+                if line.strip():
+                    position += 1
+                    yield n, position, line
 
     def read(self, path: str | Path, **kw: Any) -> Iterator[M]:
         """Stream the records of `path`."""
