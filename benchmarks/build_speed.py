@@ -73,13 +73,13 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from srft.corpus.io import read_corpus
     from srft.dataset.encoder import Encoder, load_tokenizer
     from srft.dataset.policies import make_policy
+    from srft.files.corpus import CORPUS
     from srft.smollm2 import smollm2_dir
 
     with tempfile.TemporaryDirectory() as tmp:
-        trajectories = list(read_corpus(_corpus(args.corpus, Path(tmp))))
+        trajectories = list(CORPUS.read(_corpus(args.corpus, Path(tmp))))
     if args.sample and args.sample < len(trajectories):
         step = len(trajectories) / args.sample
         trajectories = [trajectories[int(k * step)] for k in range(args.sample)]

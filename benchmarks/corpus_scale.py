@@ -110,12 +110,12 @@ WORDS = [
 def real_distribution(shared: Path, tmp: Path) -> dict[str, list[int]]:
     """Step counts and per-role message lengths (characters) of the runs in `shared`."""
     from srft.corpus.ingest import ingest
-    from srft.corpus.io import read_corpus
+    from srft.files.corpus import CORPUS
 
     corpus = tmp / "real.jsonl"
     ingest([shared], output=corpus, skip_invalid=True)
     dist: dict[str, list[int]] = {k: [] for k in ("steps", "system", "task", "say", "cmd", "obs")}
-    for t in read_corpus(corpus):
+    for t in CORPUS.read(corpus):
         dist["steps"].append(len(t.steps))
         for n, m in enumerate(t.messages):
             if m.role == "system":

@@ -23,11 +23,11 @@ import time
 from pathlib import Path
 
 from srft.corpus.ingest import ingest
-from srft.corpus.io import read_corpus, write_corpus
 from srft.critic.quality import evaluate_critic
 from srft.critic.run import run_critic
-from srft.critic.verdicts import LABELS, read_verdicts, write_verdicts
 from srft.critic.vote import vote_files
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import LABELS, VERDICTS
 from srft.toy.generate import generate
 
 
@@ -35,14 +35,14 @@ def noisy_copy(truth: Path, output: Path, noise: float, seed: int) -> None:
     """The true labels, each replaced with probability `noise` by another label."""
     rng = random.Random(seed)
     out = []
-    for v in read_verdicts(truth):
+    for v in VERDICTS.read(truth):
         steps = []
         for s in v.steps:
             if rng.random() < noise:
                 s = s.model_copy(update={"label": rng.choice([x for x in LABELS if x != s.label])})
             steps.append(s)
         out.append(v.model_copy(update={"steps": steps}))
-    write_verdicts(out, output)
+    VERDICTS.write(output, out)
 
 
 def calibration(work: Path, corpus: Path, truth: Path, noise: float) -> None:
@@ -81,9 +81,9 @@ def calibration(work: Path, corpus: Path, truth: Path, noise: float) -> None:
 def answer_order(work: Path, corpus: Path, truth: Path, n: int) -> None:
     from srft.smollm2 import gguf_file
 
-    trajectories = list(read_corpus(corpus))[:n]
+    trajectories = list(CORPUS.read(corpus))[:n]
     small = work / "order-corpus.jsonl"
-    write_corpus(trajectories, small)
+    CORPUS.write(small, trajectories)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -27,12 +27,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "critic"))
 
-from srft.corpus.io import read_corpus, write_corpus  # noqa: E402
-from srft.corpus.model import Message, Source, ToolCall, Trajectory  # noqa: E402
 from srft.critic.llm import LLMCritic  # noqa: E402
 from srft.critic.prompt import PromptBuilder  # noqa: E402
 from srft.critic.run import run_critic, trajectory_tokens  # noqa: E402
 from srft.critic.tokens import TokenCounter  # noqa: E402
+from srft.files.corpus import (  # noqa: E402
+    CORPUS,
+    Message,
+    Source,
+    ToolCall,
+    Trajectory,
+)
 
 SHARED = ROOT.parent / "shared" / "data" / "trajectories"
 
@@ -67,7 +72,7 @@ def synthetic(tid: str, n_steps: int, output_chars: int) -> Trajectory:
 
 def throughput(requests: int, concurrency: int, latency: float, workdir: Path) -> dict:
     corpus = workdir / f"tp{concurrency}.jsonl"
-    write_corpus((synthetic(f"t{i}", 4, 200) for i in range(requests)), corpus)
+    CORPUS.write(corpus, (synthetic(f"t{i}", 4, 200) for i in range(requests)))
     # The server runs in its own process so that it does not share the client's GIL.
     server = subprocess.Popen(
         [
@@ -109,7 +114,7 @@ def prompt_ratios(workdir: Path) -> None:
 
         corpus = workdir / "deepseek.jsonl"
         ingest([SHARED / "mini-swe-agent-v2-deepseek"], output=corpus)
-        trajectories = list(read_corpus(corpus))
+        trajectories = list(CORPUS.read(corpus))
         where = "DeepSeek trajectories from ../shared"
     else:
         trajectories = [synthetic(f"s{i}", 40, 1500) for i in range(4)]

@@ -33,9 +33,9 @@ def main() -> None:
     from tests.dataset.families import FAMILIES, standin
 
     from srft.corpus.ingest import ingest
-    from srft.corpus.io import read_corpus
     from srft.dataset.encoder import BuildError, Encoder, load_tokenizer
     from srft.dataset.policies import make_policy
+    from srft.files.corpus import CORPUS
     from srft.smollm2 import smollm2_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -48,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "gemini.jsonl"
         ingest([GEMINI], output=corpus)
-        trajectories = list(read_corpus(corpus))
+        trajectories = list(CORPUS.read(corpus))
     if args.sample and args.sample < len(trajectories):
         step = len(trajectories) / args.sample
         trajectories = [trajectories[int(k * step)] for k in range(args.sample)]

@@ -412,10 +412,10 @@ def build_over_existing_dataset(tmp: Path) -> Case:
 
 
 def build_verdicts_for_unknown_trajectories(tmp: Path) -> Case:
-    from srft.corpus.io import read_corpus
+    from srft.files.corpus import CORPUS
     from srft.smollm2 import smollm2_dir
 
-    good = next(read_corpus(corpus_of_good_run(tmp)))
+    good = next(CORPUS.read(corpus_of_good_run(tmp)))
     lines = [
         {"trajectory_id": i, "critic": {"name": "rules"}, "steps": steps}
         for i, steps in ((good.id, len(good.steps)), ("ghost", 1))

@@ -101,10 +101,10 @@ def prepare(
     data order), so the policies and seeds compare on one corpus.
     """
     from srft.corpus.ingest import ingest
-    from srft.corpus.io import read_corpus
     from srft.critic.rules import judge_rules
-    from srft.critic.verdicts import write_verdicts
     from srft.dataset.build import build_dataset
+    from srft.files.corpus import CORPUS
+    from srft.files.verdicts import VERDICTS
     from srft.toy.generate import generate
     from srft.toy.teacher import TeacherConfig
 
@@ -117,7 +117,7 @@ def prepare(
         ingest([data / "trajs"], labels=[data / "toy.teacher.json"], output=corpus)
     verdicts = {"true": data / "labels.jsonl", "rules": root / "rules.verdicts.jsonl"}
     if not verdicts["rules"].exists():
-        write_verdicts((judge_rules(t) for t in read_corpus(corpus)), verdicts["rules"])
+        VERDICTS.write(verdicts["rules"], (judge_rules(t) for t in CORPUS.read(corpus)))
     datasets = {}
     for name, (policy, labels, options) in POLICIES.items():
         if name not in policies:

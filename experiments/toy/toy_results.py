@@ -335,8 +335,8 @@ def decision_signal(out: Path) -> str:
     trained steps follow a wrong edit (recoveries and submits of a wrong state); and trained
     tokens per step.
     """
-    from srft.critic.verdicts import load_verdicts
     from srft.dataset.build import load_dataset_folder
+    from srft.files.verdicts import load_verdicts
     from srft.toy.env import make_episode
 
     lines = [
@@ -443,7 +443,7 @@ def step_signal(out: Path) -> str:
 
 def critic_agreement(out: Path) -> str:
     """How well the rules critic finds the true `mistake` steps (precision, recall, F1)."""
-    from srft.critic.verdicts import load_verdicts
+    from srft.files.verdicts import load_verdicts
 
     lines = [
         "| setting | true mistakes | rules mistakes | precision | recall | F1 |",

@@ -7,7 +7,7 @@ The pipeline, one stage per subpackage, files between them:
 The core types most users touch are re-exported here.
 """
 
-from srft.corpus.model import Message, Outcome, Step, ToolCall, Trajectory
+from srft.files.corpus import Message, Outcome, Step, ToolCall, Trajectory
 
 __version__ = "0.1.0"
 __all__ = ["Message", "Outcome", "Step", "ToolCall", "Trajectory", "__version__"]

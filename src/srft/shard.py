@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -52,3 +53,17 @@ class Shard:
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
+
+
+def shard_option(help: str) -> Any:
+    """A command's `--shard K/N` option (typer): the command gets a `Shard`, or None when the
+    option is left out; a malformed value is a usage error naming the option."""
+    import typer
+
+    def parse(spec: str) -> Shard:
+        try:
+            return Shard.parse(spec)
+        except ShardError as e:
+            raise typer.BadParameter(str(e)) from e
+
+    return typer.Option(None, "--shard", metavar="K/N", parser=parse, help=help)

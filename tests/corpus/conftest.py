@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from srft.corpus.ingest import ingest
-from srft.corpus.io import read_corpus
-from srft.corpus.model import Trajectory
+from srft.files.corpus import CORPUS, Trajectory
 
 # The folders of tests/fixtures that hold this stage's fixtures (other stages keep theirs there
 # too, so tests that read "all fixtures" name these folders rather than the whole tree).
@@ -42,7 +41,7 @@ def ingest_one(tmp_path: Path):
         output = tmp_path / "corpus.jsonl"
         ingest(list(inputs), output=output, **options)
         by_name: dict[str, Trajectory] = {}
-        for t in read_corpus(output):
+        for t in CORPUS.read(output):
             name = t.id.rsplit("@", 1)[0]
             assert name not in by_name, f"two runs named {name!r}: look them up by id"
             by_name[name] = t

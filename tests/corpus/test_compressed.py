@@ -13,8 +13,7 @@ import pytest
 import zstandard
 
 from srft.corpus.ingest import ingest
-from srft.corpus.io import read_corpus
-from srft.corpus.model import CorpusError
+from srft.files.corpus import CORPUS, CorpusError
 
 COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
     ".gz": gzip.compress,
@@ -43,7 +42,7 @@ def plain(fixtures_dir: Path, tmp_path: Path) -> dict[str, list[tuple[str, int]]
     ):
         ingest([fixtures_dir / name], output=tmp_path / "plain.jsonl")
         result[name] = [
-            (t.instance_id, len(t.steps)) for t in read_corpus(tmp_path / "plain.jsonl")
+            (t.instance_id, len(t.steps)) for t in CORPUS.read(tmp_path / "plain.jsonl")
         ]
     return result
 
@@ -55,7 +54,7 @@ def test_compressed_files_in_a_folder_are_read(suffix, plain, fixtures_dir, tmp_
         compressed_copy(fixtures_dir / name, folder / Path(name).parent, suffix)
     summary = ingest([folder], output=tmp_path / "corpus.jsonl")
     assert summary.skipped_files == []
-    got = sorted((t.instance_id, len(t.steps)) for t in read_corpus(tmp_path / "corpus.jsonl"))
+    got = sorted((t.instance_id, len(t.steps)) for t in CORPUS.read(tmp_path / "corpus.jsonl"))
     assert got == sorted(run for runs in plain.values() for run in runs)
 
 
@@ -64,9 +63,9 @@ def test_a_compressed_file_named_directly_is_read(suffix, plain, fixtures_dir, t
     name = "openai-chat/swe_gym_rows.jsonl"
     path = compressed_copy(fixtures_dir / name, tmp_path, suffix)
     ingest([path], output=tmp_path / "corpus.jsonl")
-    got = [(t.instance_id, len(t.steps)) for t in read_corpus(tmp_path / "corpus.jsonl")]
+    got = [(t.instance_id, len(t.steps)) for t in CORPUS.read(tmp_path / "corpus.jsonl")]
     assert got == plain[name]
-    assert all(t.source.file == str(path) for t in read_corpus(tmp_path / "corpus.jsonl"))
+    assert all(t.source.file == str(path) for t in CORPUS.read(tmp_path / "corpus.jsonl"))
 
 
 def test_compressed_label_files_are_used(fixtures_dir, tmp_path):
@@ -74,7 +73,7 @@ def test_compressed_label_files_are_used(fixtures_dir, tmp_path):
     compressed_copy(fixtures_dir / "mini-swe-agent-v2/strs__pad-3.traj.json", folder, ".gz")
     labels = compressed_copy(fixtures_dir / "labels/labels.jsonl", tmp_path, ".xz")
     ingest([folder], labels=[labels], output=tmp_path / "corpus.jsonl")
-    (trajectory,) = read_corpus(tmp_path / "corpus.jsonl")
+    (trajectory,) = CORPUS.read(tmp_path / "corpus.jsonl")
     assert trajectory.outcome.status == "resolved"
 
 

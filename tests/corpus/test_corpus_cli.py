@@ -7,8 +7,8 @@ import json
 from typer.testing import CliRunner
 
 from srft.cli import app
-from srft.corpus.io import read_corpus
 from srft.corpus.stats import compute_stats, estimate_tokens
+from srft.files.corpus import CORPUS
 
 runner = CliRunner()
 
@@ -18,7 +18,7 @@ def test_ingest_writes_the_corpus_and_prints_read_accepted_rejected(tmp_path, fo
     result = runner.invoke(app, ["ingest", *map(str, format_fixtures), "-o", str(output)])
     assert result.exit_code == 0, result.output
     assert "read 14 = accepted 14 + rejected 0" in " ".join(result.output.split())
-    assert len(list(read_corpus(output))) == 14
+    assert len(list(CORPUS.read(output))) == 14
 
 
 def test_ingest_json_summary(tmp_path, fixtures_dir):
@@ -69,7 +69,7 @@ def test_labels_option_is_repeatable(tmp_path, fixtures_dir):
     args += ["--labels", str(fixtures_dir / "labels/instances.json")]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    (trajectory,) = read_corpus(output)
+    (trajectory,) = CORPUS.read(output)
     assert trajectory.outcome.status == "resolved"
 
 
@@ -89,7 +89,7 @@ def test_stats_counts_steps_outcomes_and_tokens(tmp_path, fixtures_dir):
     assert (stats["trajectories"], stats["steps"]) == (2, 8)
     assert (stats["steps_min"], stats["steps_median"], stats["steps_max"]) == (3, 4, 5)
     assert (stats["resolved"], stats["unresolved"], stats["unknown"]) == (1, 1, 0)
-    assert stats["tokens"] == sum(estimate_tokens(t) for t in read_corpus(output))
+    assert stats["tokens"] == sum(estimate_tokens(t) for t in CORPUS.read(output))
 
 
 def test_stats_with_a_real_tokenizer_counts_exactly(tmp_path, fixtures_dir):
@@ -97,6 +97,6 @@ def test_stats_with_a_real_tokenizer_counts_exactly(tmp_path, fixtures_dir):
     runner.invoke(app, ["ingest", str(fixtures_dir / "mini-swe-agent-legacy"), "-o", str(output)])
     stats = compute_stats(output, count_tokens=lambda text: len(text.split()))
     assert stats.tokens_exact
-    (trajectory,) = read_corpus(output)
+    (trajectory,) = CORPUS.read(output)
     words = sum(len(m.content.split()) for m in trajectory.messages)
     assert stats.total.tokens == words

@@ -7,8 +7,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from srft.corpus.io import dumps_trajectory, loads_trajectory, read_corpus, write_corpus
-from srft.corpus.model import Message, Metadata, Outcome, Source, ToolCall, Trajectory
+from srft.files.corpus import CORPUS, Message, Metadata, Outcome, Source, ToolCall, Trajectory
 
 # Any Unicode a UTF-8 file can hold (lone surrogates cannot be encoded; ingest rejects them).
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
@@ -107,14 +106,14 @@ def trajectories(draw: st.DrawFn) -> Trajectory:
 @settings(max_examples=60, deadline=None)
 @given(trajectories())
 def test_a_trajectory_line_reads_back_to_the_same_bytes(trajectory: Trajectory) -> None:
-    line = dumps_trajectory(trajectory)
-    assert dumps_trajectory(loads_trajectory(line)) == line
+    line = CORPUS.dumps(trajectory)
+    assert CORPUS.dumps(CORPUS.loads(line)) == line
 
 
 @settings(max_examples=60, deadline=None)
 @given(trajectories())
 def test_a_trajectory_reads_back_equal(trajectory: Trajectory) -> None:
-    assert loads_trajectory(dumps_trajectory(trajectory)) == trajectory
+    assert CORPUS.loads(CORPUS.dumps(trajectory)) == trajectory
 
 
 @settings(
@@ -123,8 +122,8 @@ def test_a_trajectory_reads_back_equal(trajectory: Trajectory) -> None:
 @given(st.lists(trajectories(), min_size=1, max_size=4))
 def test_a_corpus_file_written_again_is_identical(tmp_path: Path, corpus: list[Trajectory]) -> None:
     first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
-    write_corpus(corpus, first)
-    write_corpus(read_corpus(first), second)
+    CORPUS.write(first, corpus)
+    CORPUS.write(second, CORPUS.read(first))
     assert first.read_bytes() == second.read_bytes()
 
 
@@ -135,5 +134,5 @@ def test_an_ingested_corpus_written_again_is_identical(
 
     first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
     ingest(list(format_fixtures), output=first)
-    write_corpus(read_corpus(first), second)
+    CORPUS.write(second, CORPUS.read(first))
     assert first.read_bytes() == second.read_bytes()

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from srft.corpus.ingest import ingest
-from srft.corpus.io import read_corpus
-from srft.corpus.model import CorpusError
+from srft.files.corpus import CORPUS, CorpusError
 
 
 def v2_run(instance_id: str = "pkg__bug-1", *, observation: str = "ok") -> dict[str, Any]:
@@ -182,7 +181,7 @@ def test_a_10_mb_observation_is_accepted_intact(tmp_path):
     source = write(tmp_path / "big.traj.json", v2_run(observation=big))
     summary = ingest([source], output=tmp_path / "out.jsonl")
     assert summary.accepted == 1
-    (trajectory,) = read_corpus(tmp_path / "out.jsonl")
+    (trajectory,) = CORPUS.read(tmp_path / "out.jsonl")
     assert trajectory.step_observations(0)[0].content == big
     assert len(big) >= 10 * 1024 * 1024
 

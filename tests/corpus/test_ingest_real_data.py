@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from srft.corpus.ingest import IngestSummary, ingest
-from srft.corpus.io import read_corpus
-from srft.corpus.model import Trajectory
+from srft.files.corpus import CORPUS, Trajectory
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
@@ -21,7 +20,7 @@ def ingested(
 ) -> tuple[IngestSummary, list[Trajectory]]:
     output = tmp_path_factory.mktemp("real") / "corpus.jsonl"
     summary = ingest([shared_trajectories], output=output)
-    return summary, list(read_corpus(output))
+    return summary, list(CORPUS.read(output))
 
 
 def source_record(trajectory: Trajectory) -> Any:

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from srft.corpus.ingest import ingest
-from srft.corpus.model import CorpusError
+from srft.files.corpus import CorpusError
 
 
 def test_folders_are_read_recursively_and_other_files_reported(tmp_path, fixtures_dir):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from srft.corpus.model import CorpusError, Outcome
 from srft.corpus.outcomes import LabelBook, looks_like_labels, parse_label_file
+from srft.files.corpus import CorpusError, Outcome
 
 
 def write(path: Path, data: object) -> Path:

@@ -11,7 +11,7 @@ from srft.corpus.containers import expand_inputs, read_records
 from srft.corpus.formats import FORMATS, detect, formats, get_format
 from srft.corpus.formats.openai_chat import action_style
 from srft.corpus.ingest import ingest
-from srft.corpus.model import CorpusError
+from srft.files.corpus import CorpusError
 
 
 def test_mini_v1_steps_are_assistant_turns_with_the_next_user_message(ingest_one, fixtures_dir):

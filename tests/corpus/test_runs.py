@@ -13,9 +13,8 @@ from typer.testing import CliRunner
 
 from srft.cli import app
 from srft.corpus.ingest import ingest
-from srft.corpus.io import read_corpus
-from srft.corpus.model import Trajectory
 from srft.corpus.stats import compute_stats, pass_at_k
+from srft.files.corpus import CORPUS, Trajectory
 
 runner = CliRunner()
 INSTANCES = ("calc__add-1", "calc__div-2")
@@ -93,7 +92,7 @@ def test_three_runs_of_two_instances_are_six_trajectories_with_their_own_outcome
     runs_folder, tmp_path
 ):
     summary = ingest([runs_folder], output=tmp_path / "corpus.jsonl")
-    corpus = list(read_corpus(tmp_path / "corpus.jsonl"))
+    corpus = list(CORPUS.read(tmp_path / "corpus.jsonl"))
     assert summary.accepted == 6 and summary.rejected == 0
     assert len({t.id for t in corpus}) == 6
     assert sorted(t.instance_id for t in corpus) == sorted(INSTANCES * 3)
@@ -113,8 +112,8 @@ def test_reingesting_gives_the_same_ids_from_anywhere(runs_folder, tmp_path, mon
     ingest([runs_folder], output=tmp_path / "first.jsonl")
     monkeypatch.chdir(runs_folder.parent)
     ingest(["runs"], output=tmp_path / "second.jsonl")
-    first = [t.id for t in read_corpus(tmp_path / "first.jsonl")]
-    second = [t.id for t in read_corpus(tmp_path / "second.jsonl")]
+    first = [t.id for t in CORPUS.read(tmp_path / "first.jsonl")]
+    second = [t.id for t in CORPUS.read(tmp_path / "second.jsonl")]
     assert first == second
     assert all(t.split("@")[0] in INSTANCES for t in first), "the instance stays in the id"
 
@@ -122,8 +121,8 @@ def test_reingesting_gives_the_same_ids_from_anywhere(runs_folder, tmp_path, mon
 def test_a_glob_gives_the_ids_of_its_base_folder(runs_folder, tmp_path):
     ingest([runs_folder], output=tmp_path / "folder.jsonl")
     ingest([f"{runs_folder}/**/*.traj"], output=tmp_path / "glob.jsonl")
-    by_file = {t.source.file: t.id for t in read_corpus(tmp_path / "folder.jsonl")}
-    globbed = list(read_corpus(tmp_path / "glob.jsonl"))
+    by_file = {t.source.file: t.id for t in CORPUS.read(tmp_path / "folder.jsonl")}
+    globbed = list(CORPUS.read(tmp_path / "glob.jsonl"))
     assert len(globbed) == 4
     assert all(by_file[t.source.file] == t.id for t in globbed)
 
@@ -164,7 +163,7 @@ def test_exact_duplicates_are_dropped_and_counted(runs_folder, tmp_path):
     summary = ingest([runs_folder], output=tmp_path / "corpus.jsonl")
     assert (summary.read, summary.accepted, summary.duplicates) == (8, 6, 2)
     assert summary.read == summary.accepted + summary.rejected + summary.duplicates
-    assert len(list(read_corpus(tmp_path / "corpus.jsonl"))) == 6
+    assert len(list(CORPUS.read(tmp_path / "corpus.jsonl"))) == 6
 
 
 def test_a_run_report_does_not_label_the_other_runs_of_its_instance(runs_folder, tmp_path):
@@ -172,7 +171,7 @@ def test_a_run_report_does_not_label_the_other_runs_of_its_instance(runs_folder,
     ingest([runs_folder], output=tmp_path / "corpus.jsonl")
     by_run = {
         (run_folder(t, runs_folder), t.instance_id): t
-        for t in read_corpus(tmp_path / "corpus.jsonl")
+        for t in CORPUS.read(tmp_path / "corpus.jsonl")
     }
     assert by_run["swe-agent-t1", "calc__add-1"].outcome.status == "unknown"
     assert by_run["swe-agent-t0", "calc__add-1"].outcome.status == "resolved"
@@ -185,7 +184,7 @@ def test_an_instance_label_that_equally_near_runs_share_is_applied_to_none(tmp_p
     labels = tmp_path / "labels.csv"
     labels.write_text("instance_id,resolved\ncalc__add-1,true\n")
     summary = ingest([folder], labels=[labels], output=tmp_path / "corpus.jsonl")
-    corpus = list(read_corpus(tmp_path / "corpus.jsonl"))
+    corpus = list(CORPUS.read(tmp_path / "corpus.jsonl"))
     assert len(corpus) == 3
     assert summary.ambiguous_labels == [f"{labels}: calc__add-1 (3 runs)"]
     assert [t.outcome.status for t in corpus] == ["unknown"] * 3
@@ -203,13 +202,13 @@ def test_labels_keyed_by_trajectory_id_label_that_run_alone(runs_folder, tmp_pat
     ingest([runs_folder], output=tmp_path / "first.jsonl")
     target = next(
         t
-        for t in read_corpus(tmp_path / "first.jsonl")
+        for t in CORPUS.read(tmp_path / "first.jsonl")
         if run_folder(t, runs_folder) == "swe-agent-t1" and t.instance_id == "calc__add-1"
     )
     labels = tmp_path / "by-run.csv"
     labels.write_text(f"trajectory_id,resolved\n{target.id},true\n")
     ingest([runs_folder], labels=[labels], output=tmp_path / "second.jsonl")
-    second = {t.id: t for t in read_corpus(tmp_path / "second.jsonl")}
+    second = {t.id: t for t in CORPUS.read(tmp_path / "second.jsonl")}
     assert second[target.id].outcome.status == "resolved"
     assert second[target.id].outcome.source == str(labels)
     other = [t for t in second.values() if t.instance_id == "calc__div-2" and "t1" in t.source.file]
@@ -219,7 +218,7 @@ def test_labels_keyed_by_trajectory_id_label_that_run_alone(runs_folder, tmp_pat
 def test_the_harness_per_test_results_are_kept_in_the_outcome_details(runs_folder, tmp_path):
     ingest([runs_folder], output=tmp_path / "corpus.jsonl")
     failed = next(
-        t for t in read_corpus(tmp_path / "corpus.jsonl") if t.instance_id == "calc__div-2"
+        t for t in CORPUS.read(tmp_path / "corpus.jsonl") if t.instance_id == "calc__div-2"
     )
     status = failed.outcome.details["tests_status"]
     assert status["FAIL_TO_PASS"] == {"success": [], "failure": ["test_calc.py::test_op"]}
@@ -233,7 +232,7 @@ def test_shared_gemini_runs_keep_their_harness_test_results(shared_trajectories,
         [root / "trajs/django__django-14915", root / "logs/django__django-14915"],
         output=tmp_path / "corpus.jsonl",
     )
-    (trajectory,) = read_corpus(tmp_path / "corpus.jsonl")
+    (trajectory,) = CORPUS.read(tmp_path / "corpus.jsonl")
     status = trajectory.outcome.details["tests_status"]
     assert (
         "test_choice_value_hash (model_forms.test_modelchoicefield.ModelChoiceFieldTests)"
@@ -250,7 +249,7 @@ def test_swe_agent_steps_that_history_lacks_are_kept_from_the_trajectory(tmp_pat
     run["history"] = run["history"][:last]
     path = write(tmp_path / "greet__typo-5.traj", run)
     ingest([path], output=tmp_path / "corpus.jsonl")
-    (trajectory,) = read_corpus(tmp_path / "corpus.jsonl")
+    (trajectory,) = CORPUS.read(tmp_path / "corpus.jsonl")
     assert len(trajectory.steps) == len(complete["trajectory"]) == 3
     final = trajectory.step_assistant(2)
     assert final.content.startswith("Submit.") and "submit" in final.content

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from srft.corpus.actions import fenced_actions, text_actions, xml_actions
-from srft.corpus.model import Message
+from srft.files.corpus import Message
 
 
 def test_xml_function_with_parameters():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from srft.corpus.model import Message, Outcome, Source, ToolCall, Trajectory
+from srft.files.corpus import Message, Outcome, Source, ToolCall, Trajectory
 
 
 def shell_step(

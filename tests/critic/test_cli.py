@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from srft.cli import app
-from srft.critic.verdicts import load_verdicts
+from srft.files.verdicts import load_verdicts
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "critic" / "small-corpus.jsonl"
 runner = CliRunner()

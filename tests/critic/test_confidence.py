@@ -17,10 +17,10 @@ from typer.testing import CliRunner
 
 from srft.cli import app
 from srft.corpus.ingest import ingest
-from srft.corpus.io import write_corpus
 from srft.critic.quality import evaluate_critic
 from srft.critic.run import run_critic
-from srft.critic.verdicts import LABELS, load_verdicts, read_verdicts, write_verdicts
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import LABELS, VERDICTS, load_verdicts
 from srft.toy.generate import generate
 
 from .fake_server import FakeChatServer
@@ -45,7 +45,7 @@ def noisy_copy(truth: Path, output: Path, noise: float, seed: int) -> None:
     """The true labels with each replaced, with probability `noise`, by another label."""
     rng = random.Random(seed)
     verdicts = []
-    for v in read_verdicts(truth):
+    for v in VERDICTS.read(truth):
         steps = [
             s.model_copy(
                 update={"label": rng.choice([x for x in LABELS if x != s.label])}
@@ -55,7 +55,7 @@ def noisy_copy(truth: Path, output: Path, noise: float, seed: int) -> None:
             for s in v.steps
         ]
         verdicts.append(v.model_copy(update={"steps": steps}))
-    write_verdicts(verdicts, output)
+    VERDICTS.write(output, verdicts)
 
 
 def test_critic_eval_prints_a_calibration_table_for_voted_critics_on_toy_true_labels(toy):
@@ -100,7 +100,7 @@ def test_sampled_llm_critic_stores_each_steps_agreement_and_votes(tmp_path):
     trajectories = [
         simple(f"t{i}", 4, task=f"TRAJ:t{i} fix it", mistake_at=i % 4) for i in range(6)
     ]
-    write_corpus(trajectories, tmp_path / "corpus.jsonl")
+    CORPUS.write(tmp_path / "corpus.jsonl", trajectories)
     out = tmp_path / "v.jsonl"
     with FakeChatServer(noise=0.3, seed=4) as server:
         summary = run_critic(

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from srft.corpus.io import write_corpus
 from srft.critic.run import run_critic
-from srft.critic.verdicts import load_verdicts
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import load_verdicts
 
 from .fake_server import FakeChatServer
 from .helpers import simple
@@ -53,7 +53,7 @@ def test_a_run_killed_halfway_resumes_without_asking_twice_and_ends_as_an_uninte
 ):
     trajectories = [simple(f"k{i}", 3, task=f"TRAJ:k{i} fix", mistake_at=i % 3) for i in range(40)]
     corpus = tmp_path / "corpus.jsonl"
-    write_corpus(trajectories, corpus)
+    CORPUS.write(corpus, trajectories)
     out = tmp_path / "run" / "verdicts.jsonl"
     cache = out.parent / "critic-cache.sqlite"
     with FakeChatServer(latency=0.15) as server:
@@ -89,7 +89,7 @@ def test_the_api_key_appears_in_no_output_cache_log_or_error(tmp_path):
         simple("junk", 2, task="TRAJ:junk FAULT:badjsonalways x"),
     ]
     corpus = tmp_path / "corpus.jsonl"
-    write_corpus(trajectories, corpus)
+    CORPUS.write(corpus, trajectories)
     out = tmp_path / "run" / "verdicts.jsonl"
     with FakeChatServer() as server:
         extra = ["--api-key-env", "SRFT_TEST_KEY", "--max-retries", "1", "--timeout", "5"]

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from srft.cli import app
 from srft.corpus.ingest import ingest
-from srft.corpus.model import Outcome
 from srft.critic.prompt import evaluation_text
+from srft.files.corpus import Outcome
 
 runner = CliRunner()
 INSTANCE = "django__django-16667"  # unresolved: one FAIL_TO_PASS test fails, one passes

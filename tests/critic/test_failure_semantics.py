@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from srft.cli import app
-from srft.corpus.io import write_corpus
 from srft.critic.store import CriticStore
-from srft.critic.verdicts import load_verdicts
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import load_verdicts
 
 from .fake_server import FakeChatServer
 from .helpers import simple
@@ -38,7 +38,7 @@ class Run:
 
     def __init__(self, tmp_path, trajectories, base_url: str, *extra: str) -> None:
         self.corpus = tmp_path / "corpus.jsonl"
-        write_corpus(trajectories, self.corpus)
+        CORPUS.write(self.corpus, trajectories)
         self.out = tmp_path / "out" / "verdicts.jsonl"
         self.cache = tmp_path / "out" / "critic-cache.sqlite"
         self.base_url = base_url
@@ -248,7 +248,7 @@ def test_critic_status_counts_judged_failed_per_reason_and_pending(tmp_path):
             "0",
         )
         assert run().exit_code == 3
-    write_corpus([faulty("a"), faulty("b"), faulty("c"), faulty("d")], run.corpus)
+    CORPUS.write(run.corpus, [faulty("a"), faulty("b"), faulty("c"), faulty("d")])
     result = runner.invoke(app, ["critic-status", str(run.cache), "--corpus", str(run.corpus)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()

@@ -8,7 +8,7 @@ import pytest
 
 from srft.critic.file import FileCritic
 from srft.critic.run import run_critic
-from srft.critic.verdicts import VerdictError, load_verdicts
+from srft.files.verdicts import VerdictError, load_verdicts
 
 from .helpers import simple
 
@@ -64,10 +64,10 @@ def test_an_unknown_label_is_an_error_naming_file_and_line(tmp_path):
 
 
 def test_run_critic_with_the_file_critic_writes_one_verdict_per_trajectory(tmp_path):
-    from srft.corpus.io import write_corpus
+    from srft.files.corpus import CORPUS
 
     corpus = tmp_path / "c.jsonl"
-    write_corpus([simple("a", 2), simple("b", 1)], corpus)
+    CORPUS.write(corpus, [simple("a", 2), simple("b", 1)])
     labels = write_lines(
         tmp_path / "l.jsonl",
         [

@@ -18,12 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from srft.corpus.io import read_corpus, write_corpus
 from srft.critic.llm import LLMCritic
 from srft.critic.prompt import PromptBuilder
 from srft.critic.run import run_critic
 from srft.critic.tokens import TokenCounter
-from srft.critic.verdicts import LABELS, load_verdicts
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import LABELS, load_verdicts
 
 pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed")
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def llama_server(tmp_path_factory):
 
 
 def assert_every_step_labelled_or_failed_with_reason(corpus, verdicts):
-    for t in read_corpus(corpus):
+    for t in CORPUS.read(corpus):
         v = verdicts[t.id]
         if v.status == "ok":
             assert [s.index for s in v.steps] == list(range(len(t.steps)))
@@ -117,13 +117,13 @@ def test_window_mode_labels_a_deepseek_trajectory_longer_than_the_context(
 
     everything = tmp_path / "deepseek.jsonl"
     ingest([shared_trajectories / "mini-swe-agent-v2-deepseek"], output=everything)
-    trajectories = list(read_corpus(everything))
+    trajectories = list(CORPUS.read(everything))
     counter = TokenCounter(tokenizer=smollm2_path)
     # One whole trajectory (CI time allows one on two cores): the smallest, still beyond 8k.
     smallest = min(trajectories, key=lambda t: sum(len(m.content) for m in t.messages))
     assert sum(counter(m.content) for m in smallest.messages) > 8192
     corpus = tmp_path / "one.jsonl"
-    write_corpus([smallest], corpus)
+    CORPUS.write(corpus, [smallest])
     builder = PromptBuilder(
         counter=counter,
         max_prompt_tokens=3000,

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from srft.corpus.io import write_corpus
 from srft.critic.run import run_critic
 from srft.critic.store import CriticStore
-from srft.critic.verdicts import load_verdicts
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import load_verdicts
 
 from .fake_server import FakeChatServer
 from .helpers import simple
@@ -28,7 +28,7 @@ def faulty(tid: str, fault: str | None = None, n_steps: int = 3, mistake_at: int
 
 def judge(tmp_path, server, trajectories, **options):
     corpus = tmp_path / "corpus.jsonl"
-    write_corpus(trajectories, corpus)
+    CORPUS.write(corpus, trajectories)
     out = tmp_path / "out" / "verdicts.jsonl"
     settings = {"model": "fake", "base_urls": [server.base_url], **FAST, **options}
     summary = run_critic(corpus, out, "llm", **settings)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from srft.corpus.io import write_corpus
 from srft.critic.llm import LLMCritic
 from srft.critic.prompt import PromptBuilder
-from srft.critic.run import run_critic, summary_path
-from srft.critic.verdicts import load_verdicts
+from srft.critic.run import run_critic
+from srft.files.corpus import CORPUS
+from srft.files.critic_summary import summary_path
+from srft.files.verdicts import load_verdicts
 
 from .helpers import simple
 
@@ -17,7 +18,7 @@ FAST = {"timeout": 2.0, "backoff_base": 0.01, "max_retries": 2, "concurrency": 4
 
 def corpus_of(tmp_path, trajectories):
     path = tmp_path / "corpus.jsonl"
-    write_corpus(trajectories, path)
+    CORPUS.write(path, trajectories)
     return path
 
 

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from srft.cli import app
 from srft.corpus.ingest import ingest
-from srft.corpus.io import read_corpus
-from srft.critic.verdicts import load_verdicts
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import load_verdicts
 
 runner = CliRunner()
 
@@ -79,6 +79,6 @@ def test_a_step_without_a_flag_fails_the_verdict_rather_than_pass_as_good(tmp_pa
 
 def test_nebius_masks_are_kept_per_step(tmp_path, fixtures_dir):
     ingest([fixtures_dir / "nebius-swe-agent"], output=tmp_path / "corpus.jsonl")
-    for trajectory in read_corpus(tmp_path / "corpus.jsonl"):
+    for trajectory in CORPUS.read(tmp_path / "corpus.jsonl"):
         flags = trajectory.metadata.extra["published_train"]
         assert len(flags) == len(trajectory.steps) and all(flags)

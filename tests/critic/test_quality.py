@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from srft.corpus.io import read_corpus, write_corpus
 from srft.critic.quality import evaluate_critic, make_bench, metrics
 from srft.critic.run import run_critic
-from srft.critic.verdicts import CriticInfo, StepVerdict, Verdict, write_verdicts
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import VERDICTS, CriticInfo, StepVerdict, Verdict
 
 from .helpers import shell_step, trajectory
 
@@ -50,7 +50,7 @@ def test_mistake_vs_rest_f1_counts_only_mistake_against_everything_else():
 
 def test_steps_of_a_failed_prediction_are_unjudged_and_never_count_as_right(tmp_path):
     pred = tmp_path / "pred.jsonl"
-    write_verdicts([verdict("a", ["good", "mistake"]), verdict("b", [], status="failed")], pred)
+    VERDICTS.write(pred, [verdict("a", ["good", "mistake"]), verdict("b", [], status="failed")])
     gold = gold_file(
         tmp_path / "gold.jsonl",
         [("a", ["good", "mistake"]), ("b", ["good", "good"]), ("c", ["good"])],
@@ -63,7 +63,7 @@ def test_steps_of_a_failed_prediction_are_unjudged_and_never_count_as_right(tmp_
 
 def test_a_label_count_mismatch_between_pred_and_gold_is_an_error(tmp_path):
     pred = tmp_path / "pred.jsonl"
-    write_verdicts([verdict("a", ["good"])], pred)
+    VERDICTS.write(pred, [verdict("a", ["good"])])
     gold = gold_file(tmp_path / "gold.jsonl", [("a", ["good", "good"])])
     with pytest.raises(ValueError, match="'a' has 1 labels, gold"):
         evaluate_critic(pred, gold)
@@ -75,10 +75,10 @@ def test_the_bench_corrupts_chosen_steps_of_resolved_runs_with_matching_errors(t
     )
     unresolved = trajectory([shell_step("ls", "a", 0)], tid="u", status="unresolved")
     corpus = tmp_path / "c.jsonl"
-    write_corpus([resolved, unresolved], corpus)
+    CORPUS.write(corpus, [resolved, unresolved])
     result = make_bench(corpus, tmp_path / "bench.jsonl", steps_per_trajectory=2, seed=1)
     assert result["written"] == 1 and result["skipped"] == 1 and result["corrupted_steps"] == 2
-    [bench] = list(read_corpus(tmp_path / "bench.jsonl"))
+    [bench] = list(CORPUS.read(tmp_path / "bench.jsonl"))
     gold = json.loads((tmp_path / "bench.gold.jsonl").read_text())
     chosen = bench.metadata.extra["srft_bench"]["corrupted_steps"]
     assert gold["labels"] == ["mistake" if i in chosen else "good" for i in range(6)]
@@ -97,7 +97,7 @@ def test_the_rule_critic_finds_every_corrupted_step_of_the_bench(tmp_path):
         for n in range(5)
     ]
     corpus = tmp_path / "c.jsonl"
-    write_corpus(resolved, corpus)
+    CORPUS.write(corpus, resolved)
     make_bench(corpus, tmp_path / "bench.jsonl", steps_per_trajectory=3, seed=7)
     run_critic(tmp_path / "bench.jsonl", tmp_path / "v.jsonl", "rules")
     report = evaluate_critic(tmp_path / "v.jsonl", tmp_path / "bench.gold.jsonl")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from srft.corpus.model import Message, ToolCall
 from srft.critic.registry import get_critic
 from srft.critic.rules import judge_rules
+from srft.files.corpus import Message, ToolCall
 
 from .helpers import shell_step, trajectory
 

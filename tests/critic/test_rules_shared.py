@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from srft.corpus.ingest import ingest
-from srft.corpus.io import read_corpus
 from srft.critic.rules import judge_rules
 from srft.critic.run import run_critic
-from srft.critic.verdicts import load_verdicts
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import load_verdicts
 
 pytestmark = pytest.mark.shared
 
@@ -18,7 +18,7 @@ def shared_corpus(shared_trajectories, tmp_path_factory):
     out = tmp_path_factory.mktemp("shared") / "corpus.jsonl"
     ingest([shared_trajectories], output=out, skip_invalid=True)
     # One run per instance here: look runs up by their name (the id before the `@`).
-    return {t.id.rsplit("@", 1)[0]: t for t in read_corpus(out)}, out
+    return {t.id.rsplit("@", 1)[0]: t for t in CORPUS.read(out)}, out
 
 
 @pytest.mark.parametrize(

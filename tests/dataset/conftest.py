@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from srft.corpus.model import Message, Outcome, Source, ToolCall, Trajectory
-from srft.critic.verdicts import CriticInfo, StepVerdict, Verdict
+from srft.files.corpus import Message, Outcome, Source, ToolCall, Trajectory
+from srft.files.verdicts import CriticInfo, StepVerdict, Verdict
 
 from .templates import QWEN3_LIKE, QWEN25_LIKE
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from srft.corpus.io import write_corpus
-from srft.critic.verdicts import write_verdicts
 from srft.dataset.build import BuildError, build_dataset, load_dataset_folder
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import VERDICTS
 
 from .conftest import trajectory, verdict
 
@@ -29,8 +29,8 @@ def inputs(tmp_path: Path) -> tuple[Path, Path]:
         trajectory(TURNS, id="k1", outcome="unknown"),
     ]
     corpus, verdicts = tmp_path / "corpus.jsonl", tmp_path / "verdicts.jsonl"
-    write_corpus(trajs, corpus)
-    write_verdicts([verdict(t.id, ["good", "mistake", "good"]) for t in trajs], verdicts)
+    CORPUS.write(corpus, trajs)
+    VERDICTS.write(verdicts, [verdict(t.id, ["good", "mistake", "good"]) for t in trajs])
     return corpus, verdicts
 
 
@@ -110,7 +110,7 @@ def test_a_verdict_with_the_wrong_number_of_steps_is_an_error_naming_the_traject
     inputs, smollm2_path, tmp_path
 ):
     _corpus, verdicts = inputs
-    write_verdicts([verdict("u1", ["good", "mistake"])], verdicts)
+    VERDICTS.write(verdicts, [verdict("u1", ["good", "mistake"])])
     with pytest.raises(BuildError, match=r"trajectory 'u1': the verdict labels 2 steps but .* 3"):
         _build(inputs, tmp_path / "ds", tokenizer=smollm2_path)
 
@@ -132,7 +132,7 @@ def test_a_missing_verdict_is_an_error_or_a_counted_rejection_with_skip_invalid(
     inputs, smollm2_path, tmp_path
 ):
     _corpus, verdicts = inputs
-    write_verdicts([verdict("r1", ["good"] * 3)], verdicts)
+    VERDICTS.write(verdicts, [verdict("r1", ["good"] * 3)])
     with pytest.raises(BuildError, match=r"corpus.jsonl:2: trajectory 'u1' has no verdict"):
         _build(inputs, tmp_path / "ds", tokenizer=smollm2_path)
     summary = _build(inputs, tmp_path / "ds", tokenizer=smollm2_path, skip_invalid=True)
@@ -186,7 +186,7 @@ def test_worker_processes_apply_the_caps_in_corpus_order(smollm2_path, tmp_path)
         for k in range(3)
     ]
     corpus = tmp_path / "corpus.jsonl"
-    write_corpus(runs, corpus)
+    CORPUS.write(corpus, runs)
     built = {}
     for procs in (1, 2):
         summary = build_dataset(

@@ -9,8 +9,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from srft.cli import app
-from srft.corpus.io import write_corpus
-from srft.critic.verdicts import write_verdicts
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import VERDICTS
 
 from .conftest import trajectory, verdict
 
@@ -19,8 +19,8 @@ TURNS = [{"say": "Look.", "obs": "a.py"}, {"say": "Oops.", "obs": "error"}, {"sa
 
 def _inputs(tmp_path: Path) -> tuple[Path, Path]:
     corpus, verdicts = tmp_path / "corpus.jsonl", tmp_path / "verdicts.jsonl"
-    write_corpus([trajectory(TURNS, id="u1")], corpus)
-    write_verdicts([verdict("u1", ["good", "unnecessary", "good"])], verdicts)
+    CORPUS.write(corpus, [trajectory(TURNS, id="u1")])
+    VERDICTS.write(verdicts, [verdict("u1", ["good", "unnecessary", "good"])])
     return corpus, verdicts
 
 
@@ -112,7 +112,7 @@ def test_build_caps_the_resolved_runs_of_each_instance(smollm2_path, tmp_path):
         run = trajectory(TURNS, id=f"a__b-1@{n}", outcome="resolved", task=f"Fix it ({n}).")
         run.instance_id = "a__b-1"
         runs.append(run)
-    write_corpus(runs, tmp_path / "corpus.jsonl")
+    CORPUS.write(tmp_path / "corpus.jsonl", runs)
     result = CliRunner().invoke(
         app,
         [
@@ -139,8 +139,8 @@ def test_verdicts_for_unknown_trajectories_are_counted_rejects_under_skip_invali
     smollm2_path, tmp_path
 ):
     corpus, verdicts = _inputs(tmp_path)
-    write_verdicts(
-        [verdict("u1", ["good", "unnecessary", "good"]), verdict("ghost", ["good"])], verdicts
+    VERDICTS.write(
+        verdicts, [verdict("u1", ["good", "unnecessary", "good"]), verdict("ghost", ["good"])]
     )
     strict = _build(smollm2_path, corpus, verdicts, tmp_path / "strict")
     assert strict.exit_code == 1 and "verdicts for 1 trajectories not in" in strict.output
@@ -172,8 +172,8 @@ def test_build_shards_concatenated_hold_the_rows_of_one_build(smollm2_path, tmp_
 
     corpus, verdicts = tmp_path / "corpus.jsonl", tmp_path / "verdicts.jsonl"
     ids = [f"u{n}" for n in range(7)]
-    write_corpus([trajectory(TURNS, id=i) for i in ids], corpus)
-    write_verdicts([verdict(i, ["good", "mistake", "good"]) for i in ids], verdicts)
+    CORPUS.write(corpus, [trajectory(TURNS, id=i) for i in ids])
+    VERDICTS.write(verdicts, [verdict(i, ["good", "mistake", "good"]) for i in ids])
     assert _build(smollm2_path, corpus, verdicts, tmp_path / "all").exit_code == 0
     for k in range(3):
         shard = _build(smollm2_path, corpus, verdicts, tmp_path / f"s{k}", "--shard", f"{k}/3")

@@ -9,11 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from srft.corpus.io import write_corpus
-from srft.critic.verdicts import write_verdicts
 from srft.dataset.build import build_dataset, load_dataset_folder
 from srft.dataset.encoder import IGNORE_INDEX
 from srft.dataset.export import EXPORTERS, export_dataset
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import VERDICTS
 
 from .conftest import trajectory, verdict
 from .templates import QWEN25_LIKE
@@ -31,10 +31,10 @@ def dataset(request, smollm2_path, tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp(request.param)
     corpus, verdicts = tmp_path / "corpus.jsonl", tmp_path / "verdicts.jsonl"
     trajs = [trajectory(TURNS, id="u1"), trajectory(TURNS[:2], id="u2")]
-    write_corpus(trajs, corpus)
-    write_verdicts(
-        [verdict("u1", ["good", "mistake", "good", "good"]), verdict("u2", ["mistake", "good"])],
+    CORPUS.write(corpus, trajs)
+    VERDICTS.write(
         verdicts,
+        [verdict("u1", ["good", "mistake", "good", "good"]), verdict("u2", ["mistake", "good"])],
     )
     template = None
     if request.param == "qwen25":

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from srft.corpus.model import Message, Outcome, Source, ToolCall, Trajectory
 from srft.dataset.encoder import IGNORE_INDEX, BuildError, Encoder
 from srft.dataset.policies import Decision
+from srft.files.corpus import Message, Outcome, Source, ToolCall, Trajectory
 
 from .families import FAMILIES, VARIANTS, standin
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from srft.critic.rules import judge_rules
-from srft.critic.verdicts import write_verdicts
 from srft.dataset.build import build_dataset, load_dataset_folder
 from srft.dataset.encoder import IGNORE_INDEX
+from srft.files.verdicts import VERDICTS
 
 GEMINI = "mini-swe-agent-v1-gemini"
 # Instance -> outcome; one run each (rows name runs by id, `<instance>@<digest>`).
@@ -20,7 +20,7 @@ RUNS = {"django__django-16429": "resolved", "django__django-15127": "unresolved"
 @pytest.fixture(scope="module")
 def gemini_inputs(shared_trajectories: Path, tmp_path_factory) -> tuple[Path, Path]:
     from srft.corpus.ingest import ingest
-    from srft.corpus.io import read_corpus
+    from srft.files.corpus import CORPUS
 
     root = shared_trajectories / GEMINI
     tmp = tmp_path_factory.mktemp("gemini")
@@ -31,7 +31,7 @@ def gemini_inputs(shared_trajectories: Path, tmp_path_factory) -> tuple[Path, Pa
         output=corpus,
     )
     verdicts = tmp / "verdicts.jsonl"
-    write_verdicts([judge_rules(t) for t in read_corpus(corpus)], verdicts)
+    VERDICTS.write(verdicts, [judge_rules(t) for t in CORPUS.read(corpus)])
     return corpus, verdicts
 
 

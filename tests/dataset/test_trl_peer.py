@@ -70,11 +70,11 @@ def _families() -> list[str]:
 @pytest.fixture(scope="module")
 def tool_call_trajectories(shared_trajectories: Path, tmp_path_factory) -> list[Any]:
     from srft.corpus.ingest import ingest
-    from srft.corpus.io import read_corpus
+    from srft.files.corpus import CORPUS
 
     corpus = tmp_path_factory.mktemp("peer") / "corpus.jsonl"
     ingest([shared_trajectories / f for f in TRAJECTORY_FOLDERS], output=corpus)
-    return [t for t in read_corpus(corpus) if any(m.tool_calls for m in t.messages)]
+    return [t for t in CORPUS.read(corpus) if any(m.tool_calls for m in t.messages)]
 
 
 def _trl_runs(tokenizer: Any, messages: list, tools: list | None, template: str) -> list[str]:

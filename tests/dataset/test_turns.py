@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from srft.cli import app
-from srft.corpus.io import write_corpus
 from srft.dataset.encoder import BuildError, Encoder
 from srft.dataset.policies import Decision
 from srft.dataset.render import ChatRenderer, check_turn
+from srft.files.corpus import CORPUS
 
 from .conftest import trajectory
 from .templates import QWEN25_LIKE
@@ -121,7 +121,7 @@ def test_the_generation_prompts_opened_think_is_not_trained(tokenizer):
 
 def test_a_template_that_cannot_render_is_one_error_line_not_a_traceback(tmp_path):
     corpus, template = tmp_path / "corpus.jsonl", tmp_path / "broken.jinja"
-    write_corpus([trajectory(TURNS, id="u1")], corpus)
+    CORPUS.write(corpus, [trajectory(TURNS, id="u1")])
     template.write_text("{{ raise_exception('this template renders nothing') }}")
     result = _build(corpus, template, tmp_path)
     assert result.exit_code == 1
@@ -133,7 +133,7 @@ def test_a_template_that_cannot_render_is_one_error_line_not_a_traceback(tmp_pat
 def test_a_trajectory_the_template_cannot_express_is_rejected_with_its_reason(tmp_path):
     # a template that raises on tool results: the turn after a call cannot be rendered
     corpus, template = tmp_path / "corpus.jsonl", tmp_path / "no_tools.jinja"
-    write_corpus([trajectory(TURNS, id="u1"), trajectory([{"say": "Done."}], id="u2")], corpus)
+    CORPUS.write(corpus, [trajectory(TURNS, id="u1"), trajectory([{"say": "Done."}], id="u2")])
     template.write_text(
         "{% for m in messages %}{% if m.role == 'tool' or 'tool_call' in m.content %}"
         "{{ raise_exception('no tools here') }}{% endif %}"
@@ -201,7 +201,7 @@ def test_build_json_counts_dropped_reasoning_and_the_every_turn_rows(smollm2_pat
 
     corpus, template = tmp_path / "corpus.jsonl", tmp_path / "qwen3.jinja"
     turns = [{"say": "Look.", "think": "where", "obs": "a.py"}, {"say": "Done.", "think": "ok"}]
-    write_corpus([trajectory(turns, id="u1"), trajectory([{"say": "Hi."}], id="u2")], corpus)
+    CORPUS.write(corpus, [trajectory(turns, id="u1"), trajectory([{"say": "Hi."}], id="u2")])
     template.write_text(QWEN3_LIKE)
     common = dict(policy="sft", tokenizer=smollm2_path, max_length=10**5, chat_template=template)
     kept = build_dataset(corpus, None, output=tmp_path / "a", **common)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from srft.corpus.io import write_corpus
-from srft.critic.verdicts import CriticInfo, StepVerdict, Verdict, write_verdicts
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import VERDICTS, CriticInfo, StepVerdict, Verdict
 from srft.pipeline.config import RunConfig
 from srft.pipeline.graph import StageContext
 from srft.pipeline.stages import critic_action
@@ -17,9 +17,10 @@ from tests.critic.helpers import simple
 
 def stage(tmp_path: Path, labelled: list[str], on_partial_failure: str | None = None):
     """The critic stage of a run over trajectories a, b with file labels for `labelled` only."""
-    write_corpus([simple("a"), simple("b")], tmp_path / "corpus.jsonl")
+    CORPUS.write(tmp_path / "corpus.jsonl", [simple("a"), simple("b")])
     labels = tmp_path / "labels.jsonl"
-    write_verdicts(
+    VERDICTS.write(
+        labels,
         [
             Verdict(
                 trajectory_id=t,
@@ -28,7 +29,6 @@ def stage(tmp_path: Path, labelled: list[str], on_partial_failure: str | None = 
             )
             for t in labelled
         ],
-        labels,
     )
     critic = {"name": "file", "options": {"labels_from": str(labels)}}
     if on_partial_failure:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from srft.corpus.io import read_corpus, write_corpus
-from srft.corpus.model import Message, Source, Trajectory
+from srft.files.corpus import CORPUS, Message, Source, Trajectory
 from srft.pipeline.split import heldout_groups, split_corpus
 
 
@@ -20,22 +19,22 @@ def trajectory(tid: str, instance: str | None) -> Trajectory:
 
 def test_every_trajectory_of_one_instance_falls_on_the_same_side(tmp_path: Path) -> None:
     corpus = tmp_path / "c.jsonl"
-    write_corpus(
-        [trajectory(f"{i}-{run}", f"task-{i}") for i in range(10) for run in range(3)], corpus
+    CORPUS.write(
+        corpus, [trajectory(f"{i}-{run}", f"task-{i}") for i in range(10) for run in range(3)]
     )
     counts = split_corpus(
         corpus, tmp_path / "tr.jsonl", tmp_path / "ho.jsonl", fraction=0.3, seed=0
     )
-    train = {t.instance_id for t in read_corpus(tmp_path / "tr.jsonl")}
-    held = {t.instance_id for t in read_corpus(tmp_path / "ho.jsonl")}
+    train = {t.instance_id for t in CORPUS.read(tmp_path / "tr.jsonl")}
+    held = {t.instance_id for t in CORPUS.read(tmp_path / "ho.jsonl")}
     assert not train & held and len(held) == 3 and counts["heldout"] == 9
     assert counts["train"] + counts["heldout"] == 30  # nothing lost
 
 
 def test_the_split_does_not_depend_on_file_order(tmp_path: Path) -> None:
     items = [trajectory(f"t{i}", f"task-{i}") for i in range(12)]
-    write_corpus(items, tmp_path / "a.jsonl")
-    write_corpus(list(reversed(items)), tmp_path / "b.jsonl")
+    CORPUS.write(tmp_path / "a.jsonl", items)
+    CORPUS.write(tmp_path / "b.jsonl", list(reversed(items)))
     for name in ("a", "b"):
         split_corpus(
             tmp_path / f"{name}.jsonl",
@@ -44,8 +43,8 @@ def test_the_split_does_not_depend_on_file_order(tmp_path: Path) -> None:
             fraction=0.25,
             seed=7,
         )
-    assert {t.id for t in read_corpus(tmp_path / "a.ho")} == {
-        t.id for t in read_corpus(tmp_path / "b.ho")
+    assert {t.id for t in CORPUS.read(tmp_path / "a.ho")} == {
+        t.id for t in CORPUS.read(tmp_path / "b.ho")
     }
 
 
@@ -61,7 +60,7 @@ def test_neither_side_is_ever_empty_when_two_instances_exist() -> None:
 
 
 def test_trajectories_without_an_instance_id_split_one_by_one(tmp_path: Path) -> None:
-    write_corpus([trajectory(f"t{i}", None) for i in range(10)], tmp_path / "c.jsonl")
+    CORPUS.write(tmp_path / "c.jsonl", [trajectory(f"t{i}", None) for i in range(10)])
     counts = split_corpus(
         tmp_path / "c.jsonl", tmp_path / "tr", tmp_path / "ho", fraction=0.2, seed=0
     )

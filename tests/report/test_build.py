@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from srft.corpus.model import Message, ToolCall
+from srft.files.corpus import Message, ToolCall
 from srft.report.build import (
     ReportError,
     clip,
@@ -172,11 +172,11 @@ def test_the_report_command_writes_the_file(tmp_path, report_inputs):
     from typer.testing import CliRunner
 
     from srft.cli import app
-    from srft.corpus.io import write_corpus
-    from srft.critic.verdicts import write_verdicts
+    from srft.files.corpus import CORPUS
+    from srft.files.verdicts import VERDICTS
 
-    write_corpus(report_inputs["corpus"], tmp_path / "corpus.jsonl")
-    write_verdicts(report_inputs["verdicts"].values(), tmp_path / "verdicts.jsonl")
+    CORPUS.write(tmp_path / "corpus.jsonl", report_inputs["corpus"])
+    VERDICTS.write(tmp_path / "verdicts.jsonl", report_inputs["verdicts"].values())
     (tmp_path / "eval.json").write_text(json.dumps(report_inputs["eval_json"]))
     (tmp_path / "settings.yaml").write_text("policies: [sft, srft]\n")
     args = ["report", "-c", str(tmp_path / "corpus.jsonl"), "-v", str(tmp_path / "verdicts.jsonl")]
@@ -219,7 +219,7 @@ def test_a_dataset_saved_only_as_hf_folder_is_read_too(tmp_path, report_inputs):
 
 
 def test_verdicts_for_trajectories_outside_the_corpus_are_refused_with_a_count(report_inputs):
-    from srft.critic.verdicts import CriticInfo, Verdict
+    from srft.files.verdicts import CriticInfo, Verdict
     from srft.report.build import ReportError
 
     verdicts = dict(report_inputs["verdicts"])

@@ -109,7 +109,7 @@ def test_token_tags_follow_the_chosen_policy(opened, screenshot_dir):
 
 
 def test_long_observations_are_collapsed_until_opened(browser, tmp_path):
-    from srft.corpus.model import Message, Source, Trajectory
+    from srft.files.corpus import Message, Source, Trajectory
     from srft.report.build import write_report
 
     long_output = "\n".join(f"line {i}" for i in range(200))

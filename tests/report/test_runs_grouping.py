@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from srft.corpus.model import Message, Outcome, Source, Trajectory
+from srft.files.corpus import Message, Outcome, Source, Trajectory
 from srft.report.build import collect_report_data, write_report
 
 

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from srft.cli import app
 from srft.corpus.ingest import ingest
-from srft.corpus.io import read_corpus
 from srft.critic.run import run_critic
-from srft.critic.verdicts import load_verdicts
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import load_verdicts
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_the_srft_dataset_masks_exactly_the_true_mistakes_of_unresolved_runs(
     ingest([generated / "trajs"], labels=[generated / "toy.teacher.json"], output=corpus)
     # The teacher's labels are keyed by instance; the file critic gives them to the runs.
     run_critic(corpus, tmp_path / "verdicts.jsonl", "file", labels_from=generated / "labels.jsonl")
-    instance_of = {t.id: t.instance_id for t in read_corpus(corpus)}
+    instance_of = {t.id: t.instance_id for t in CORPUS.read(corpus)}
     build_dataset(
         corpus,
         tmp_path / "verdicts.jsonl",

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from srft.corpus.ingest import ingest
-from srft.corpus.io import read_corpus
 from srft.critic.file import FileCritic
 from srft.critic.rules import judge_rules
-from srft.critic.verdicts import load_verdicts
+from srft.files.corpus import CORPUS
+from srft.files.verdicts import load_verdicts
 from srft.toy.generate import generate
 
 
@@ -66,14 +66,14 @@ def test_different_seeds_draw_different_episodes(tmp_path: Path, generated: Path
 
 def test_ingest_reads_every_run_with_its_teacher_outcome(generated: Path, corpus: Path) -> None:
     summary = json.loads((generated / "toy.teacher.json").read_text())
-    outcomes = {t.instance_id: t.outcome.status for t in read_corpus(corpus)}
+    outcomes = {t.instance_id: t.outcome.status for t in CORPUS.read(corpus)}
     assert {i for i, s in outcomes.items() if s == "resolved"} == set(summary["resolved_ids"])
     assert {i for i, s in outcomes.items() if s == "unresolved"} == set(summary["unresolved_ids"])
 
 
 def test_true_labels_cover_every_ingested_step(generated: Path, corpus: Path) -> None:
     verdicts = load_verdicts(generated / "labels.jsonl")
-    for trajectory in read_corpus(corpus):
+    for trajectory in CORPUS.read(corpus):
         verdict = verdicts[trajectory.instance_id]  # the teacher labels one run per instance
         assert verdict.critic.name == "toy-teacher"
         assert len(verdict.steps) == len(trajectory.steps)
@@ -82,14 +82,14 @@ def test_true_labels_cover_every_ingested_step(generated: Path, corpus: Path) ->
 def test_the_file_critic_imports_the_true_labels(generated: Path, corpus: Path) -> None:
     critic = FileCritic(generated / "labels.jsonl")
     verdicts = load_verdicts(generated / "labels.jsonl")
-    for trajectory in read_corpus(corpus):
+    for trajectory in CORPUS.read(corpus):
         verdict = critic.judge(trajectory)
         assert verdict.status == "ok"
         assert verdict.labels() == verdicts[trajectory.instance_id].labels()
 
 
 def test_the_rules_critic_flags_exactly_the_failed_commands(corpus: Path) -> None:
-    for trajectory in read_corpus(corpus):
+    for trajectory in CORPUS.read(corpus):
         failed = [
             any(o.exit_code not in (None, 0) for o in trajectory.step_observations(s.index))
             for s in trajectory.steps

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from srft.corpus.model import Message, ToolCall
+from srft.files.corpus import Message, ToolCall
 
 _XML_FUNCTION = re.compile(r"<function=([^>\s]+)>(.*?)</function>", re.DOTALL)
 _XML_PARAMETER = re.compile(r"<parameter=([^>\s]+)>(.*?)</parameter>", re.DOTALL)

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from srft.corpus.formats import formats
-from srft.corpus.model import CorpusError
+from srft.files.corpus import CorpusError
 
 # soft_wrap: a message naming a long path stays one line, and the path stays whole.
 console = Console(stderr=True, soft_wrap=True)

@@ -41,7 +41,7 @@ from srft.corpus.compression import (
 )
 from srft.corpus.formats import Origin
 from srft.corpus.formats.mini_swe_agent_legacy import is_message_list
-from srft.corpus.model import CorpusError
+from srft.files.corpus import CorpusError
 from srft.paths import not_a_regular_file
 
 JSON_SUFFIXES = (".json", ".traj")

@@ -34,10 +34,9 @@ from pydantic import ValidationError
 
 from srft.corpus.containers import TOO_DEEP, container_of, expand_inputs, read_records
 from srft.corpus.formats import Origin, TrajectoryFormat, detect, get_format, keeps_its_id
-from srft.corpus.io import dumps_trajectory
-from srft.corpus.model import CorpusError, Outcome, Trajectory
 from srft.corpus.outcomes import LabelBook, looks_like_labels, parse_label_entries
 from srft.corpus.runs import content_digest, run_id
+from srft.files.corpus import CORPUS, CorpusError, Outcome, Trajectory
 from srft.outputs import atomic_file, check_output
 from srft.paths import not_a_regular_file
 from srft.shard import Shard
@@ -206,7 +205,9 @@ def _rewrite_outcomes(
     """Give the runs in `corrected` their settled outcome, in place of the provisional one.
 
     Only the lines named in `lines` (line number -> run id) are parsed; the rest are copied.
-    Replacing `outcome` in the parsed dict keeps the field order, so lines stay canonical.
+    These are lines this run has just written, so they are parsed as plain JSON, not validated
+    again; replacing `outcome` in the parsed dict keeps the field order, so written back with
+    `CORPUS.dumps` they stay canonical.
     """
     fixed = partial.with_name(partial.name + ".settled")
     try:
@@ -224,7 +225,7 @@ def _rewrite_outcomes(
                 summary.outcomes[record["outcome"]["status"]] -= 1
                 summary.outcomes[outcome.status] += 1
                 record["outcome"] = outcome.model_dump(mode="json")
-                dst.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+                dst.write(CORPUS.dumps(record) + "\n")
         os.replace(fixed, partial)
         summary.outcomes = +summary.outcomes  # drop the counts that fell to zero
     finally:
@@ -342,7 +343,7 @@ class _Run:
         trajectory.outcome = self.book.apply(
             trajectory.outcome, trajectory.instance_id, run_id=trajectory.id, file=origin.file
         )
-        line = dumps_trajectory(trajectory)
+        line = CORPUS.dumps(trajectory)
         try:
             encoded = line.encode("utf-8")
         except UnicodeEncodeError as e:

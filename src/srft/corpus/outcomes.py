@@ -43,7 +43,7 @@ from srft.corpus.compression import (
     inner_name,
     open_binary,
 )
-from srft.corpus.model import CorpusError, Outcome
+from srft.files.corpus import CorpusError, Outcome
 
 _REPORT_KEYS = ("patch_is_None", "patch_exists", "patch_successfully_applied", "tests_status")
 _SUMMARY_KEYS = (

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.io import read_corpus
-from srft.corpus.model import Trajectory
+from srft.files.corpus import CORPUS, Trajectory
 
 CHARS_PER_TOKEN = 4.0
 
@@ -154,7 +153,7 @@ def compute_stats(
     A trajectory without an instance id is its own instance.
     """
     if isinstance(trajectories, str | Path):
-        trajectories = read_corpus(trajectories)
+        trajectories = CORPUS.read(trajectories)
     if ks is not None and any(k < 1 for k in ks):
         raise ValueError("the k of pass@k must be at least 1")
     stats = CorpusStats(tokens_exact=count_tokens is not None, ks=tuple(ks) if ks else None)

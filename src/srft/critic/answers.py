@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from srft.critic.verdicts import LABELS, StepVerdict
+from srft.files.verdicts import LABELS, StepVerdict
 
 REASON_MAX_CHARS = 300
 AnswerOrder = Literal["reason-first", "label-first"]

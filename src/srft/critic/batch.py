@@ -13,8 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from srft.critic.client import response_format_body
 from srft.critic.store import CriticStore
+from srft.files.base import JsonLines
 
 
 class DeferredToBatch(Exception):
@@ -54,38 +57,47 @@ class BatchWriter:
         self.file.close()
 
 
+class BatchOutputLine(BaseModel):
+    """One line of an OpenAI Batch output file: the request's key and the server's answer."""
+
+    model_config = ConfigDict(extra="allow")
+
+    custom_id: str
+    response: dict[str, Any] | None = None
+    error: Any = None
+
+
+BATCH_OUTPUT: JsonLines[BatchOutputLine] = JsonLines(
+    name="batch output JSONL",
+    model=BatchOutputLine,
+    what="an OpenAI Batch output line",
+    written_by="the OpenAI Batch API, or vllm run-batch",
+)
+
+
 def import_batch_output(path: str | Path, store: CriticStore) -> dict[str, int]:
     """Store every successful answer of a Batch output file; returns counts (imported, errors).
 
     A line that is not a Batch output record is an error naming file and line; an errored
     request is counted, not stored, so the next run asks again.
     """
-    path = Path(path)
     counts = {"imported": 0, "errors": 0}
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                key = row["custom_id"]
-                response = row.get("response") or {}
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise ValueError(f"{path}:{n}: not an OpenAI Batch output line: {e}") from e
-            body = response.get("body") or {}
-            if row.get("error") or response.get("status_code") != 200 or "choices" not in body:
-                counts["errors"] += 1
-                continue
-            content = body["choices"][0]["message"].get("content") or ""
-            usage = body.get("usage") or {}
-            store.put_answer(
-                key,
-                str(body.get("model") or ""),
-                content,
-                {
-                    "prompt_tokens": int(usage.get("prompt_tokens") or 0),
-                    "completion_tokens": int(usage.get("completion_tokens") or 0),
-                },
-            )
-            counts["imported"] += 1
+    for row in BATCH_OUTPUT.read(path):
+        response = row.response or {}
+        body = response.get("body") or {}
+        if row.error or response.get("status_code") != 200 or "choices" not in body:
+            counts["errors"] += 1
+            continue
+        content = body["choices"][0]["message"].get("content") or ""
+        usage = body.get("usage") or {}
+        store.put_answer(
+            row.custom_id,
+            str(body.get("model") or ""),
+            content,
+            {
+                "prompt_tokens": int(usage.get("prompt_tokens") or 0),
+                "completion_tokens": int(usage.get("completion_tokens") or 0),
+            },
+        )
+        counts["imported"] += 1
     return counts

@@ -2,12 +2,101 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
+from srft.files.critic_summary import summary_path
+from srft.shard import Shard, shard_option
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _llm(kind: Any, default: Any, help: str, *flag: str, **limits: Any) -> tuple[Any, Any]:
+    """One flag of the llm critic: its type and typer option (its help says `llm:`)."""
+    return kind, typer.Option(default, *flag, help=f"llm: {help}", **limits)
+
+
+# `srft critic`'s flags for the llm critic, by the `build_llm_critic` setting each one sets.
+# `with_flags` adds them to the command as if written in its signature, so the command reads
+# as a short function and its llm flags as one list.
+LLM_FLAGS: dict[str, tuple[Any, Any]] = {
+    "base_urls": _llm(
+        list[str], [], "Server URL ending in /v1; repeat to spread load.", "--base-url"
+    ),
+    "model": _llm(str | None, None, "Model name the server knows."),
+    "api_key_env": _llm(str, "OPENAI_API_KEY", "Environment variable holding the API key."),
+    "mode": _llm(str, "whole", "whole | window | per-step"),
+    "concurrency": _llm(int, 8, "Requests in flight at once.", min=1),
+    "max_prompt_tokens": _llm(int, 100_000, "Prompt budget per request.", min=256),
+    "max_text_tokens": _llm(int, 4_000, "Cut long texts to this in window/per-step mode.", min=16),
+    "window_overlap": _llm(int, 2, "Earlier steps shown as context per window.", min=0),
+    "max_window_steps": _llm(int, 50, "At most this many steps labelled per window.", min=1),
+    "max_reason_chars": _llm(
+        int, 300, "Longest reason asked for (enforced by grammar-based servers).", min=10
+    ),
+    "prompt_dir": _llm(Path | None, None, "Folder with your own system.j2 and user.j2."),
+    "outcome": _llm(bool, True, "Show the run's outcome.", "--outcome/--no-outcome"),
+    "patch": _llm(bool, True, "Show the submitted patch.", "--patch/--no-patch"),
+    "evaluation": _llm(bool, True, "Show the evaluation result.", "--evaluation/--no-evaluation"),
+    "reference_patches": _llm(Path | None, None, "instance id -> gold patch (JSON or JSONL)."),
+    "max_reasks": _llm(
+        int, 2, "Re-asks (for the missing steps only) after an invalid answer.", min=0
+    ),
+    "temperature": _llm(
+        float | None, None, "Sampling temperature (default 0, or 0.7 with --samples > 1)."
+    ),
+    "samples": _llm(
+        int, 1, "Ask K times; each step's label is the majority, with confidence.", min=1
+    ),
+    "answer_order": _llm(
+        str, "reason-first", "reason-first | label-first (property order of the answer)."
+    ),
+    "max_tokens": _llm(int, 8192, "Cap on completion tokens per request.", min=16),
+    "tokens_per_step": _llm(int, 100, "Completion tokens allowed per labelled step.", min=8),
+    "timeout": _llm(float, 300.0, "Seconds before a request is abandoned and retried."),
+    "max_retries": _llm(
+        int, 6, "Retries on 408/409/429/5xx, timeouts, dropped connections.", min=0
+    ),
+    "requests_per_minute": _llm(float | None, None, "Request rate limit.", "--requests-per-minute"),
+    "tokens_per_minute": _llm(
+        float | None,
+        None,
+        "Token rate limit (prompt estimate + max_tokens).",
+        "--tokens-per-minute",
+    ),
+    "response_format": _llm(str, "auto", "auto | json_schema | json_object | plain"),
+    "tokenizer": _llm(Path | None, None, "tokenizer.json (or folder) to count tokens exactly."),
+    "chars_per_token": _llm(float, 4.0, "Token estimate without --tokenizer."),
+    "emit_batch": _llm(
+        Path | None, None, "Write missing requests as OpenAI Batch JSONL instead of sending."
+    ),
+}
+
+
+def with_flags(flags: dict[str, tuple[Any, Any]]) -> Callable[[F], F]:
+    """Add `flags` (name -> (type, typer option)) to a command's parameters, as keyword
+    arguments that its `**kwargs` receives: typer reads the command's signature, and this is
+    the signature it would have with each flag written out."""
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command)
+        own = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        added = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+            for name, (kind, option) in flags.items()
+        ]
+        command.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+        return command
+
+    return decorate
+
+
+@with_flags(LLM_FLAGS)
 def critic(
     corpus: Path = typer.Argument(
         ..., exists=True, dir_okay=False, help="Corpus JSONL (srft.corpus)."
@@ -15,86 +104,13 @@ def critic(
     output: Path = typer.Option(..., "-o", "--output", help="Verdicts JSONL to write."),
     critic: str = typer.Option("rules", "--critic", help="rules | file | llm | published"),
     labels_from: Path | None = typer.Option(None, help="file: Labels JSONL made elsewhere."),
-    base_url: list[str] = typer.Option(
-        [], "--base-url", help="llm: Server URL ending in /v1; repeat to spread load."
-    ),
-    model: str | None = typer.Option(None, help="llm: Model name the server knows."),
-    api_key_env: str = typer.Option(
-        "OPENAI_API_KEY", help="llm: Environment variable holding the API key."
-    ),
-    mode: str = typer.Option("whole", help="llm: whole | window | per-step"),
-    concurrency: int = typer.Option(8, min=1, help="llm: Requests in flight at once."),
-    max_prompt_tokens: int = typer.Option(100_000, min=256, help="llm: Prompt budget per request."),
-    max_text_tokens: int = typer.Option(
-        4_000, min=16, help="llm: Cut long texts to this in window/per-step mode."
-    ),
-    window_overlap: int = typer.Option(
-        2, min=0, help="llm: Earlier steps shown as context per window."
-    ),
-    max_window_steps: int = typer.Option(
-        50, min=1, help="llm: At most this many steps labelled per window."
-    ),
-    max_reason_chars: int = typer.Option(
-        300, min=10, help="llm: Longest reason asked for (enforced by grammar-based servers)."
-    ),
-    prompt_dir: Path | None = typer.Option(
-        None, help="llm: Folder with your own system.j2 and user.j2."
-    ),
-    outcome: bool = typer.Option(
-        True, "--outcome/--no-outcome", help="llm: Show the run's outcome."
-    ),
-    patch: bool = typer.Option(True, "--patch/--no-patch", help="llm: Show the submitted patch."),
-    evaluation: bool = typer.Option(
-        True, "--evaluation/--no-evaluation", help="llm: Show the evaluation result."
-    ),
-    reference_patches: Path | None = typer.Option(
-        None, help="llm: instance id -> gold patch (JSON or JSONL)."
-    ),
-    max_reasks: int = typer.Option(
-        2, min=0, help="llm: Re-asks (for the missing steps only) after an invalid answer."
-    ),
-    temperature: float | None = typer.Option(
-        None, help="llm: Sampling temperature (default 0, or 0.7 with --samples > 1)."
-    ),
-    samples: int = typer.Option(
-        1, min=1, help="llm: Ask K times; each step's label is the majority, with confidence."
-    ),
-    answer_order: str = typer.Option(
-        "reason-first", help="llm: reason-first | label-first (property order of the answer)."
-    ),
     retry_failed: bool = typer.Option(
         True,
         "--retry-failed/--no-retry-failed",
         help="Judge again the trajectories that failed in an earlier run of the same command.",
     ),
-    max_tokens: int = typer.Option(8192, min=16, help="llm: Cap on completion tokens per request."),
-    tokens_per_step: int = typer.Option(
-        100, min=8, help="llm: Completion tokens allowed per labelled step."
-    ),
-    timeout: float = typer.Option(
-        300.0, help="llm: Seconds before a request is abandoned and retried."
-    ),
-    max_retries: int = typer.Option(
-        6, min=0, help="llm: Retries on 408/409/429/5xx, timeouts, dropped connections."
-    ),
-    rpm: float | None = typer.Option(
-        None, "--requests-per-minute", help="llm: Request rate limit."
-    ),
-    tpm: float | None = typer.Option(
-        None, "--tokens-per-minute", help="llm: Token rate limit (prompt estimate + max_tokens)."
-    ),
-    response_format: str = typer.Option(
-        "auto", help="llm: auto | json_schema | json_object | plain"
-    ),
-    tokenizer: Path | None = typer.Option(
-        None, help="llm: tokenizer.json (or folder) to count tokens exactly."
-    ),
-    chars_per_token: float = typer.Option(4.0, help="llm: Token estimate without --tokenizer."),
     cache: Path | None = typer.Option(
         None, help="llm: SQLite store (default: critic-cache.sqlite beside the output)."
-    ),
-    emit_batch: Path | None = typer.Option(
-        None, help="llm: Write missing requests as OpenAI Batch JSONL instead of sending."
     ),
     batch_output: Path | None = typer.Option(
         None, help="llm: Import an OpenAI Batch output file first."
@@ -103,12 +119,11 @@ def critic(
     price_completion: float | None = typer.Option(None, help="USD per million completion tokens."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
-    shard: str | None = typer.Option(
-        None,
-        "--shard",
-        help="K/N: judge only every N-th trajectory, starting at the K-th (0-based); the N "
-        "outputs together hold the verdicts of one run. Give each shard its own --cache.",
+    shard: Shard | None = shard_option(
+        "K/N: judge only every N-th trajectory, starting at the K-th (0-based); the N outputs "
+        "together hold the verdicts of one run. Give each shard its own --cache."
     ),
+    **llm: Any,
 ) -> None:
     """Label every step of every trajectory: good / unnecessary / mistake / recover.
 
@@ -120,81 +135,61 @@ def critic(
     ones marked); 1 none judged, or bad input; 2 the server cannot be used (unreachable, key
     refused, wrong path or model: nothing is written or stored).
     """
-    from srft.critic.client import ServerUnusable
-    from srft.critic.run import EXIT_STATUS, run_critic, summary_path
-    from srft.shard import Shard, ShardError
+    from srft.critic.run import EXIT_STATUS
 
-    try:
-        share = Shard.parse(shard)
-    except ShardError as e:
-        raise typer.BadParameter(str(e), param_hint="--shard") from e
-    options: dict[str, object] = {}
+    summary = _run(
+        corpus,
+        output,
+        critic,
+        cache_path=cache,
+        batch_output=batch_output,
+        prices=_prices(price_prompt, price_completion),
+        progress=progress,
+        retry_failed=retry_failed,
+        overwrite=overwrite,
+        shard=shard,
+        **_critic_options(critic, labels_from, llm),
+    )
+    _echo_summary(summary, output)
+    if summary.get("verdicts_written", True):
+        raise typer.Exit(EXIT_STATUS[summary["outcome"]])
+
+
+def _critic_options(critic: str, labels_from: Path | None, llm: dict[str, Any]) -> dict[str, Any]:
+    """The options of the critic named `critic`, from the flags that concern it."""
+    from srft.critic.registry import critic_names
+
     if critic == "file":
         if labels_from is None:
             raise typer.BadParameter("--critic file needs --labels-from PATH")
-        options["labels_from"] = labels_from
-    elif critic == "llm":
-        if not base_url or not model:
+        return {"labels_from": labels_from}
+    if critic == "llm":
+        if not llm["base_urls"] or not llm["model"]:
             raise typer.BadParameter("--critic llm needs --base-url and --model")
-        options.update(
-            model=model,
-            base_urls=base_url,
-            mode=mode,
-            api_key_env=api_key_env,
-            max_reasks=max_reasks,
-            temperature=temperature,
-            samples=samples,
-            answer_order=answer_order,
-            max_tokens=max_tokens,
-            tokens_per_step=tokens_per_step,
-            concurrency=concurrency,
-            timeout=timeout,
-            max_retries=max_retries,
-            requests_per_minute=rpm,
-            tokens_per_minute=tpm,
-            response_format=response_format,
-            emit_batch=emit_batch,
-            prompt_dir=prompt_dir,
-            outcome=outcome,
-            patch=patch,
-            evaluation=evaluation,
-            reference_patches=reference_patches,
-            tokenizer=tokenizer,
-            chars_per_token=chars_per_token,
-            max_prompt_tokens=max_prompt_tokens,
-            max_text_tokens=max_text_tokens,
-            window_overlap=window_overlap,
-            max_window_steps=max_window_steps,
-            max_reason_chars=max_reason_chars,
-        )
-    elif critic != "rules":
-        from srft.critic.registry import critic_names
+        return llm
+    if critic not in critic_names():
+        raise typer.BadParameter(f"unknown critic {critic!r}; known: {', '.join(critic_names())}")
+    return {}
 
-        if critic not in critic_names():
-            raise typer.BadParameter(
-                f"unknown critic {critic!r}; known: {', '.join(critic_names())}"
-            )
-    prices = None
-    if price_prompt is not None or price_completion is not None:
-        prices = (price_prompt or 0.0, price_completion or 0.0)
+
+def _prices(prompt: float | None, completion: float | None) -> tuple[float, float] | None:
+    """USD per million (prompt, completion) tokens, when either is given."""
+    if prompt is None and completion is None:
+        return None
+    return (prompt or 0.0, completion or 0.0)
+
+
+def _run(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """`run_critic`, its failures turned into one error line and the documented exit status."""
+    from srft.critic.client import ServerUnusable
+    from srft.critic.run import run_critic
+
     try:
-        summary = run_critic(
-            corpus,
-            output,
-            critic,
-            cache_path=cache,
-            batch_output=batch_output,
-            prices=prices,
-            progress=progress,
-            retry_failed=retry_failed,
-            overwrite=overwrite,
-            shard=share,
-            **options,
-        )
+        return run_critic(*args, **kwargs)
     except ServerUnusable as e:
         typer.echo(f"srft critic: error: the server cannot be used: {e}", err=True)
         raise typer.Exit(2) from None
-    except (ValueError, OSError) as e:  # CorpusError and VerdictError are ValueErrors
+    except (ValueError, OSError) as e:  # FileFormatError, CorpusError, VerdictError: ValueErrors
         _fail(e)
     except KeyboardInterrupt:
         typer.echo(
@@ -203,6 +198,10 @@ def critic(
             err=True,
         )
         raise typer.Exit(130) from None
+
+
+def _echo_summary(summary: dict[str, Any], output: Path) -> None:
+    """The counts, labels and (llm) requests of a run, then its failures."""
     t = summary["trajectories"]
     typer.echo(
         f"{t['read']} trajectories: {t['ok']} ok, {t['failed']} failed; labels "
@@ -219,8 +218,6 @@ def critic(
         if r.get("batch_file"):
             typer.echo(f"{r['batch_requests_written']} requests written to {r['batch_file']}")
     _echo_failures(summary)
-    if summary.get("verdicts_written", True):
-        raise typer.Exit(EXIT_STATUS[summary["outcome"]])
 
 
 def _echo_failures(summary: dict) -> None:
@@ -240,7 +237,7 @@ def _echo_failures(summary: dict) -> None:
         typer.echo("run the same command again to retry the failed ones (--no-retry-failed: keep)")
 
 
-def _fail(error: Exception) -> None:
+def _fail(error: Exception) -> NoReturn:
     """Report bad input (the message names file, record and reason) without a traceback."""
     typer.echo(f"srft critic: error: {error}", err=True)
     raise typer.Exit(1)
@@ -292,9 +289,9 @@ def critic_eval(
     except (ValueError, OSError) as e:
         _fail(e)
     if output:
-        from srft.outputs import write_text_atomic
+        from srft.files.critic_quality import CRITIC_QUALITY
 
-        write_text_atomic(output, json.dumps(report, indent=2) + "\n")
+        CRITIC_QUALITY.write(output, report)
     m = report["mistake_vs_rest"]
     typer.echo(
         f"steps {report['steps']} (unjudged {report['unjudged_steps']}), accuracy "

@@ -23,15 +23,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.model import Trajectory
-from srft.critic.verdicts import (
+from srft.files.corpus import Trajectory, record_field
+from srft.files.verdicts import (
     LABELS,
+    VERDICTS,
     VERDICTS_FORMAT,
     CriticInfo,
     StepVerdict,
     Verdict,
     VerdictError,
-    loads_verdict,
 )
 
 
@@ -72,7 +72,10 @@ def _parse_line(line: str, where: str) -> LabelRecord:
         raise VerdictError(f"{where}: a labels record needs a string 'trajectory_id'")
     tid = data["trajectory_id"]
     if data.get("format") == VERDICTS_FORMAT:
-        verdict = loads_verdict(line, where=where)
+        try:
+            verdict = VERDICTS.record(data)
+        except ValueError as e:
+            raise VerdictError(f"{where}: {e}") from e
         if verdict.status != "ok":
             raise VerdictError(f"{where}: trajectory {tid!r}: verdict is failed, it has no labels")
         return LabelRecord(tid, verdict.steps, where)
@@ -124,10 +127,9 @@ class FileCritic:
         counts: Counter[str] = Counter()
         with Path(corpus).open(encoding="utf-8") as f:
             for line in f:
-                if line.strip():
-                    instance = json.loads(line).get("instance_id")
-                    if isinstance(instance, str):
-                        counts[instance] += 1
+                instance = record_field(line, "instance_id") if line.strip() else None
+                if isinstance(instance, str):
+                    counts[instance] += 1
         self.runs_per_instance = counts
 
     def info(self) -> CriticInfo:

@@ -15,19 +15,20 @@ step's `votes` are kept too), so a policy can mask only what the critic is sure 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.model import Trajectory
 from srft.critic.answers import AnswerError, read_answer
 from srft.critic.batch import BatchWriter, DeferredToBatch
 from srft.critic.client import ChatClient
 from srft.critic.prompt import MODES, CriticRequest, Mode, PromptBuilder, PromptTooLong
 from srft.critic.store import CriticStore, stable_hash
-from srft.critic.verdicts import CriticInfo, StepVerdict, Verdict
 from srft.critic.vote import vote_step
+from srft.files.corpus import Trajectory
+from srft.files.verdicts import CriticInfo, StepVerdict, Verdict
 
 REASK = (
     "Your answer could not be used for steps {keys}: {error}. Answer again for those steps "
@@ -42,6 +43,21 @@ REASK_ITEMS = {
 SAMPLE_TEMPERATURE = 0.7
 
 
+def sampling_temperature(temperature: float | None, samples: int) -> float:
+    """The temperature to ask at: as given, else 0 for one sample and `SAMPLE_TEMPERATURE` for
+    several (samples at temperature 0 would all be the same answer, so that is refused)."""
+    if samples < 1:
+        raise ValueError("samples must be at least 1")
+    if temperature is None:
+        temperature = SAMPLE_TEMPERATURE if samples > 1 else 0.0
+    if samples > 1 and temperature <= 0:
+        raise ValueError(
+            f"--samples {samples} needs a temperature above 0 (samples at temperature 0 "
+            "are the same answer)"
+        )
+    return temperature
+
+
 class _Attempts:
     """One sample's answers for one request: labels so far, usage, and the last error."""
 
@@ -50,6 +66,12 @@ class _Attempts:
         self.spent = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
         self.error: str | None = None
         self.raw: str | None = None
+
+    def count(self, usage: dict[str, Any]) -> None:
+        """Count one answer (stored or fresh) and the tokens it cost."""
+        self.spent["requests"] += 1
+        self.spent["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
+        self.spent["completion_tokens"] += int(usage.get("completion_tokens") or 0)
 
 
 class LLMCritic:
@@ -75,14 +97,11 @@ class LLMCritic:
         max_tokens: int = 8192,
         tokens_per_step: int = 100,
         concurrency: int = 8,
-        timeout: float = 300.0,
-        max_retries: int = 6,
-        requests_per_minute: float | None = None,
-        tokens_per_minute: float | None = None,
-        response_format: str = "auto",
-        backoff_base: float = 1.0,
         emit_batch: str | Path | None = None,
+        **client_options: Any,
     ) -> None:
+        """`client_options` are the HTTP client's (`ChatClient`: timeout, retries, rate limits,
+        response format), checked here so that a misspelt one fails before anything runs."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
         self.model = model
@@ -91,32 +110,17 @@ class LLMCritic:
         self.api_key_env = api_key_env
         self.prompt = prompt or PromptBuilder()
         self.max_reasks = max_reasks
-        if samples < 1:
-            raise ValueError("samples must be at least 1")
-        if temperature is None:
-            temperature = SAMPLE_TEMPERATURE if samples > 1 else 0.0
-        if samples > 1 and temperature <= 0:
-            raise ValueError(
-                f"--samples {samples} needs a temperature above 0 (samples at temperature 0 "
-                "are the same answer)"
-            )
         self.samples = samples
-        self.temperature = temperature
+        self.temperature = sampling_temperature(temperature, samples)
         self.max_tokens = max_tokens
         self.tokens_per_step = tokens_per_step
-        self.client_options: dict[str, Any] = {
-            "concurrency": concurrency,
-            "timeout": timeout,
-            "max_retries": max_retries,
-            "requests_per_minute": requests_per_minute,
-            "tokens_per_minute": tokens_per_minute,
-            "response_format": response_format,
-            "backoff_base": backoff_base,
-        }
+        self.client_options = {"concurrency": concurrency, **client_options}
+        inspect.signature(ChatClient).bind_partial(**self.client_options)  # TypeError naming it
         # Twice as many trajectories in progress as requests in flight (the client's semaphore
         # bounds those to `concurrency`): a worker rendering a prompt or storing a verdict
         # would otherwise leave its request slot idle, and at 32 slots that idles ~10% of them.
         self.workers = 2 * concurrency
+        response_format = client_options.get("response_format", "auto")
         self.batch = BatchWriter(emit_batch, response_format) if emit_batch else None
         self.client: ChatClient | None = None
         self.store: CriticStore | None = None
@@ -192,7 +196,7 @@ class LLMCritic:
         to the batch file instead.
         """
         try:
-            mode, requests = self._plan(trajectory)
+            mode, requests = self.plan(trajectory)
         except PromptTooLong as e:
             info = self.info(trajectory)
             return Verdict(
@@ -236,7 +240,7 @@ class LLMCritic:
             )
         return Verdict(trajectory_id=trajectory.id, critic=info, steps=steps, usage=usage)
 
-    def _plan(self, trajectory: Trajectory) -> tuple[str, list[CriticRequest]]:
+    def plan(self, trajectory: Trajectory) -> tuple[str, list[CriticRequest]]:
         """The mode and requests for a trajectory.
 
         In `whole` mode a trajectory that does not fit the budget even with every text cut to
@@ -252,6 +256,18 @@ class LLMCritic:
         requests = self.prompt.plan(trajectory, "window")
         self.window_fallbacks += 1
         return "window", requests
+
+    def completion_budget(self, steps: int) -> int:
+        """The completion tokens a request labelling `steps` steps may use."""
+        return min(self.max_tokens, 64 + self.tokens_per_step * steps)
+
+    def estimate(self, trajectory: Trajectory) -> tuple[int, int, int]:
+        """(requests, estimated prompt tokens, completion tokens at most) of judging
+        `trajectory` once, every answer valid: what `srft run --dry-run` adds up."""
+        _mode, requests = self.plan(trajectory)
+        prompt = sum(r.estimated_tokens for r in requests)
+        completion = sum(self.completion_budget(len(r.window.keys)) for r in requests)
+        return len(requests), prompt, completion
 
     async def _ask(
         self, request: CriticRequest, trajectory_id: str, fresh: bool
@@ -278,48 +294,13 @@ class LLMCritic:
         self, request: CriticRequest, trajectory_id: str, sample: int, fresh: bool
     ) -> _Attempts:
         """One sample: ask, then re-ask for the steps still missing, up to `max_reasks` times."""
-        assert self.client is not None and self.store is not None, "start() was not awaited"
         keys = request.window.keys
         missing = keys
         out = _Attempts()
         messages = list(request.messages)
         for attempt in range(self.max_reasks + 1):
             schema = request.schema if missing == keys else self.prompt.schema(missing)
-            max_tokens = min(self.max_tokens, 64 + self.tokens_per_step * len(missing))
-            body: dict[str, Any] = {
-                "model": self.model,
-                "messages": messages,
-                "schema": schema,
-                "max_tokens": max_tokens,
-                "temperature": self.temperature,
-            }
-            if self.samples > 1:
-                body["sample"] = sample
-            key = stable_hash(body)
-            stored = self.store.get_answer(key)
-            if stored is not None and fresh and not _usable(stored[0], missing):
-                stored = None  # it failed this trajectory before: ask again, do not replay it
-                self.resent_invalid += 1
-            if stored is not None:
-                self.cache_hits += 1
-                content, usage = stored
-            else:
-                if self.batch is not None:
-                    self.batch.add(key, body)
-                    raise DeferredToBatch(key)
-                estimate = self.prompt.count.messages(messages)
-                done = await self.client.complete(
-                    messages,
-                    schema,
-                    max_tokens=max_tokens,
-                    temperature=self.temperature,
-                    estimated_tokens=estimate,
-                )
-                content, usage = self.client.redact(done.content), done.usage
-                self.store.put_answer(key, self.model, content, usage, replace=fresh)
-            out.spent["requests"] += 1
-            out.spent["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
-            out.spent["completion_tokens"] += int(usage.get("completion_tokens") or 0)
+            content = await self._answer(messages, schema, missing, sample, fresh, out)
             try:
                 answer = read_answer(content, missing, keys)
             except AnswerError as e:
@@ -343,20 +324,74 @@ class LLMCritic:
             out.raw = content
             if attempt < self.max_reasks:
                 self.reasks += 1
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": content},
-                    {
-                        "role": "user",
-                        "content": REASK.format(
-                            error=error,
-                            keys=json.dumps(missing),
-                            item=REASK_ITEMS[self.prompt.answer_order],
-                        ),
-                    },
-                ]
+                messages = self._reask(messages, content, error, missing)
         out.error = f"no valid answer after {self.max_reasks + 1} tries: {error}"
         return out
+
+    async def _answer(
+        self,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        missing: list[str],
+        sample: int,
+        fresh: bool,
+        out: _Attempts,
+    ) -> str:
+        """The answer to one request, counted in `out`: the stored one when the store holds it
+        (unless `fresh` and it could not be used), else asked now (or deferred to the batch)."""
+        assert self.store is not None, "start() was not awaited"
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "schema": schema,
+            "max_tokens": self.completion_budget(len(missing)),
+            "temperature": self.temperature,
+        }
+        if self.samples > 1:
+            body["sample"] = sample
+        key = stable_hash(body)
+        stored = self.store.get_answer(key)
+        if stored is not None and fresh and not _usable(stored[0], missing):
+            stored = None  # it failed this trajectory before: ask again, do not replay it
+            self.resent_invalid += 1
+        if stored is not None:
+            self.cache_hits += 1
+            content, usage = stored
+        else:
+            content, usage = await self._send(key, body, fresh)
+        out.count(usage)
+        return content
+
+    async def _send(self, key: str, body: dict[str, Any], fresh: bool) -> tuple[str, dict]:
+        """Send one request (or add it to the batch file) and store its answer at once."""
+        assert self.client is not None and self.store is not None, "start() was not awaited"
+        if self.batch is not None:
+            self.batch.add(key, body)
+            raise DeferredToBatch(key)
+        messages = body["messages"]
+        done = await self.client.complete(
+            messages,
+            body["schema"],
+            max_tokens=body["max_tokens"],
+            temperature=self.temperature,
+            estimated_tokens=self.prompt.counter.messages(messages),
+        )
+        content, usage = self.client.redact(done.content), done.usage
+        self.store.put_answer(key, self.model, content, usage, replace=fresh)
+        return content, usage
+
+    def _reask(
+        self, messages: list[dict[str, str]], content: str, error: str, missing: list[str]
+    ) -> list[dict[str, str]]:
+        """The conversation so far, the unusable answer, and the request to fix `missing`."""
+        reask = REASK.format(
+            error=error, keys=json.dumps(missing), item=REASK_ITEMS[self.prompt.answer_order]
+        )
+        return [
+            *messages,
+            {"role": "assistant", "content": content},
+            {"role": "user", "content": reask},
+        ]
 
     def accounting(self) -> dict[str, Any]:
         """The client's counters plus cache hits and re-asks, for the summary."""
@@ -373,6 +408,17 @@ class LLMCritic:
         return out
 
 
+# `PromptBuilder`'s own settings, passed on from the flat options as they are.
+PROMPT_OPTIONS = (
+    "max_prompt_tokens",
+    "max_text_tokens",
+    "window_overlap",
+    "max_window_steps",
+    "max_reason_chars",
+    "answer_order",
+)
+
+
 def build_llm_critic(
     *,
     prompt_dir: str | Path | None = None,
@@ -382,17 +428,12 @@ def build_llm_critic(
     reference_patches: str | Path | None = None,
     tokenizer: str | Path | None = None,
     chars_per_token: float = 4.0,
-    max_prompt_tokens: int = 100_000,
-    max_text_tokens: int = 4_000,
-    window_overlap: int = 2,
-    max_window_steps: int = 50,
-    max_reason_chars: int = 300,
-    answer_order: str = "reason-first",
     **options: Any,
 ) -> LLMCritic:
     """An `LLMCritic` from flat settings (the CLI's flags, or `critic.options` of a run config).
 
-    The prompt settings build its `PromptBuilder`; everything else goes to `LLMCritic`.
+    The prompt settings (these keywords and `PROMPT_OPTIONS`) build its `PromptBuilder`;
+    everything else goes to `LLMCritic`.
     """
     from srft.critic.prompt import Hindsight, PromptTemplate, load_reference_patches
     from srft.critic.tokens import TokenCounter
@@ -407,14 +448,25 @@ def build_llm_critic(
             outcome=outcome, patch=patch, evaluation=evaluation, reference_patches=refs
         ),
         counter=TokenCounter(chars_per_token=chars_per_token, tokenizer=tokenizer),
-        max_prompt_tokens=max_prompt_tokens,
-        max_text_tokens=max_text_tokens,
-        window_overlap=window_overlap,
-        max_window_steps=max_window_steps,
-        max_reason_chars=max_reason_chars,
-        answer_order=answer_order,
+        **{key: options.pop(key) for key in PROMPT_OPTIONS if key in options},
     )
     return LLMCritic(prompt=builder, **options)
+
+
+def llm_option_names() -> list[str]:
+    """Every setting `build_llm_critic` takes: its own, the prompt's, the critic's and the HTTP
+    client's (what a config check lists after "allowed:")."""
+    not_settings = {"prompt", "options", "client_options", "api_key", "store", "key_hint"}
+    names = [
+        *inspect.signature(build_llm_critic).parameters,
+        *PROMPT_OPTIONS,
+        *inspect.signature(LLMCritic).parameters,
+        *inspect.signature(ChatClient).parameters,
+    ]
+    return [n for n in dict.fromkeys(names) if n not in not_settings]
+
+
+build_llm_critic.option_names = llm_option_names  # type: ignore[attr-defined]
 
 
 def _usable(content: str, keys: list[str]) -> bool:

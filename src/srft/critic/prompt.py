@@ -27,7 +27,6 @@ from typing import Any, Literal
 
 import jinja2
 
-from srft.corpus.model import Trajectory
 from srft.critic.answers import (  # re-exported: the answer's schema and reader live there
     ANSWER_ORDERS,
     REASON_MAX_CHARS,
@@ -37,6 +36,7 @@ from srft.critic.answers import (  # re-exported: the answer's schema and reader
     parse_answer,
 )
 from srft.critic.tokens import TokenCounter
+from srft.files.corpus import Trajectory
 
 PROMPT_VERSION = "v1"
 Mode = Literal["whole", "window", "per-step"]
@@ -185,40 +185,29 @@ def shorten(text: str, cap: int | None, count: Callable[[str], int]) -> str:
     return f"{head}\n[... {len(text) - len(head) - len(tail)} characters omitted ...]\n{tail}"
 
 
+@dataclass(kw_only=True, eq=False)
 class PromptBuilder:
     """Renders the requests of a trajectory in a mode, within the token budget."""
 
-    def __init__(
-        self,
-        *,
-        template: PromptTemplate | None = None,
-        hindsight: Hindsight | None = None,
-        counter: TokenCounter | None = None,
-        max_prompt_tokens: int = 100_000,
-        max_text_tokens: int = 4_000,
-        min_text_tokens: int = 32,
-        window_overlap: int = 2,
-        max_window_steps: int = 50,
-        max_reason_chars: int = REASON_MAX_CHARS,
-        answer_order: str = "reason-first",
-    ) -> None:
-        if answer_order not in ANSWER_ORDERS:
+    template: PromptTemplate = field(default_factory=PromptTemplate.builtin)
+    hindsight: Hindsight = field(default_factory=Hindsight)
+    counter: TokenCounter = field(default_factory=TokenCounter)
+    max_prompt_tokens: int = 100_000
+    max_text_tokens: int = 4_000
+    min_text_tokens: int = 32
+    window_overlap: int = 2
+    max_window_steps: int = 50
+    # Grammar-constrained servers enforce this length, which bounds completion tokens.
+    max_reason_chars: int = REASON_MAX_CHARS
+    # Constrained decoding generates properties in schema order: reason first makes the
+    # model argue before it decides.
+    answer_order: str = "reason-first"
+
+    def __post_init__(self) -> None:
+        if self.answer_order not in ANSWER_ORDERS:
             raise ValueError(
-                f"unknown answer order {answer_order!r}; known: {', '.join(ANSWER_ORDERS)}"
+                f"unknown answer order {self.answer_order!r}; known: {', '.join(ANSWER_ORDERS)}"
             )
-        self.template = template or PromptTemplate.builtin()
-        self.hindsight = hindsight or Hindsight()
-        self.count = counter or TokenCounter()
-        self.max_prompt_tokens = max_prompt_tokens
-        self.max_text_tokens = max_text_tokens
-        self.min_text_tokens = min_text_tokens
-        self.window_overlap = window_overlap
-        self.max_window_steps = max_window_steps
-        # Grammar-constrained servers enforce this length, which bounds completion tokens.
-        self.max_reason_chars = max_reason_chars
-        # Constrained decoding generates properties in schema order: reason first makes the
-        # model argue before it decides.
-        self.answer_order = answer_order
 
     def schema(self, keys: list[str]) -> dict[str, Any]:
         """The answer schema for the steps `keys` (a re-ask asks only for the missing ones)."""
@@ -232,7 +221,7 @@ class PromptBuilder:
                 (self.template.system_source + self.template.user_source).encode()
             ).hexdigest()[:12],
             "hindsight": self.hindsight.describe(),
-            "tokens": self.count.describe(),
+            "tokens": self.counter.describe(),
             "max_prompt_tokens": self.max_prompt_tokens,
             "max_text_tokens": self.max_text_tokens,
             "window_overlap": self.window_overlap,
@@ -274,12 +263,12 @@ class PromptBuilder:
             )
         if used["evaluation"]:
             details = evaluation_text(trajectory.outcome.details)
-            out["evaluation"] = shorten(details, part, self.count)
+            out["evaluation"] = shorten(details, part, self.counter)
         if used["patch"]:
-            out["patch"] = shorten(trajectory.metadata.patch or "", part, self.count)
+            out["patch"] = shorten(trajectory.metadata.patch or "", part, self.counter)
         if used["reference_patch"]:
             ref = self.hindsight.reference_patches[trajectory.instance_id or ""]
-            out["reference_patch"] = shorten(ref, part, self.count)
+            out["reference_patch"] = shorten(ref, part, self.counter)
         return out
 
     # -- steps --------------------------------------------------------------------------------
@@ -289,15 +278,15 @@ class PromptBuilder:
         a = trajectory.step_assistant(index)
         parts = [f"## Step {index}"]
         if a.reasoning and a.reasoning.strip():
-            parts.append("Reasoning:\n" + shorten(a.reasoning.strip(), cap, self.count))
+            parts.append("Reasoning:\n" + shorten(a.reasoning.strip(), cap, self.counter))
         if a.content.strip():
-            parts.append("Assistant:\n" + shorten(a.content.strip(), cap, self.count))
+            parts.append("Assistant:\n" + shorten(a.content.strip(), cap, self.counter))
         for call in a.tool_calls:
             if call.arguments_valid:
                 args = json.dumps(call.arguments, ensure_ascii=False)
             else:
                 args = f"{call.arguments} [these arguments are not valid JSON]"
-            parts.append(f"Tool call: {call.name} {shorten(args, cap, self.count)}")
+            parts.append(f"Tool call: {call.name} {shorten(args, cap, self.counter)}")
         observations = trajectory.step_observations(index)
         for o in observations:
             head = "Observation"
@@ -305,7 +294,7 @@ class PromptBuilder:
                 head += f" (exit code {o.exit_code})"
             if o.interrupt:
                 head += f" [interrupted by the agent framework: {o.interrupt}]"
-            parts.append(head + ":\n" + shorten(o.content, cap, self.count))
+            parts.append(head + ":\n" + shorten(o.content, cap, self.counter))
         if not observations:
             parts.append("Observation: (none)")
         return "\n".join(parts)
@@ -316,7 +305,7 @@ class PromptBuilder:
         # A shape, not an answer: small models copy example values verbatim.
         example = {k: item_example(self.answer_order) for k in keys[:2]}
         user = self.template.user.render(
-            task=shorten(trajectory.task, None if cap is None else cap * 4, self.count),
+            task=shorten(trajectory.task, None if cap is None else cap * 4, self.counter),
             **self._sections(trajectory, cap),
             context_steps=[
                 self.render_step(trajectory, i, cap) for i in range(window.context, window.start)
@@ -334,7 +323,7 @@ class PromptBuilder:
             window,
             messages,
             self.schema(keys),
-            self.count.messages(messages),
+            self.counter.messages(messages),
             cap,
         )
 
@@ -383,7 +372,7 @@ class PromptBuilder:
         # Texts are cut so that a window holds several steps (a step is about two texts), not
         # one huge observation per request.
         cap = min(self.max_text_tokens, max(self.min_text_tokens, self.max_prompt_tokens // 16))
-        sizes = [self.count(self.render_step(trajectory, i, cap)) + 2 for i in range(n)]
+        sizes = [self.counter(self.render_step(trajectory, i, cap)) + 2 for i in range(n)]
         header = self.header_tokens(trajectory, cap)
         room = int(self.max_prompt_tokens * 0.95) - header
         requests: list[CriticRequest] = []

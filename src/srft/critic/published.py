@@ -13,8 +13,8 @@ unflagged step is never taken to be `good`.
 
 from __future__ import annotations
 
-from srft.corpus.model import Trajectory
-from srft.critic.verdicts import CriticInfo, StepVerdict, Verdict
+from srft.files.corpus import Trajectory
+from srft.files.verdicts import CriticInfo, StepVerdict, Verdict
 
 FLAGS_KEY = "published_train"
 

@@ -28,11 +28,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.io import read_corpus, write_corpus
-from srft.corpus.model import Message, ToolCall, Trajectory
 from srft.critic.file import read_labels
 from srft.critic.rules import shell_command
-from srft.critic.verdicts import LABELS, VerdictError, read_verdicts
+from srft.files.corpus import CORPUS, Message, ToolCall, Trajectory
+from srft.files.verdicts import LABELS, VERDICTS, VerdictError
 from srft.outputs import atomic_file
 
 UNJUDGED = "unjudged"
@@ -55,7 +54,7 @@ def evaluate_critic(pred_path: str | Path, gold_path: str | Path) -> dict[str, A
     matched, missing_pred = 0, []
     preds: dict[str, list[str] | None] = {}
     confidences: dict[str, list[float | None]] = {}
-    for verdict in read_verdicts(pred_path):
+    for verdict in VERDICTS.read(pred_path):
         preds[verdict.trajectory_id] = verdict.labels() if verdict.status == "ok" else None
         confidences[verdict.trajectory_id] = [s.confidence for s in verdict.steps]
     for tid, record in gold.items():
@@ -249,55 +248,62 @@ def make_bench(
     rng = random.Random(seed)
     output_path = Path(output_path)
     gold_path = output_path.with_name(output_path.name.removesuffix(".jsonl") + ".gold.jsonl")
+    usable = ("resolved", "unknown") if include_unknown else ("resolved",)
     out: list[Trajectory] = []
     gold: list[dict[str, Any]] = []
     kinds: Counter[str] = Counter()
-    read = skipped = 0
-    for t in read_corpus(corpus_path):
+    read = 0
+    for t in CORPUS.read(corpus_path):
         read += 1
-        if t.outcome.status != "resolved" and not (
-            include_unknown and t.outcome.status == "unknown"
-        ):
-            skipped += 1
-            continue
-        candidates = [
-            s.index for s in t.steps if s.observations and shell_command(t.step_assistant(s.index))
-        ]
-        if not candidates:
-            skipped += 1
-            continue
-        chosen = sorted(rng.sample(candidates, min(steps_per_trajectory, len(candidates))))
-        bench = t
-        for i in chosen:
-            kind = _CORRUPTIONS[rng.randrange(len(_CORRUPTIONS))]
-            bench = _corrupt_step(bench, i, kind)
-            kinds[kind] += 1
-        bench = bench.model_copy(update={"id": f"{t.id}#bench"})
-        bench.metadata.extra["srft_bench"] = {"source": t.id, "corrupted_steps": chosen}
-        bench.validate_structure()
-        out.append(bench)
-        gold.append(
-            {
-                "trajectory_id": bench.id,
-                "labels": ["mistake" if s.index in chosen else "good" for s in t.steps],
-                "reasons": [
-                    "srft-bench: corrupted step"
-                    if s.index in chosen
-                    else "srft-bench: step of a resolved run"
-                    for s in t.steps
-                ],
-            }
-        )
-    write_corpus(out, output_path)
+        candidates = _corruptible_steps(t) if t.outcome.status in usable else []
+        if candidates:
+            chosen = sorted(rng.sample(candidates, min(steps_per_trajectory, len(candidates))))
+            out.append(_bench_trajectory(t, chosen, rng, kinds))
+            gold.append(_gold_labels(out[-1].id, t, chosen))
+    CORPUS.write(output_path, out)
     with atomic_file(gold_path) as f:
         for row in gold:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     return {
         "read": read,
         "written": len(out),
-        "skipped": skipped,
+        "skipped": read - len(out),
         "corrupted_steps": sum(kinds.values()),
         "kinds": dict(kinds),
         "bench": str(output_path),
         "gold": str(gold_path),
+    }
+
+
+def _corruptible_steps(t: Trajectory) -> list[int]:
+    """The steps with an observation and a recognisable shell command."""
+    return [s.index for s in t.steps if s.observations and shell_command(t.step_assistant(s.index))]
+
+
+def _bench_trajectory(
+    t: Trajectory, chosen: list[int], rng: random.Random, kinds: Counter[str]
+) -> Trajectory:
+    """`t` with the `chosen` steps corrupted (a random kind each, counted in `kinds`)."""
+    bench = t
+    for i in chosen:
+        kind = _CORRUPTIONS[rng.randrange(len(_CORRUPTIONS))]
+        bench = _corrupt_step(bench, i, kind)
+        kinds[kind] += 1
+    bench = bench.model_copy(update={"id": f"{t.id}#bench"})
+    bench.metadata.extra["srft_bench"] = {"source": t.id, "corrupted_steps": chosen}
+    bench.validate_structure()
+    return bench
+
+
+def _gold_labels(bench_id: str, t: Trajectory, chosen: list[int]) -> dict[str, Any]:
+    """The gold labels of a bench trajectory: its corrupted steps `mistake`, the rest `good`."""
+    return {
+        "trajectory_id": bench_id,
+        "labels": ["mistake" if s.index in chosen else "good" for s in t.steps],
+        "reasons": [
+            "srft-bench: corrupted step"
+            if s.index in chosen
+            else "srft-bench: step of a resolved run"
+            for s in t.steps
+        ],
     }

@@ -1,18 +1,22 @@
 """The critic registry: every critic is reachable by name, so a new one is one new module.
 
-A critic labels every step of a trajectory. Offline critics (`rules`, `file`) answer at once
-and implement `judge(trajectory) -> Verdict`. The `llm` critic talks to a server and implements
-`ajudge(trajectory) -> Verdict` as a coroutine; `srft.critic.run.run_critic` drives either kind.
+A critic labels every step of a trajectory. Offline critics (`rules`, `file`, `published`)
+answer at once and implement `judge(trajectory) -> Verdict`. The `llm` critic talks to a server
+and implements `ajudge(trajectory) -> Verdict` as a coroutine; `srft.critic.run.run_critic`
+drives either kind. `CRITICS` maps a name to the critic's factory (called with the critic's
+options); the built-ins are imported on first use, so `rules` never pulls in the HTTP stack,
+and a third-party package adds a critic through the `srft.critics` entry-point group.
 """
 
 from __future__ import annotations
 
-import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from srft.corpus.model import Trajectory
-from srft.critic.verdicts import CriticInfo, Verdict
+from srft.files.corpus import Trajectory
+from srft.files.verdicts import CriticInfo, Verdict
+from srft.registry import Registry
 
 
 @runtime_checkable
@@ -41,36 +45,33 @@ class AsyncCritic(Protocol):
     async def ajudge(self, trajectory: Trajectory) -> Verdict: ...
 
 
-# name -> "module:factory"; imported lazily so `rules` never pulls in the HTTP stack.
-_FACTORIES: dict[str, str] = {
-    "rules": "srft.critic.rules:RulesCritic",
-    "file": "srft.critic.file:FileCritic",
-    "llm": "srft.critic.llm:build_llm_critic",
-    "published": "srft.critic.published:PublishedCritic",
-}
+class UnknownCritic(ValueError):
+    """A critic name no module provides; the message lists the known ones."""
 
 
-def register_critic(name: str, factory: str | Callable[..., Any]) -> None:
-    """Make a critic available under `name` (`factory` is a callable or "module:attribute")."""
-    if callable(factory):
-        _registered[name] = factory
-    else:
-        _FACTORIES[name] = factory
-
-
-_registered: dict[str, Callable[..., Any]] = {}
+CRITICS: Registry[Callable[..., Any]] = Registry("critic", "srft.critics", error=UnknownCritic)
+CRITICS.lazy("rules", "srft.critic.rules:RulesCritic")
+CRITICS.lazy("file", "srft.critic.file:FileCritic")
+CRITICS.lazy("llm", "srft.critic.llm:build_llm_critic")
+CRITICS.lazy("published", "srft.critic.published:PublishedCritic")
 
 
 def critic_names() -> list[str]:
     """The names `get_critic` accepts."""
-    return sorted({*_FACTORIES, *_registered})
+    return CRITICS.names()
 
 
 def get_critic(name: str, **options: Any) -> Critic | AsyncCritic:
     """Build the critic called `name` with its options (e.g. `labels_from=` for `file`)."""
-    if name in _registered:
-        return _registered[name](**options)
-    if name not in _FACTORIES:
-        raise ValueError(f"unknown critic {name!r}; known: {', '.join(critic_names())}")
-    module, attr = _FACTORIES[name].split(":")
-    return getattr(importlib.import_module(module), attr)(**options)
+    return CRITICS.get(name)(**options)
+
+
+def critic_options(name: str) -> list[str]:
+    """The option names the critic `name` accepts: its factory's keywords, or, for a factory
+    that passes its options on (`**options`), the names its `option_names()` lists."""
+    factory = CRITICS.get(name)
+    listed = getattr(factory, "option_names", None)
+    if callable(listed):
+        return list(listed())
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [n for n, p in inspect.signature(factory).parameters.items() if p.kind in kinds]

@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 import re
 
-from srft.corpus.model import Message, Trajectory
-from srft.critic.verdicts import CriticInfo, StepVerdict, Verdict
+from srft.files.corpus import Message, Trajectory
+from srft.files.verdicts import CriticInfo, StepVerdict, Verdict
 
 RULES_VERSION = "rules-1"
 

@@ -30,20 +30,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.io import read_corpus_lines
-from srft.corpus.model import CorpusError, Trajectory
 from srft.critic.batch import DeferredToBatch, import_batch_output
 from srft.critic.client import RequestFailed
 from srft.critic.registry import get_critic
 from srft.critic.store import CriticStore
 from srft.critic.tokens import TokenCounter
-from srft.critic.verdicts import Verdict, dumps_verdict, loads_verdict
-from srft.outputs import atomic_file, check_output, write_text_atomic
-from srft.paths import require_regular_file
+from srft.files.base import require_file
+from srft.files.corpus import CORPUS, CorpusError, Trajectory
+from srft.files.critic_summary import CRITIC_SUMMARY, SUMMARY_FORMAT, SUMMARY_VERSION, summary_path
+from srft.files.verdicts import VERDICTS, Verdict
+from srft.outputs import atomic_file, check_output
 from srft.shard import Shard
 
-SUMMARY_FORMAT = "srft.critic-summary"
-SUMMARY_VERSION = 1
 EXIT_STATUS = {"complete": 0, "none": 1, "partial": 3}
 
 
@@ -70,21 +68,14 @@ def _written_by(output_path: str | Path, job: str, corpus: str | Path, shard: Sh
     refused (`srft.outputs.check_output`).
     """
     try:
-        previous = json.loads(summary_path(output_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        previous = CRITIC_SUMMARY.load(summary_path(output_path))
+    except ValueError:  # none there, or not a summary
         return False
-    return isinstance(previous, dict) and (
+    return (
         previous.get("job") == job
         and previous.get("corpus") == str(Path(corpus))
         and previous.get("shard") == str(shard)
     )
-
-
-def summary_path(output_path: str | Path) -> Path:
-    """Where the summary of a verdicts file goes: `verdicts.jsonl` -> `verdicts.summary.json`."""
-    output_path = Path(output_path)
-    stem = output_path.name.removesuffix(".jsonl").removesuffix(".json")
-    return output_path.with_name(f"{stem}.summary.json")
 
 
 def default_cache_path(output_path: str | Path) -> Path:
@@ -116,7 +107,7 @@ def run_critic(
     `overwrite`: False refuses an existing verdicts file (the CLI's default). `shard`: judge
     only this shard's lines.
     """
-    require_regular_file(corpus_path, CorpusError)
+    require_file(Path(corpus_path))
     shard = shard or Shard()
     if isinstance(critic, str):
         critic = get_critic(critic, **critic_options)
@@ -148,7 +139,7 @@ def run_critic(
         summary["job"] = job
     summary["elapsed_s"] = round(time.monotonic() - started, 3)
     _add_token_accounting(summary, Path(corpus_path), counter, prices)
-    _write_json(summary_path(output_path), summary)
+    CRITIC_SUMMARY.write(summary_path(output_path), summary)
     return summary
 
 
@@ -162,12 +153,16 @@ def _run_offline(
     if hasattr(critic, "prepare"):  # a critic that needs the whole corpus first (`file`)
         critic.prepare(corpus)
     total = _count_lines(corpus, shard)
-    with _Progress(progress, total, critic.name) as bar, _AtomicLines(output) as out:
-        for _, trajectory in _records(corpus, shard):
-            verdict = critic.judge(trajectory)
-            out.write(dumps_verdict(verdict))
-            tally.add(verdict, trajectory)
-            bar.advance()
+    with _Progress(progress, total, critic.name) as bar:
+
+        def judged() -> Iterator[Verdict]:
+            for _, trajectory in _records(corpus, shard):
+                verdict = critic.judge(trajectory)
+                tally.add(verdict, trajectory)
+                bar.advance()
+                yield verdict
+
+        VERDICTS.write(output, judged())
     summary = _base_summary(critic.info(), corpus, output, tally)
     if hasattr(critic, "unused"):
         unused = critic.unused()
@@ -190,92 +185,135 @@ async def _run_async(
 ) -> dict[str, Any]:
     store = CriticStore(cache)
     imported = import_batch_output(batch_output, store) if batch_output else None
-    job = critic.job_key()
-    counts = Counter()
-    # Corpus order and content hashes, kept so that the final pass writes the verdicts file
-    # from the store without reading and validating the corpus a second time (that pass runs
-    # after the last answer, so its cost is pure wall time).
-    order: list[tuple[str, str]] = []
-    tally = _Tally()
-    await critic.start(store)
-    queue: asyncio.Queue[tuple[int, str, Trajectory] | None] = asyncio.Queue(
-        maxsize=2 * critic.workers
-    )
-
-    async def work(bar: _Progress) -> None:
-        while (item := await queue.get()) is not None:
-            index, digest, trajectory = item
-            line = store.get_verdict(job, trajectory.id, digest)
-            verdict: Verdict | None = None
-            if line is not None:
-                verdict = loads_verdict(line, where=str(cache))
-                if verdict.status == "failed" and retry_failed:
-                    verdict = None
-                    counts["retried_failed"] += 1
-                else:
-                    counts["from_store"] += 1
-            if verdict is None and (line is None or retry_failed):
-                try:
-                    verdict = await critic.ajudge(trajectory, fresh=line is not None)
-                except RequestFailed as e:
-                    counts["request_failed"] += 1
-                    verdict = Verdict(
-                        trajectory_id=trajectory.id,
-                        critic=critic.info(trajectory),
-                        status="failed",
-                        error=f"no answer from the server: {e}",
-                        failure=e.kind,
-                    )
-                except DeferredToBatch:
-                    counts["deferred_to_batch"] += 1
-                else:
-                    counts["judged_now" if verdict.status == "ok" else "failed_now"] += 1
-                if verdict is not None:
-                    store.put_verdict(job, trajectory.id, digest, dumps_verdict(verdict))
-            if verdict is not None:
-                tally.add(verdict, trajectory, index)
-            bar.advance(_live(critic, counts))
-
-    try:
-        with _Progress(progress, _count_lines(corpus, shard), f"critic {critic.mode}") as bar:
-
-            async def produce() -> None:
-                records = _records(corpus, shard)
-                for index, (line, trajectory) in enumerate(records):
-                    digest = _line_hash(line)
-                    order.append((trajectory.id, digest))
-                    await queue.put((index, digest, trajectory))
-                for _ in range(critic.workers):
-                    await queue.put(None)
-
-            # One gather: a worker's unexpected error surfaces at once instead of leaving the
-            # producer blocked on a full queue.
-            await asyncio.gather(produce(), *(work(bar) for _ in range(critic.workers)))
-    finally:
-        await critic.close()
-    if not counts["deferred_to_batch"]:
-        with _AtomicLines(output) as out:
-            for tid, digest in order:
-                line = store.get_verdict(job, tid, digest)
-                if line is None:  # only if the store was changed under a running job
-                    raise CorpusError(f"{cache}: the verdict of {tid!r} vanished during the run")
-                out.write(line)
+    run = _AsyncRun(critic, store, retry_failed)
+    await run.judge_all(_records(corpus, shard), _count_lines(corpus, shard), progress)
+    if not run.counts["deferred_to_batch"]:
+        run.write_verdicts(output)
     store.close()
-    summary = _base_summary(critic.info(), corpus, output, tally)
-    summary["verdicts_written"] = not counts["deferred_to_batch"]
-    summary["run"] = dict(sorted(counts.items()))
-    summary["requests"] = critic.accounting()
-    summary["cache"] = str(cache)
-    invalid = getattr(critic, "invalid_answers", None)
-    if invalid:
-        path = invalid_answers_path(output)
-        with _AtomicLines(path) as out:
-            for record in invalid:
-                out.write(json.dumps(record, ensure_ascii=False))
-        summary["invalid_answers_file"] = str(path)
+    summary = run.summary(corpus, output)
     if imported is not None:
         summary["batch_imported"] = imported
     return summary
+
+
+class _AsyncRun:
+    """One pass of an async critic over a corpus: the workers, the store and the counts."""
+
+    def __init__(self, critic: Any, store: CriticStore, retry_failed: bool) -> None:
+        self.critic = critic
+        self.store = store
+        self.job = critic.job_key()
+        self.retry_failed = retry_failed
+        self.counts: Counter[str] = Counter()
+        self.tally = _Tally()
+        # Corpus order and content hashes, kept so that the final pass writes the verdicts file
+        # from the store without reading and validating the corpus a second time (that pass runs
+        # after the last answer, so its cost is pure wall time).
+        self.order: list[tuple[str, str]] = []
+
+    async def judge_all(
+        self, records: Iterator[tuple[str, Trajectory]], total: int, progress: bool
+    ) -> None:
+        """Judge every record: `critic.workers` workers take them from a bounded queue, so
+        memory does not grow with the corpus."""
+        await self.critic.start(self.store)
+        queue: asyncio.Queue[tuple[int, str, Trajectory] | None] = asyncio.Queue(
+            maxsize=2 * self.critic.workers
+        )
+        try:
+            with _Progress(progress, total, f"critic {self.critic.mode}") as bar:
+                # One gather: a worker's unexpected error surfaces at once instead of leaving
+                # the producer blocked on a full queue.
+                await asyncio.gather(
+                    self._produce(records, queue),
+                    *(self._work(queue, bar) for _ in range(self.critic.workers)),
+                )
+        finally:
+            await self.critic.close()
+
+    async def _produce(
+        self, records: Iterator[tuple[str, Trajectory]], queue: asyncio.Queue
+    ) -> None:
+        for index, (line, trajectory) in enumerate(records):
+            digest = _line_hash(line)
+            self.order.append((trajectory.id, digest))
+            await queue.put((index, digest, trajectory))
+        for _ in range(self.critic.workers):
+            await queue.put(None)
+
+    async def _work(self, queue: asyncio.Queue, bar: _Progress) -> None:
+        while (item := await queue.get()) is not None:
+            index, digest, trajectory = item
+            verdict, stored = self._stored(trajectory.id, digest)
+            if verdict is None:
+                verdict = await self._judge(trajectory, digest, fresh=stored)
+            if verdict is not None:
+                self.tally.add(verdict, trajectory, index)
+            bar.advance(_live(self.critic, self.counts))
+
+    def _stored(self, trajectory_id: str, digest: str) -> tuple[Verdict | None, bool]:
+        """(the stored verdict to keep, or None to judge now; whether one was stored).
+
+        A stored failed verdict is not final: it is judged again unless `retry_failed` is off.
+        """
+        line = self.store.get_verdict(self.job, trajectory_id, digest)
+        if line is None:
+            return None, False
+        verdict = VERDICTS.loads(line, path=self.store.path)
+        if verdict.status == "failed" and self.retry_failed:
+            self.counts["retried_failed"] += 1
+            return None, True
+        self.counts["from_store"] += 1
+        return verdict, True
+
+    async def _judge(self, trajectory: Trajectory, digest: str, fresh: bool) -> Verdict | None:
+        """A new verdict, committed to the store at once; None when its requests went to a
+        batch file instead. A server that gave no answer makes a failed verdict."""
+        try:
+            verdict = await self.critic.ajudge(trajectory, fresh=fresh)
+        except RequestFailed as e:
+            self.counts["request_failed"] += 1
+            verdict = Verdict(
+                trajectory_id=trajectory.id,
+                critic=self.critic.info(trajectory),
+                status="failed",
+                error=f"no answer from the server: {e}",
+                failure=e.kind,
+            )
+        except DeferredToBatch:
+            self.counts["deferred_to_batch"] += 1
+            return None
+        else:
+            self.counts["judged_now" if verdict.status == "ok" else "failed_now"] += 1
+        self.store.put_verdict(self.job, trajectory.id, digest, VERDICTS.dumps(verdict))
+        return verdict
+
+    def write_verdicts(self, output: Path) -> None:
+        """The verdicts file, in corpus order, from the store (atomically)."""
+        with atomic_file(output) as f:
+            for tid, digest in self.order:
+                line = self.store.get_verdict(self.job, tid, digest)
+                if line is None:  # only if the store was changed under a running job
+                    raise CorpusError(
+                        f"{self.store.path}: the verdict of {tid!r} vanished during the run"
+                    )
+                f.write(line + "\n")
+
+    def summary(self, corpus: Path, output: Path) -> dict[str, Any]:
+        """The run's summary: the counts, the critic's accounting, the unusable answers."""
+        summary = _base_summary(self.critic.info(), corpus, output, self.tally)
+        summary["verdicts_written"] = not self.counts["deferred_to_batch"]
+        summary["run"] = dict(sorted(self.counts.items()))
+        summary["requests"] = self.critic.accounting()
+        summary["cache"] = str(self.store.path)
+        invalid = getattr(self.critic, "invalid_answers", None)
+        if invalid:
+            path = invalid_answers_path(output)
+            with atomic_file(path) as f:
+                for record in invalid:
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            summary["invalid_answers_file"] = str(path)
+        return summary
 
 
 def critic_status(cache: str | Path, corpus: str | Path | None = None) -> list[dict[str, Any]]:
@@ -286,7 +324,7 @@ def critic_status(cache: str | Path, corpus: str | Path | None = None) -> list[d
         jobs = store.jobs()
         if corpus is not None:
             current = {
-                (t.id, _line_hash(line)) for line, t in _unique(read_corpus_lines(corpus), corpus)
+                (t.id, _line_hash(line)) for line, t in _unique(CORPUS.read_lines(corpus), corpus)
             }
             for entry in jobs:
                 entry["pending"] = len(current - store.stored_pairs(entry["job"]))
@@ -419,7 +457,7 @@ def _records(corpus: Path, shard: Shard) -> Iterator[tuple[str, Trajectory]]:
 
     Lines of other shards are not parsed; the duplicate-id check sees this shard's lines only.
     """
-    return _unique(read_corpus_lines(corpus, keep=shard.keeps), corpus)
+    return _unique(CORPUS.read_lines(corpus, keep=shard.keeps), corpus)
 
 
 def _unique(
@@ -438,28 +476,6 @@ def _count_lines(path: Path, shard: Shard) -> int:
     with path.open("rb") as f:
         records = (line for line in f if line.strip())
         return sum(1 for n, _ in enumerate(records) if shard.keeps(n))
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-class _AtomicLines:
-    """Write lines to a temporary file and move it over `path` only when all were written."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> _AtomicLines:
-        self._context = atomic_file(self.path)
-        self.file = self._context.__enter__()
-        return self
-
-    def write(self, line: str) -> None:
-        self.file.write(line + "\n")
-
-    def __exit__(self, *exc: Any) -> None:
-        self._context.__exit__(*exc)
 
 
 class _Progress:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from srft.critic.verdicts import StepVerdict, Verdict, VerdictError, load_verdicts, write_verdicts
+from srft.files.verdicts import VERDICTS, StepVerdict, Verdict, VerdictError, load_verdicts
 
 
 def vote_step(judgements: Sequence[StepVerdict]) -> StepVerdict:
@@ -66,5 +66,5 @@ def vote_files(paths: Sequence[str | Path], output: str | Path) -> dict[str, Any
         first = judged[0][1]
         out.append(first.model_copy(update={"steps": steps, "usage": {}}))
         ok += 1
-    write_verdicts(out, output)
+    VERDICTS.write(output, out)
     return {"files": len(files), "trajectories": len(out), "ok": ok, "failed": failed}

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srft.critic.verdicts import VerdictError
 from srft.dataset.encoder import BuildError, Encoded, Overlong, Reasoning, make_encoder
 from srft.dataset.policies import Decision, Policy, PolicyError, make_policy
 from srft.dataset.render import load_template_file
@@ -32,6 +31,7 @@ from srft.dataset.verdict_index import VerdictIndex
 from srft.dataset.workers import LineBuilder, LineResult, RowSettings, corpus_lines, line_results
 from srft.files import dataset_manifest
 from srft.files.base import FileFormatError
+from srft.files.verdicts import VerdictError
 from srft.models import ModelNotFound, resolve_model
 from srft.outputs import OutputError, atomic_folder, check_output
 from srft.paths import require_regular_file
@@ -161,7 +161,7 @@ def _settings(
         raise BuildError(f"policy {policy!r} needs critic verdicts: pass --verdicts FILE")
     try:
         index = VerdictIndex(verdicts)
-    except (VerdictError, OSError) as e:
+    except (VerdictError, FileFormatError, OSError) as e:
         raise BuildError(str(e)) from e
     template = load_template_file(chat_template) if chat_template is not None else None
     settings = RowSettings(

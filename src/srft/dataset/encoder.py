@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from srft.corpus.model import Trajectory
 from srft.dataset.policies import Decision
 from srft.dataset.render import ChatRenderer, RenderError, Rendering, check_turn
+from srft.files.corpus import Trajectory
 from srft.models import ModelNotFound
 
 IGNORE_INDEX = -100

@@ -45,8 +45,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from srft.corpus.model import Trajectory
-from srft.critic.verdicts import Label, Verdict
+from srft.files.corpus import Trajectory
+from srft.files.verdicts import Label, Verdict
 from srft.registry import Registry
 
 

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.model import Message, ToolCall, Trajectory
 from srft.dataset.template import (
     KNOWN_END_TOKENS,
     Prober,
@@ -41,6 +40,7 @@ from srft.dataset.template import (
     TemplateFeatures,
     alnum9,
 )
+from srft.files.corpus import Message, ToolCall, Trajectory
 
 
 class RenderError(ValueError):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from srft.corpus.model import Message, Outcome, Source, ToolCall, Trajectory
 from srft.dataset.encoder import BuildError, Encoder
 from srft.dataset.policies import Decision
+from srft.files.corpus import Message, Outcome, Source, ToolCall, Trajectory
 
 TRAINED, MASKED, CONTEXT = "bold green", "yellow strike", "dim"
 

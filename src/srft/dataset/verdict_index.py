@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from srft.critic.verdicts import Verdict, VerdictError, loads_verdict
+from srft.files.verdicts import VERDICTS, Verdict, VerdictError
 from srft.paths import require_regular_file
 
 
@@ -32,7 +32,7 @@ class VerdictIndex:
                         line = raw.decode("utf-8")
                     except UnicodeDecodeError as e:
                         raise VerdictError(f"{path}:{n}: invalid UTF-8 at byte {e.start}") from e
-                    verdict = loads_verdict(line, where=f"{path}:{n}")
+                    verdict = VERDICTS.loads(line, path=path, lineno=n)
                     if verdict.trajectory_id in self._offsets:
                         raise VerdictError(
                             f"{path}: trajectory {verdict.trajectory_id!r} has two verdicts"
@@ -52,7 +52,7 @@ class VerdictIndex:
         if self._file is None:
             self._file = Path(self.path).open("rb")  # noqa: SIM115 - open until `close`
         self._file.seek(offset)
-        return loads_verdict(self._file.readline().decode("utf-8"), where=str(self.path))
+        return VERDICTS.loads(self._file.readline().decode("utf-8"), path=self.path)
 
     def ids(self) -> set[str]:
         """Every trajectory id that has a verdict."""

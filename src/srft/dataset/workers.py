@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.io import loads_trajectory
-from srft.corpus.model import CorpusError, Trajectory
-from srft.critic.verdicts import Verdict
 from srft.dataset.encoder import BuildError, Encoded, Encoder, Overlong, Reasoning, make_encoder
 from srft.dataset.policies import Decision, Policy, PolicyError, cap_key, make_policy
 from srft.dataset.verdict_index import VerdictIndex
-from srft.files.base import numbered_lines
+from srft.files.base import FileFormatError, numbered_lines
+from srft.files.corpus import CORPUS, CorpusError, Trajectory
+from srft.files.verdicts import Verdict
 from srft.shard import Shard
 
 Line = tuple[str, str]  # (where: "corpus.jsonl:LINE", the line's text)
@@ -89,8 +88,8 @@ class LineBuilder:
         """Parse the line, find its verdict and let the policy judge it (caps not applied)."""
         where, text = line
         try:
-            trajectory = loads_trajectory(text, where=where)
-        except CorpusError as e:
+            trajectory = CORPUS.loads(text, path=where)
+        except (CorpusError, FileFormatError) as e:
             return LineResult(where, error=str(e))
         result = LineResult(
             where,

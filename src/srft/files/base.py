@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
@@ -93,7 +93,7 @@ class FileSpec(Generic[M]):
     name: str  # the file's usual name or pattern, e.g. "build.json", "*.verdicts.jsonl"
     model: type[M]
     what: str  # how an error names the file's kind, e.g. "an srft corpus record"
-    writer: str  # the stage or command that writes it
+    written_by: str  # the stage or command that writes it
     format: str | None = None  # None: the file carries no format header
     version: int | None = None
     ensure_ascii: bool = False
@@ -185,11 +185,18 @@ class JsonLines(FileSpec[M]):
         except json.JSONDecodeError as e:
             raise FileFormatError(path, f"not valid JSON: {e}", lineno) from e
         try:
-            record = self.validate(data)
-            if self.check is not None:
-                self.check(record)
+            return self.record(data)
         except ValueError as e:
             raise FileFormatError(path, str(e), lineno) from e
+
+    def record(self, data: Any) -> M:
+        """One parsed line as a checked record (header, model, `check`); `ValueError` otherwise.
+
+        For readers that hold the parsed object already (a record among other shapes).
+        """
+        record = self.validate(data)
+        if self.check is not None:
+            self.check(record)
         return record
 
     def read_lines(
@@ -200,16 +207,21 @@ class JsonLines(FileSpec[M]):
         Positions count the non-blank lines from 0, so `--shard K/N` can skip whole records
         without paying for their parse.
         """
+        for n, position, line in self.lines(path):
+            if keep is None or keep(position):
+                yield line.rstrip("\r\n"), self.loads(line, path=path, lineno=n)
+
+    def lines(self, path: str | Path) -> Iterator[tuple[int, int, str]]:
+        """Stream (line number, position among the non-blank lines, line), unparsed: for a
+        reader that parses only some lines or rejects a bad one and goes on (`loads` each)."""
         path = Path(path)
         require_file(path)
         position = -1
         with path.open(encoding="utf-8") as f:
             for n, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                position += 1
-                if keep is None or keep(position):
-                    yield line.rstrip("\r\n"), self.loads(line, path=path, lineno=n)
+                if line.strip():
+                    position += 1
+                    yield n, position, line
 
     def read(self, path: str | Path, **kw: Any) -> Iterator[M]:
         """Stream the records of `path`."""
@@ -226,3 +238,12 @@ class JsonLines(FileSpec[M]):
         """A `write(record)` function whose lines appear at `path` atomically on success."""
         with atomic_file(path) as f:
             yield lambda obj: self.write_one(f, obj)
+
+    def write(self, path: str | Path, records: Iterable[M | dict[str, Any]]) -> int:
+        """Write `records` to `path` atomically (streamed); returns how many were written."""
+        count = 0
+        with atomic_file(path) as f:
+            for record in records:
+                self.write_one(f, record)
+                count += 1
+        return count

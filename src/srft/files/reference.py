@@ -204,7 +204,7 @@ def summary_table(files: list[FileSpec[Any]]) -> list[str]:
     ]
     for spec in files:
         lines.append(
-            f"| `{spec.name}` | {_format(spec)} | {_cell(spec.writer)} | {_doc_link(spec.doc)} |"
+            f"| `{spec.name}` | {_format(spec)} | {_cell(spec.written_by)} | {_doc_link(spec.doc)} |"
         )
     return lines
 
@@ -216,7 +216,7 @@ def file_section(spec: FileSpec[Any], module: str) -> list[str]:
     lines = [
         f"## `{spec.name}`{header}",
         "",
-        f"{shape}, written by {spec.writer}; `srft.files.{module}`; "
+        f"{shape}, written by {spec.written_by}; `srft.files.{module}`; "
         f"documented in {_doc_link(spec.doc)}.",
     ]
     for i, model in enumerate(_models_under(spec.model)):

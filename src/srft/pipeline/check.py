@@ -59,7 +59,7 @@ def _policies(config: RunConfig) -> list[str]:
 
 
 def _critic(config: RunConfig) -> list[str]:
-    from srft.critic.registry import critic_names, get_critic
+    from srft.critic.registry import critic_names, critic_options, get_critic
 
     name, options = config.critic.name, dict(config.critic.options)
     if name not in critic_names():
@@ -74,35 +74,10 @@ def _critic(config: RunConfig) -> list[str]:
     try:
         get_critic(name, **options)
     except TypeError as e:
-        return [f"critic.options: {_unknown_keyword(e, get_critic_parameters(name))}"]
+        return [f"critic.options: {_unknown_keyword(e, critic_options(name))}"]
     except (ValueError, OSError) as e:
         return [f"critic.options: {e}"]
     return []
-
-
-def get_critic_parameters(name: str) -> list[str]:
-    """The option names the critic `name` accepts (its constructor's keyword arguments)."""
-    import importlib
-
-    from srft.critic.registry import _FACTORIES, _registered
-
-    factory: Any = _registered.get(name)
-    if factory is None and name in _FACTORIES:
-        module, attr = _FACTORIES[name].split(":")
-        factory = getattr(importlib.import_module(module), attr)
-    if factory is None:
-        return []
-    names = _parameters(factory)
-    if any(
-        p.kind is inspect.Parameter.VAR_KEYWORD
-        for p in inspect.signature(factory).parameters.values()
-    ):
-        # A factory that passes the rest on (`build_llm_critic` -> `LLMCritic`): theirs too.
-        from srft.critic.llm import LLMCritic
-
-        if name == "llm":
-            names += [n for n in _parameters(LLMCritic) if n not in names and n != "prompt"]
-    return names
 
 
 def _unknown_keyword(error: TypeError, known: list[str]) -> str:

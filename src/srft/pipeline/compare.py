@@ -17,12 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from srft.critic.verdicts import LABELS
 from srft.files.base import FileFormatError
 from srft.files.comparison import COMPARISON, Comparison, ComparisonRow
 from srft.files.dataset_manifest import DatasetFolder
 from srft.files.evaluation import EVALUATION, Evaluation, ModelNll
 from srft.files.train_run import read_train_metrics
+from srft.files.verdicts import LABELS
 
 
 class CompareError(ValueError):

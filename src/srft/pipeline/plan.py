@@ -49,9 +49,9 @@ class CriticEstimate:
 
 def estimate_critic(config: RunConfig, corpus: Path, source: str) -> CriticEstimate:
     """The critic's requests and tokens over `corpus`, planned as the run would plan them."""
-    from srft.corpus.io import read_corpus
+    from srft.files.corpus import CORPUS
 
-    trajectories = list(read_corpus(corpus))
+    trajectories = list(CORPUS.read(corpus))
     name = config.critic.name
     if name in OFFLINE_CRITICS:
         return CriticEstimate(name, len(trajectories), 0, 0, 0, source)
@@ -61,12 +61,8 @@ def estimate_critic(config: RunConfig, corpus: Path, source: str) -> CriticEstim
     critic = get_critic(name, **options)
     requests = prompt = completion = 0
     for trajectory in trajectories:
-        _mode, planned = critic._plan(trajectory)  # type: ignore[union-attr]
-        requests += len(planned)
-        for request in planned:
-            prompt += request.estimated_tokens
-            keys = len(request.schema.get("required") or request.schema.get("properties") or [])
-            completion += min(critic.max_tokens, 64 + critic.tokens_per_step * keys)  # type: ignore[union-attr]
+        n, p, c = critic.estimate(trajectory)  # type: ignore[union-attr]
+        requests, prompt, completion = requests + n, prompt + p, completion + c
     return CriticEstimate(name, len(trajectories), requests, prompt, completion, source)
 
 

@@ -13,9 +13,8 @@ import hashlib
 import math
 from pathlib import Path
 
-from srft.corpus.io import read_corpus, write_trajectory
-from srft.corpus.model import Trajectory
-from srft.critic.verdicts import read_verdicts, write_verdicts
+from srft.files.corpus import CORPUS, Trajectory
+from srft.files.verdicts import VERDICTS
 
 
 def group_key(trajectory: Trajectory) -> str:
@@ -43,7 +42,7 @@ def split_corpus(
 
     Two streaming passes (ids first, then the records), so memory does not grow with the corpus.
     """
-    keys = {group_key(t) for t in read_corpus(corpus)}
+    keys = {group_key(t) for t in CORPUS.read(corpus)}
     held = heldout_groups(keys, fraction, seed)
     counts = {"train": 0, "heldout": 0, "instances": len(keys), "heldout_instances": len(held)}
     train_out.parent.mkdir(parents=True, exist_ok=True)
@@ -52,9 +51,9 @@ def split_corpus(
         train_out.open("w", encoding="utf-8", newline="\n") as train_f,
         heldout_out.open("w", encoding="utf-8", newline="\n") as held_f,
     ):
-        for trajectory in read_corpus(corpus):
+        for trajectory in CORPUS.read(corpus):
             side = "heldout" if group_key(trajectory) in held else "train"
-            write_trajectory(held_f if side == "heldout" else train_f, trajectory)
+            CORPUS.write_one(held_f if side == "heldout" else train_f, trajectory)
             counts[side] += 1
     return counts
 
@@ -66,12 +65,12 @@ def split_verdicts(verdicts: Path, corpus_sides: dict[str, Path], outputs: dict[
     files to write. A verdict whose trajectory is on no side (the critic judged a trajectory the
     corpus no longer has) is an error, as the builder would make it.
     """
-    side_of = {t.id: side for side, path in corpus_sides.items() for t in read_corpus(path)}
+    side_of = {t.id: side for side, path in corpus_sides.items() for t in CORPUS.read(path)}
     for side, out in outputs.items():
-        write_verdicts(
-            (v for v in read_verdicts(verdicts) if side_of.get(v.trajectory_id) == side), out
+        VERDICTS.write(
+            out, (v for v in VERDICTS.read(verdicts) if side_of.get(v.trajectory_id) == side)
         )
-    strays = [v.trajectory_id for v in read_verdicts(verdicts) if v.trajectory_id not in side_of]
+    strays = [v.trajectory_id for v in VERDICTS.read(verdicts) if v.trajectory_id not in side_of]
     if strays:
         raise ValueError(
             f"{verdicts}: verdicts for {len(strays)} trajectories the corpus lacks, e.g. {strays[0]!r}"

@@ -243,12 +243,11 @@ def critic_quality_action(config: RunConfig):
     """How far the critic's labels agree with the toy's true ones (`srft critic-eval`)."""
 
     def action(ctx: StageContext) -> dict[str, Any]:
-        import json
-
         from srft.critic.quality import evaluate_critic
+        from srft.files.critic_quality import CRITIC_QUALITY as QUALITY_FILE
 
         report = evaluate_critic(ctx.path("verdicts.jsonl"), ctx.path(TRUTH_VERDICTS))
-        ctx.path(CRITIC_QUALITY).write_text(json.dumps(report, indent=2), encoding="utf-8")
+        QUALITY_FILE.write(ctx.path(CRITIC_QUALITY), report)
         return {
             "steps": report["steps"],
             "accuracy": report["accuracy"],

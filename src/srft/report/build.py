@@ -28,13 +28,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from srft.corpus.model import Message, Trajectory
-from srft.critic.verdicts import LABELS, Verdict
 from srft.files.base import FileFormatError, JsonDocument
+from srft.files.corpus import Message, Trajectory
+from srft.files.critic_quality import CRITIC_QUALITY
 from srft.files.dataset_manifest import DatasetFolder
 from srft.files.evaluation import EVALUATION
 from srft.files.handoff import HANDOFF, HANDOFF_JSON
 from srft.files.train_run import METRICS_JSONL, TRAIN_JSON, TRAIN_RUN, read_train_metrics
+from srft.files.verdicts import LABELS, Verdict
 from srft.outputs import OutputError, check_output, write_text_atomic
 
 OUTCOMES = ("resolved", "unresolved", "unknown")
@@ -58,9 +59,9 @@ class ReportError(ValueError):
 
 def _trajectories(corpus: str | Path | Iterable[Trajectory]) -> list[Trajectory]:
     if isinstance(corpus, str | Path):
-        from srft.corpus.io import read_corpus
+        from srft.files.corpus import CORPUS
 
-        return list(read_corpus(corpus))
+        return list(CORPUS.read(corpus))
     return list(corpus)
 
 
@@ -68,7 +69,7 @@ def _verdicts(verdicts: str | Path | Mapping[str, Verdict] | None) -> dict[str, 
     if verdicts is None:
         return {}
     if isinstance(verdicts, str | Path):
-        from srft.critic.verdicts import load_verdicts
+        from srft.files.verdicts import load_verdicts
 
         return load_verdicts(verdicts)
     return dict(verdicts)
@@ -470,7 +471,9 @@ def collect_report_data(
         "handoffs": {name: read_handoff(where) for name, where in (handoffs or {}).items()},
         "rollouts": read_rollouts(rollouts),
         # `srft critic-eval` output: the critic against true labels, when a run has them (toy)
-        "critic_quality": _read_json(critic_quality),
+        "critic_quality": CRITIC_QUALITY.load(critic_quality)
+        if isinstance(critic_quality, str | Path)
+        else _read_json(critic_quality),
         "trajectories": views[:max_trajectories],
     }
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from srft.critic.verdicts import CriticInfo, StepVerdict, Verdict, write_verdicts
+from srft.files.verdicts import VERDICTS, CriticInfo, StepVerdict, Verdict
 from srft.toy.env import LEVELS, Episode, make_episode
 from srft.toy.protocol import (
     STEP_LIMIT,
@@ -154,7 +154,7 @@ def generate(
         (folder / f"{iid}.traj.json").write_text(text + "\n", encoding="utf-8")
     summary = run_summary(runs)
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    write_verdicts((true_verdict(r, config) for r in runs), out / LABELS_FILE)
+    VERDICTS.write(out / LABELS_FILE, (true_verdict(r, config) for r in runs))
     labels: dict[str, int] = {}
     for r in runs:
         for label in r.labels():

@@ -24,7 +24,7 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from srft.corpus.model import CorpusError, Source, Trajectory
+from srft.files.corpus import CorpusError, Source, Trajectory
 from srft.registry import Registry
 
 

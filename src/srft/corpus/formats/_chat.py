@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from srft.corpus.model import CorpusError, Message, ToolCall
+from srft.files.corpus import CorpusError, Message, ToolCall
 
 CHAT_ROLES = frozenset({"system", "user", "assistant", "tool"})
 

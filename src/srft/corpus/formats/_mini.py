@@ -24,7 +24,7 @@ from srft.corpus.formats._chat import (
     response_reasoning,
     returncode_in,
 )
-from srft.corpus.model import Message, Metadata, Trajectory
+from srft.files.corpus import Message, Metadata, Trajectory
 
 
 def id_from_file(origin: Origin) -> str:

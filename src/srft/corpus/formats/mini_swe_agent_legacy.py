@@ -11,7 +11,7 @@ from typing import Any
 from srft.corpus.formats import Origin
 from srft.corpus.formats._chat import fail
 from srft.corpus.formats._mini import id_from_file_and_record, walk_messages
-from srft.corpus.model import Trajectory
+from srft.files.corpus import Trajectory
 
 
 def is_message_list(record: Any) -> bool:

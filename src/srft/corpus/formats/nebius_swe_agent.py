@@ -20,8 +20,8 @@ from srft.corpus.formats._chat import (
     text_of,
 )
 from srft.corpus.formats._mini import id_from_file
-from srft.corpus.model import Message, Metadata, Trajectory
 from srft.corpus.outcomes import in_file_outcome
+from srft.files.corpus import Message, Metadata, Trajectory
 
 _ROLES = {"ai": "assistant"}
 

@@ -24,8 +24,8 @@ from srft.corpus.formats._chat import (
     published_train_flags,
 )
 from srft.corpus.formats._mini import id_from_file
-from srft.corpus.model import Message, Metadata, Trajectory
 from srft.corpus.outcomes import in_file_outcome
+from srft.files.corpus import Message, Metadata, Trajectory
 
 # OpenHands (CodeAct) appends this line to command observations.
 _EXIT_CODE = re.compile(r"\[Command finished with exit code (-?\d+)\]")

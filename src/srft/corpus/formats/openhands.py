@@ -37,8 +37,8 @@ from srft.corpus.formats._chat import (
     type_name,
 )
 from srft.corpus.formats._mini import id_from_file
-from srft.corpus.model import Message, Metadata, Outcome, ToolCall, Trajectory
 from srft.corpus.outcomes import as_bool
+from srft.files.corpus import Message, Metadata, Outcome, ToolCall, Trajectory
 
 _SKIPPED_ACTIONS = {"change_agent_state", "recall", "condensation", "condensation_request", "null"}
 _SKIPPED_OBSERVATIONS = {"agent_state_changed", "null", "recall", "condensation", "user_rejected"}

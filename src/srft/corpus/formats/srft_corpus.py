@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from srft.corpus.formats import Origin
-from srft.corpus.formats._chat import expect_dict, fail
-from srft.corpus.model import CORPUS_FORMAT, CORPUS_VERSION, Trajectory
+from srft.corpus.formats._chat import fail
+from srft.files.corpus import CORPUS, CORPUS_FORMAT, Trajectory
 
 
 class SrftCorpus:
@@ -27,15 +27,11 @@ class SrftCorpus:
         return True
 
     def convert(self, record: Any, origin: Origin) -> Trajectory:
-        record = expect_dict(record, "trajectory")
-        if record.get("version") != CORPUS_VERSION:
-            raise fail(
-                f"corpus version {record.get('version')!r} is not supported "
-                f"(this srft reads version {CORPUS_VERSION})"
-            )
-        trajectory = Trajectory.model_validate(record)
-        trajectory.validate_structure()
-        return trajectory
+        """The record as it was written, checked as every corpus reader checks it (`CORPUS`)."""
+        try:
+            return CORPUS.record(record)
+        except ValueError as e:
+            raise fail(str(e)) from e
 
 
 FORMAT = SrftCorpus()

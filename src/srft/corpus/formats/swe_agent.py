@@ -27,7 +27,7 @@ from srft.corpus.formats._chat import (
     optional_str,
 )
 from srft.corpus.formats._mini import id_from_file_and_record
-from srft.corpus.model import Message, Metadata, Trajectory
+from srft.files.corpus import Message, Metadata, Trajectory
 
 
 class SweAgent:

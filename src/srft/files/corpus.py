@@ -1,4 +1,6 @@
-"""The canonical trajectory: the one shape every stage after ingest reads.
+"""The corpus (`srft.corpus` / 1): the canonical trajectory, one per line, that ingest writes.
+
+The one shape every stage after ingest reads.
 
 A trajectory is an ordered list of chat messages (what a model saw and said) plus the *steps*
 that index into it. A step is one assistant turn and the observation messages that answer it;
@@ -8,15 +10,21 @@ that downstream tools need not re-implement the pairing rules of each source for
 corpus edited by another tool is checked on read (`Trajectory.validate_structure`).
 
 The schema is versioned (`CORPUS_FORMAT`, `CORPUS_VERSION`); every record carries both, and
-`docs/corpus-format.md` documents the fields. Field order is fixed, so writing a record read
-from disk gives the same bytes.
+`docs/corpus-format.md` documents the fields. `CORPUS` reads (streamed, each record validated
+and its structure checked) and writes (atomically) corpus files. The serialisation is
+canonical (fixed field order, compact separators, UTF-8 without ASCII escaping), so reading a
+corpus and writing it again gives the same bytes, and a record's line can be hashed as its
+content.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from srft.files.base import FileSpec, JsonLines
 
 CORPUS_FORMAT = "srft.corpus"
 CORPUS_VERSION = 1
@@ -201,3 +209,39 @@ def derive_steps(messages: list[Message]) -> list[Step]:
                     "preceding assistant turn made"
                 )
     return steps
+
+
+def check_structure(trajectory: Trajectory) -> None:
+    """The structure check of a record read from a file, its reason naming the trajectory."""
+    try:
+        trajectory.validate_structure()
+    except CorpusError as e:
+        raise CorpusError(f"trajectory {trajectory.id!r}: {e}") from e
+
+
+CORPUS: JsonLines[Trajectory] = JsonLines(
+    name="corpus.jsonl",
+    model=Trajectory,
+    what="an srft corpus record",
+    written_by="srft ingest (also srft split, srft critic-bench)",
+    format=CORPUS_FORMAT,
+    version=CORPUS_VERSION,
+    check=check_structure,
+    doc="docs/corpus-format.md",
+)
+
+FILES: tuple[FileSpec[Any], ...] = (CORPUS,)
+
+
+def record_field(line: str, key: str) -> Any:
+    """One top-level field of a corpus line, parsed but not validated (None when unreadable).
+
+    For passes that need one field of every record and must not pay for validating them: the
+    ids of other shards' lines, the instance of each run. A record used for anything more is
+    read with `CORPUS`.
+    """
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    return data.get(key) if isinstance(data, dict) else None

@@ -1,0 +1,130 @@
+"""Verdicts (`srft.verdicts` / 1): the critic's per-step labels, one trajectory per line.
+
+One JSON object per line, one line per trajectory. A verdict whose `status` is `failed` carries
+no step labels (`steps` is empty) and says why in `error`; nothing downstream may treat its
+steps as `good`. `docs/critic.md` documents the fields. Every reader (the critic resuming from
+its store, `critic-eval`, `critic-vote`, the split, the dataset build, the report) reads
+through `VERDICTS`, so a malformed line is one `FileFormatError` naming path, line and reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+from srft.files.base import FileFormatError, FileSpec, JsonLines
+
+VERDICTS_FORMAT = "srft.verdicts"
+VERDICTS_VERSION = 1
+
+Label = Literal["good", "unnecessary", "mistake", "recover"]
+LABELS: tuple[str, ...] = ("good", "unnecessary", "mistake", "recover")
+
+
+class VerdictError(ValueError):
+    """Labels that cannot be used (a labels file, a mismatch between two verdict files)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StepVerdict(_Strict):
+    """The critic's label for step `index` and its short reason.
+
+    `confidence` and `votes` are set when the label was sampled several times (`--samples K`,
+    or verdict files combined by `srft critic-vote`): `votes` counts each label over the
+    samples that labelled the step, `confidence` is the share of them that agree with `label`.
+    A step without them was asked once; policies then take the label at face value.
+    """
+
+    index: int
+    label: Label
+    reason: str = ""
+    confidence: float | None = Field(None, ge=0.0, le=1.0)
+    votes: dict[Label, int] | None = None
+
+
+class CriticInfo(_Strict):
+    """Who judged: critic kind, model, prompt version, mode, and which hindsight was shown.
+
+    `used` records which privileged inputs went into the prompt (outcome, submitted patch,
+    evaluation result, reference patch), so two verdict files can be compared fairly.
+    """
+
+    name: str
+    model: str | None = None
+    prompt_version: str | None = None
+    mode: str | None = None
+    used: dict[str, bool] = Field(default_factory=dict)
+
+
+_OPTIONAL_STEP_FIELDS = ("confidence", "votes")
+
+
+class Verdict(_Strict):
+    """All step labels of one trajectory, or the reason there are none."""
+
+    format: Literal["srft.verdicts"] = VERDICTS_FORMAT
+    version: int = VERDICTS_VERSION
+    trajectory_id: str
+    critic: CriticInfo
+    status: Literal["ok", "failed"] = "ok"
+    error: str | None = None
+    # A short stable key of why a verdict failed (`http-503`, `timeout`, `invalid-answer`, ...),
+    # so that failures can be counted per reason; `error` holds the full message.
+    failure: str | None = None
+    raw_response: str | None = None
+    steps: list[StepVerdict] = Field(default_factory=list)
+    usage: dict[str, Any] = Field(default_factory=dict)
+
+    def labels(self) -> list[str]:
+        """The labels in step order (empty for a failed verdict)."""
+        return [s.label for s in self.steps]
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_additions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The fields added within version 1 (`failure`, a step's `confidence` and `votes`) are
+        left out when unset, so a file made without them is written as it was before them."""
+        data = handler(self)
+        if data.get("failure", 0) is None:
+            del data["failure"]
+        for step in data.get("steps", ()):
+            for key in _OPTIONAL_STEP_FIELDS:
+                if step.get(key, 0) is None:
+                    del step[key]
+        return data
+
+
+def check_step_indices(verdict: Verdict) -> None:
+    """An `ok` verdict labels steps 0..n-1, in order (a failed one labels none)."""
+    if verdict.status == "ok" and [s.index for s in verdict.steps] != list(
+        range(len(verdict.steps))
+    ):
+        raise ValueError(f"trajectory {verdict.trajectory_id!r}: step indices must be 0..n-1")
+
+
+VERDICTS: JsonLines[Verdict] = JsonLines(
+    name="*.verdicts.jsonl",
+    model=Verdict,
+    what="an srft verdicts record",
+    written_by="srft critic (also srft critic-vote, srft split)",
+    format=VERDICTS_FORMAT,
+    version=VERDICTS_VERSION,
+    check=check_step_indices,
+    doc="docs/critic.md",
+)
+
+FILES: tuple[FileSpec[Any], ...] = (VERDICTS,)
+
+
+def load_verdicts(path: str | Path) -> dict[str, Verdict]:
+    """All verdicts of a file by trajectory id; a trajectory judged twice is an error."""
+    out: dict[str, Verdict] = {}
+    for verdict in VERDICTS.read(path):
+        if verdict.trajectory_id in out:
+            raise FileFormatError(path, f"trajectory {verdict.trajectory_id!r} has two verdicts")
+        out[verdict.trajectory_id] = verdict
+    return out
