@@ -17,7 +17,7 @@ Next steps (edit {config} and rerun `srft run {config}`; only what changed runs 
         train:
           model: Qwen/Qwen2.5-Coder-7B-Instruct
           launcher: accelerate launch --num_processes 8    # optional
-  - your own trajectories instead of the toy ones: replace `toy:` with
+  - your own trajectories instead of the toy ones: replace `environment:` with
         inputs: [path/to/trajs]
         labels: [path/to/results.json]
   docs/tutorial.md walks through the real workflow (vLLM critic, multi-GPU training)."""
@@ -120,10 +120,13 @@ def register(app: typer.Typer) -> None:
         from srft.pipeline.graph import PipelineError
         from srft.pipeline.manifest import ManifestError
         from srft.pipeline.plan import dry_run as dry_run_lines
-        from srft.pipeline.run import checked_config, prepare_demo, run_config
+        from srft.pipeline.run import checked_config, demo_unavailable, prepare_demo, run_config
 
         if demo == (config is not None):
             raise typer.BadParameter("give a CONFIG file or --demo (one of them)")
+        if demo and (why := demo_unavailable()) is not None:
+            typer.echo(f"error: {why}", err=True)
+            raise typer.Exit(2)
         path = prepare_demo(demo_dir) if demo else config
         assert path is not None
         try:
