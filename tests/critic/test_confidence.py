@@ -21,7 +21,6 @@ from srft.corpus.io import write_corpus
 from srft.critic.quality import evaluate_critic
 from srft.critic.run import run_critic
 from srft.critic.verdicts import LABELS, load_verdicts, read_verdicts, write_verdicts
-from srft.toy.generate import generate
 
 from .fake_server import FakeChatServer
 from .helpers import simple
@@ -31,6 +30,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    generate = pytest.importorskip("srft.toy.generate", reason="needs the toy testbed").generate
     out = tmp_path_factory.mktemp("toy")
     generate(out / "gen", 40, seed=5)
     corpus = out / "corpus.jsonl"

@@ -14,7 +14,6 @@ from srft.pipeline.check import check_config
 from srft.pipeline.config import ConfigError, load_config
 from srft.pipeline.graph import Stage, StageContext, plan_stages, run_stages
 
-
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mini-swe-agent-v1"
 
 

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from srft.cli import app
+from srft.pipeline.actions import launch_training
 from srft.pipeline.graph import StageContext
 from srft.pipeline.run import prepare_demo
-from srft.pipeline.actions import launch_training
 from srft.train.config import TrainConfig
 
 
@@ -70,8 +70,8 @@ def test_an_interrupted_training_is_restarted_with_the_trainers_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import srft.train.trainer
-    from srft.pipeline.config import parse_config
     from srft.pipeline.actions import train_action
+    from srft.pipeline.config import parse_config
 
     seen: list[TrainConfig] = []
     monkeypatch.setattr(srft.train.trainer, "train", lambda cfg: seen.append(cfg) or cfg.output_dir)

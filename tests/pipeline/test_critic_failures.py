@@ -9,9 +9,9 @@ import pytest
 
 from srft.corpus.io import write_corpus
 from srft.critic.verdicts import CriticInfo, StepVerdict, Verdict, write_verdicts
+from srft.pipeline.actions import critic_action
 from srft.pipeline.config import RunConfig
 from srft.pipeline.graph import StageContext
-from srft.pipeline.actions import critic_action
 from tests.critic.helpers import simple
 
 

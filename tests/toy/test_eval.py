@@ -4,11 +4,12 @@ The statistics themselves are the product's (tests/evaluate/test_rollout_stats.p
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from srft.toy.eval import evaluate_students, format_table, merge_evaluations
+from srft.toy.eval import evaluate_students, format_table, merge_evaluations, write_eval
 from srft.toy.probe import decision_cases
 
 from .toy_students import ScriptedStudent, tiny_llama
@@ -90,3 +91,15 @@ def test_a_student_in_two_evaluations_is_refused_not_overwritten(toy_tokenizer: 
     a = evaluate_students(student, episodes=3, seed=5, temperatures=(0.0,))
     with pytest.raises(ValueError, match="more than one evaluation"):
         merge_evaluations([a, a])
+
+
+def test_the_toy_writes_the_rollout_files_the_report_tests_read(
+    toy_tokenizer: Any, tmp_path: Path
+) -> None:
+    # tests/fixtures/rollouts/ stands in for the toy where the report is tested without it.
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "rollouts"
+    for name, oracle in (("base", False), ("srft", True)):
+        student = {name: (ScriptedStudent(toy_tokenizer, oracle=oracle), toy_tokenizer)}
+        result = evaluate_students(student, episodes=20, seed=7, temperatures=(0.0, 1.0))
+        write_eval(result, tmp_path / f"{name}.json")
+        assert (tmp_path / f"{name}.json").read_text() == (fixtures / f"{name}.json").read_text()

@@ -376,12 +376,9 @@ class RunConfig(_Section):
         elif toy is not None:
             data["environment"] = toy  # let the schema say what is wrong with it
         critic = data.get("critic")
-        if isinstance(critic, dict) and isinstance(critic.get("options"), dict):
-            if critic["options"].get("labels_from") == "toy":
-                data["critic"] = {
-                    **critic,
-                    "options": {**critic["options"], "labels_from": TRUE_LABELS},
-                }
+        options = critic.get("options") if isinstance(critic, dict) else None
+        if isinstance(options, dict) and options.get("labels_from") == "toy":
+            data["critic"] = {**critic, "options": {**options, "labels_from": TRUE_LABELS}}  # type: ignore[dict-item]
         return data
 
     @field_validator("policies", mode="before")

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from srft.pipeline.actions import generate_action, ingest_action
 from srft.pipeline.config import TRUE_LABELS, RunConfig
 from srft.pipeline.graph import PlannedStage, StageContext, plan_stages
-from srft.pipeline.actions import generate_action, ingest_action
 from srft.pipeline.stages import build_graph
 
 OFFLINE_CRITICS = frozenset({"rules", "file"})
