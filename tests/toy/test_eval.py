@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+pytest.importorskip("srft.toy", reason="the toy testbed (srft/toy/) is not installed")
+
 from srft.toy.eval import evaluate_students, format_table, merge_evaluations, write_eval
 from srft.toy.probe import decision_cases
 
