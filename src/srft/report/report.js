@@ -448,7 +448,7 @@
       card("", t)));
   }
 
-  // -- closed loop: rollouts in the run's environment -------------------------------------------
+  // -- closed loop: toy-environment rollouts --------------------------------------------------
 
   function fmtRate(r) { return r ? fmtPct(r.rate) + " [" + fmtPct(r.lo) + ", " + fmtPct(r.hi) + "]" : "–"; }
   function fmtDiff(d) {
@@ -461,7 +461,7 @@
     var R = DATA.rollouts;
     if (!R || !R.modes) return;
     var section = el("section", { id: "rollouts" }, el("h2", { text: "Closed loop: the students as agents" }),
-      el("p", { class: "lead", text: "Each model played the same " + fmtInt(R.episodes) + " fresh " + R.environment + " episodes (seed " + R.seed + (R.step_limit ? ", at most " + R.step_limit + " turns" : "") + "): success is the environment's own verdict, with a 95% Wilson interval; differences are paired by episode." }));
+      el("p", { class: "lead", text: "Each model played the same " + fmtInt(R.episodes) + " fresh toy episodes (seed " + R.seed + ", at most " + R.step_limit + " turns): success is the environment's own verdict, with a 95% Wilson interval; differences are paired by episode." }));
     Object.keys(R.modes).forEach(function (mode) {
       var M = R.modes[mode], names = Object.keys(M.students), ref = names[0];
       var t = el("table", { class: "data rollout-table" }, el("tr", null,
