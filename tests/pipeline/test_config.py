@@ -207,3 +207,25 @@ def test_the_handoff_stages_follow_each_students_training_when_enabled(tmp_path:
     assert {"handoff/sft", "handoff/srft"} <= set(report.after)
     with pytest.raises(ConfigError, match="subset"):
         load_config(write(tmp_path, {**data, "handoff": {"enabled": True, "subset": "mini"}}))
+
+
+def test_an_environment_that_generates_with_true_labels_adds_its_stages(
+    tmp_path: Path, grid_environment
+) -> None:
+    from srft.pipeline.stages import build_graph
+
+    data = {**GRID, "policies": ["sft", {"name": "srft", "row": "truth", "labels": "truth"}]}
+    stages = {s.key: s for s in build_graph(load_config(write(tmp_path, data)))}
+    assert list(stages)[:5] == ["generate", "ingest", "critic", "truth", "critic-quality"]
+    assert stages["generate"].outputs == ["grid"]  # the environment's folder in the run
+    assert stages["generate"].settings == {"name": "grid", "settings": {"episodes": 4}}
+    assert stages["ingest"].after == ["generate"]
+    assert "split/train.truth.verdicts.jsonl" in stages["split"].outputs
+    assert "critic-quality" in stages["report"].after
+
+
+def test_a_run_from_inputs_has_no_environment_stages(tmp_path: Path) -> None:
+    from srft.pipeline.stages import build_graph
+
+    kinds = {s.kind for s in build_graph(load_config(write(tmp_path, MINIMAL)))}
+    assert kinds.isdisjoint({"generate", "truth", "critic-quality", "rollout"})
