@@ -49,7 +49,13 @@ def as_summary(value: Any) -> dict[str, Any]:
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:
-    """`value` as JSON data: dataclasses, pydantic models, counters and paths included."""
+    """`value` as JSON data: dataclasses, pydantic models, counters and paths included.
+
+    Why not pydantic's `to_jsonable_python`: it converts the leaves alike, but keeps the fields a
+    dataclass hides from its repr (a build summary's whole dataset manifest), writes tuple keys
+    as `a,b` where the manifest has `a:b`, and does not shorten; switching would change the
+    summaries of every existing `manifest.json`.
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.repr}
     elif hasattr(value, "model_dump"):
