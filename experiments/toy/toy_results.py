@@ -62,7 +62,7 @@ def paired_over_seeds(per_seed: list[tuple[list[Any], list[Any]]]) -> dict[str, 
     over the per-seed mean differences) says how sure we are that the *policy* gives better
     students; with few seeds that disagree it is much wider.
     """
-    from srft.toy.stats import paired_difference, seed_level_difference
+    from srft.evaluate.rollout_stats import paired_difference, seed_level_difference
 
     xs = [x for a, _ in per_seed for x in a]
     ys = [y for _, b in per_seed for y in b]
@@ -111,7 +111,7 @@ def merged_results(outs: list[Path]) -> list[dict[str, Any]]:
     their common evaluation episodes (`merge_evaluations` refuses evaluations on different
     episodes, or a student that two folders both trained).
     """
-    from srft.toy.stats import merge_evaluations
+    from srft.toy.eval import merge_evaluations
 
     groups: dict[tuple[int, str, int, int], list[dict[str, Any]]] = {}
     for out in outs:
@@ -205,8 +205,8 @@ def learning_curves(
     curve asks which policy gets there sooner and stays there. The same for a rung asks which
     policy learns that copy sooner, where no student solves episodes yet.
     """
+    from srft.evaluate.rollout_stats import seed_level_difference
     from srft.toy.rollout import SKILLS
-    from srft.toy.stats import seed_level_difference
 
     if measure != "success" and measure not in SKILLS:
         raise ValueError(f"unknown measure {measure!r}: success or one of {', '.join(SKILLS)}")
@@ -575,7 +575,7 @@ def eval_records(files: list[Path], episodes: int, setting: str, step: int) -> l
     out), else it is the file's position; the files of one seed are merged (one file per student
     is fine). Training episodes, teacher and step are the caller's labels.
     """
-    from srft.toy.stats import merge_evaluations
+    from srft.toy.eval import merge_evaluations
 
     by_seed: dict[int, list[dict[str, Any]]] = {}
     for i, f in enumerate(files):
@@ -608,8 +608,8 @@ def skill_ladder(records: list[dict[str, Any]]) -> str:
     half of their episodes), with a 95% Wilson interval over a policy's students; the per-seed
     shares follow.
     """
+    from srft.evaluate.rollout_stats import wilson
     from srft.toy.rollout import SKILLS
-    from srft.toy.stats import wilson
 
     lines = [
         "| mode | student | " + " | ".join(SKILLS) + " | success |",

@@ -1,7 +1,9 @@
 """The `srft` command: one thin subcommand per pipeline stage.
 
 Each stage package owns its commands in a `commands.py` with a `register(app)` function, so a
-stage's CLI lives next to its code and adding a stage is one line here.
+stage's CLI lives next to its code and adding a stage is one line here. Plug-ins add command
+groups through the `srft.commands` entry-point group (a `register(app)` function each; the toy
+testbed's `srft toy ...` comes this way), so a missing plug-in only removes its commands.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import typer
 from srft import __version__
 from srft.cli_help import add_examples
 from srft.memory import return_freed_memory
+from srft.registry import Registry
 
 app = typer.Typer(
     name="srft",
@@ -38,8 +41,9 @@ STAGES = (
     "srft.evaluate",
     "srft.report",
     "srft.pipeline",
-    "srft.toy",
 )
+# Plug-in command groups: name -> `register(app)`.
+COMMAND_GROUPS: Registry = Registry("command group", "srft.commands")
 
 
 def _version(value: bool) -> None:
@@ -59,6 +63,8 @@ def _root(
 
 for _stage in STAGES:
     importlib.import_module(f"{_stage}.commands").register(app)
+for _name, _register in COMMAND_GROUPS.items():
+    _register(app)
 add_examples(app)
 
 

@@ -1,7 +1,8 @@
 """What every `srft ... --help` shows besides its options: a worked example.
 
 Kept in one table rather than in each stage's `commands.py` so the examples read as one story
-(the README's pipeline, command by command) and a test can check that no command lacks one.
+(the README's pipeline, command by command) and a test can check that no command lacks one. A
+plug-in's command group adds its own examples to the table when it registers.
 Required options are marked by typer itself (`[required]`); `srft train`, whose required
 values may come from its --config file, says so in their help.
 """
@@ -35,10 +36,7 @@ EXAMPLES: dict[str, str] = {
     "evaluate nll": "srft evaluate nll datasets/heldout/ --model base=smollm2 --model srft=run/",
     "evaluate handoff": "srft evaluate handoff run-folder/ run-folder/runs/srft",
     "split": "srft split corpus.jsonl --verdicts verdicts.jsonl --heldout-fraction 0.2 -o split/",
-    "toy generate": "srft toy generate --out toy/ --episodes 200",
-    "toy tokenizer": "srft toy tokenizer --out toy-tokenizer/",
-    "toy eval": "srft toy eval --model run/ --episodes 50",
-}
+}  # a plug-in's commands (`srft.commands` entry points) add theirs when they register
 
 
 def _epilog(example: str) -> str:

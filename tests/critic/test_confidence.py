@@ -21,7 +21,6 @@ from srft.critic.quality import evaluate_critic
 from srft.critic.run import run_critic
 from srft.files.corpus import CORPUS
 from srft.files.verdicts import LABELS, VERDICTS, load_verdicts
-from srft.toy.generate import generate
 
 from .fake_server import FakeChatServer
 from .helpers import simple
@@ -31,6 +30,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    generate = pytest.importorskip("srft.toy.generate", reason="needs the toy testbed").generate
     out = tmp_path_factory.mktemp("toy")
     generate(out / "gen", 40, seed=5)
     corpus = out / "corpus.jsonl"

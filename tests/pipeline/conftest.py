@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +30,48 @@ def tiny_student(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+class GridSettings(BaseModel):
+    """The settings of the tests' stand-in environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episodes: int = 4
+
+
+class GridEnvironment:
+    """A stand-in environment plug-in: what the pipeline asks of any environment, without the
+    toy testbed (so these tests pass where `srft/toy/` is absent). Nothing here runs a stage."""
+
+    name = "grid"
+    settings_model = GridSettings
+    true_labels = True
+
+    def generate(self, out_dir: Path, settings: BaseModel) -> dict:
+        raise NotImplementedError
+
+    def generated(self, out_dir: Path) -> Any:
+        raise NotImplementedError
+
+    def rollout(self, models: Any, settings: Any, out: Path) -> Any:
+        raise NotImplementedError
+
+
+@pytest.fixture(scope="session")
+def grid_environment() -> GridEnvironment:
+    """The stand-in environment, registered as `grid` for the whole session."""
+    from srft.evaluate.environment import ENVIRONMENTS
+
+    if "grid" not in ENVIRONMENTS.names():
+        ENVIRONMENTS.add("grid", GridEnvironment())
+    return ENVIRONMENTS.get("grid")  # type: ignore[return-value]
+
+
+@pytest.fixture
+def toy_environment() -> None:
+    """Skip the test where the toy testbed (`srft/toy/`) is not installed."""
+    from srft.evaluate.environment import ENVIRONMENTS
+
+    if "toy" not in ENVIRONMENTS:
+        pytest.skip("the toy environment (srft.toy) is not installed")

@@ -14,12 +14,15 @@ from srft.pipeline.check import check_config
 from srft.pipeline.config import ConfigError, load_config
 from srft.pipeline.graph import Stage, StageContext, plan_stages, run_stages
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mini-swe-agent-v1"
+
 
 def write_config(folder: Path, **overrides) -> Path:
-    """A small toy-run config with `overrides` merged in at the top level."""
+    """A small run config over the fixture trajectories, `overrides` merged in at the top."""
     config = {
         "run_dir": "run",
-        "toy": {"episodes": 6},
+        "inputs": [str(FIXTURES / "trajs")],
+        "labels": [str(FIXTURES / "logs")],
         "policies": ["sft", "srft"],
         "train": {"model": "smollm2", "options": {"max_steps": 1}},
     }
@@ -131,10 +134,15 @@ def test_an_uncached_hub_model_offline_fails_at_once(tmp_path: Path, monkeypatch
 # -- --dry-run ---------------------------------------------------------------------------------
 
 
+def toy_config(folder: Path, **overrides) -> Path:
+    """A small toy-run config: the toy testbed generates 6 trajectories."""
+    return write_config(folder, inputs=[], labels=[], toy={"episodes": 6}, **overrides)
+
+
 def test_dry_run_on_a_new_config_plans_every_stage_and_the_offline_critic_costs_nothing(
-    tmp_path: Path,
+    tmp_path: Path, toy_environment
 ):
-    path = write_config(tmp_path)
+    path = toy_config(tmp_path)
     result = run_cli("run", str(path), "--dry-run")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -161,10 +169,22 @@ def test_dry_run_on_a_new_config_plans_every_stage_and_the_offline_critic_costs_
     assert not (tmp_path / "run").exists()
 
 
-def test_dry_run_estimates_an_llm_critics_requests_and_tokens(tmp_path: Path):
+def test_dry_run_of_a_run_from_inputs_counts_the_ingested_inputs(tmp_path: Path):
+    result = run_cli("run", str(write_config(tmp_path)), "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"Plan for {tmp_path / 'run'} (13 of 13 stages would run):"
+    assert [line.split()[1] for line in lines[1:3]] == ["ingest", "critic"]
+    assert lines[-1] == (
+        "critic `rules`: offline, 0 requests, 0 tokens (2 trajectories, counted on the inputs, "
+        "ingested into a temporary folder)"
+    )
+
+
+def test_dry_run_estimates_an_llm_critics_requests_and_tokens(tmp_path: Path, toy_environment):
     critic = {"name": "llm", "options": {"model": "m", "base_urls": "http://127.0.0.1:9/v1",
                                          "mode": "whole", "tokens_per_step": 50}}  # fmt: skip
-    path = write_config(tmp_path, critic=critic)
+    path = toy_config(tmp_path, critic=critic)
     result = run_cli("run", str(path), "--dry-run")
     assert result.exit_code == 0, result.output
     line = result.output.splitlines()[-1]

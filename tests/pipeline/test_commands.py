@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from srft.cli import app
+from srft.pipeline.actions import launch_training
 from srft.pipeline.graph import StageContext
 from srft.pipeline.run import prepare_demo
-from srft.pipeline.stages import launch_training
 from srft.train.config import TrainConfig
 
 
@@ -31,7 +31,7 @@ def test_run_needs_a_config_or_demo_but_not_both(tmp_path: Path) -> None:
 
 def test_the_demo_config_is_copied_once_and_user_edits_survive(tmp_path: Path) -> None:
     path = prepare_demo(tmp_path / "demo")
-    assert "toy:" in path.read_text()
+    assert "environment:" in path.read_text()
     path.write_text(path.read_text() + "\n# my edit\n")
     assert prepare_demo(tmp_path / "demo").read_text().endswith("# my edit\n")
 
@@ -70,8 +70,8 @@ def test_an_interrupted_training_is_restarted_with_the_trainers_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import srft.train.trainer
+    from srft.pipeline.actions import train_action
     from srft.pipeline.config import parse_config
-    from srft.pipeline.stages import train_action
 
     seen: list[TrainConfig] = []
     monkeypatch.setattr(srft.train.trainer, "train", lambda cfg: seen.append(cfg) or cfg.output_dir)
@@ -91,3 +91,22 @@ def test_an_interrupted_training_is_restarted_with_the_trainers_resume(
     assert [c.resume for c in seen] == [False, True]
     assert seen[0].output_dir == tmp_path / "runs" / "srft" and seen[0].max_steps == 5
     assert seen[0].data == tmp_path / "datasets" / "srft"
+
+
+def test_the_demo_without_its_environment_says_so_in_one_line_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from srft.evaluate import environment
+
+    # As where srft/toy/ is absent: the entry point names a module that cannot be imported.
+    registry = environment.Registry(
+        "environment", "srft.no-such-group", error=environment.EnvironmentUnavailable
+    )
+    registry.lazy("toy", "srft.no_such_toy:ENVIRONMENT")
+    monkeypatch.setattr(environment, "ENVIRONMENTS", registry)
+    result = CliRunner().invoke(app, ["demo", "--dir", str(tmp_path / "demo")])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: the demo plays in the 'toy' environment, which is not")
+    assert not (tmp_path / "demo").exists()

@@ -9,9 +9,9 @@ import pytest
 
 from srft.files.corpus import CORPUS
 from srft.files.verdicts import VERDICTS, CriticInfo, StepVerdict, Verdict
+from srft.pipeline.actions import critic_action
 from srft.pipeline.config import RunConfig
 from srft.pipeline.graph import StageContext
-from srft.pipeline.stages import critic_action
 from tests.critic.helpers import simple
 
 

@@ -17,6 +17,7 @@ import yaml
 
 from srft.pipeline.run import RunResult, prepare_demo, run_demo
 
+pytest.importorskip("srft.toy", reason="the demo plays in the toy environment (srft/toy/)")
 pytestmark = pytest.mark.slow
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, tiny_student: Path) -> RunRes
     folder = tmp_path_factory.mktemp("demo")
     config_path = prepare_demo(folder)
     config = yaml.safe_load(config_path.read_text())
-    config["toy"]["episodes"] = 12
+    config["environment"]["settings"]["episodes"] = 12
     config["handoff"] = {"enabled": True, "subset": "lite", "workers": 2}
     config["train"] = {
         "model": str(tiny_student),
@@ -52,7 +53,7 @@ def demo_with_rollouts(demo: RunResult, tmp_path_factory: pytest.TempPathFactory
     shutil.copytree(demo.run_dir.parent, folder)
     config_path = folder / "demo.yaml"
     config = yaml.safe_load(config_path.read_text())
-    config["toy"]["rollout"] = {"episodes": 3, "step_limit": 2, "max_new_tokens": 12}
+    config["environment"]["rollout"] = {"episodes": 3, "step_limit": 2, "max_new_tokens": 12}
     config_path.write_text(yaml.safe_dump(config))
     return run_demo(folder, log=lambda m: None)
 
@@ -98,6 +99,7 @@ def test_every_model_rolled_out_plays_the_same_fresh_episodes(
     }
     greedy = {name: r["modes"]["greedy"]["students"][name] for name, r in results.items()}
     assert {r["episodes"] for r in results.values()} == {3}
+    assert {r["format"] for r in results.values()} == {"srft.rollouts"}
     assert all(len(g["outcomes"]) == 3 and g["mean_steps"] <= 2 for g in greedy.values())
     assert list(results["sft"]["modes"]) == ["greedy"]
 

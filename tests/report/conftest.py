@@ -15,6 +15,7 @@ from srft.files.verdicts import CriticInfo, StepVerdict, Verdict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
+ROLLOUT_FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "rollouts"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -243,28 +244,17 @@ def write_inputs(folder: Path) -> dict[str, Any]:
 
 
 def write_rollouts(folder: Path) -> list[Path]:
-    """Toy rollouts, one file per model as the pipeline writes them: a `base` that always edits
-    the first grep hit and an `srft` student that plays perfectly (scripted stand-ins), on the
-    same 20 episodes."""
-    from transformers import AutoTokenizer
+    """Rollout results, one file per model as the pipeline writes them: a `base` that always
+    edits the first grep hit and an `srft` student that plays perfectly, on the same 20 toy
+    episodes (tests/fixtures/rollouts/, written by the toy testbed: tests/toy/test_eval.py
+    checks it still writes them, so these tests need no toy)."""
+    import shutil
 
-    from srft.toy.eval import evaluate_students, write_eval
-    from srft.toy.tokenizer import save_tokenizer
-    from tests.toy.toy_students import ScriptedStudent
-
-    save_tokenizer(folder / "tokenizer")
-    tok = AutoTokenizer.from_pretrained(str(folder / "tokenizer"))
-    paths = []
-    for name, oracle in (("base", False), ("srft", True)):
-        result = evaluate_students(
-            {name: (ScriptedStudent(tok, oracle=oracle), tok)},
-            episodes=20,
-            seed=7,
-            temperatures=(0.0, 1.0),
-        )
-        paths.append(folder / f"{name}.json")
-        write_eval(result, paths[-1])
-    return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        Path(shutil.copy(ROLLOUT_FIXTURES / f"{name}.json", folder / f"{name}.json"))
+        for name in ("base", "srft")
+    ]
 
 
 @pytest.fixture(scope="session")

@@ -197,7 +197,7 @@ def test_the_report_command_writes_the_file(tmp_path, report_inputs):
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<title>CLI</title>" in page
     assert "mini-extra swebench" in page
-    assert '"rollouts":{"format":"srft.toy-eval"' in page
+    assert '"rollouts":{"format":"srft.rollouts"' in page
 
 
 def test_trajectories_beyond_the_browser_limit_are_counted_and_the_omission_stated(report_inputs):
@@ -268,5 +268,5 @@ def test_rollouts_on_different_episodes_are_refused_naming_the_files(tmp_path, r
 
 def test_a_file_that_is_not_a_rollout_is_refused(tmp_path, report_inputs):
     (tmp_path / "eval.json").write_text(json.dumps(report_inputs["eval_json"]))
-    with pytest.raises(ReportError, match="not a toy rollout file"):
+    with pytest.raises(ReportError, match="not an srft rollout-results file"):
         collect_report_data(corpus=report_inputs["corpus"], rollouts=[tmp_path / "eval.json"])

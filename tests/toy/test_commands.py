@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+pytest.importorskip("srft.toy", reason="the toy testbed (srft/toy/) is not installed")
+
 from srft.cli import app
 from srft.corpus.ingest import ingest
 from srft.critic.run import run_critic

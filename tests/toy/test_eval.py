@@ -1,63 +1,20 @@
-"""The statistics of `srft toy eval`: Wilson intervals and paired differences."""
+"""`srft toy eval`: students paired on the same episodes, written as rollout results.
+
+The statistics themselves are the product's (tests/evaluate/test_rollout_stats.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from srft.toy.eval import (
-    evaluate_students,
-    format_table,
-    merge_evaluations,
-    paired_difference,
-    wilson,
-)
+pytest.importorskip("srft.toy", reason="the toy testbed (srft/toy/) is not installed")
+
+from srft.toy.eval import evaluate_students, format_table, merge_evaluations, write_eval
 from srft.toy.probe import decision_cases
-from srft.toy.stats import seed_level_difference, t975
 
 from .toy_students import ScriptedStudent, tiny_llama
-
-
-def test_wilson_interval_matches_known_values() -> None:
-    lo, hi = wilson(5, 10)
-    assert lo == pytest.approx(0.2366, abs=1e-4)
-    assert hi == pytest.approx(0.7634, abs=1e-4)
-
-
-def test_wilson_interval_at_zero_successes_is_not_degenerate() -> None:
-    lo, hi = wilson(0, 10)
-    assert lo == 0.0
-    assert hi == pytest.approx(0.2775, abs=1e-4)
-
-
-def test_wilson_interval_without_trials_is_everything() -> None:
-    assert wilson(0, 0) == (0.0, 1.0)
-
-
-def test_paired_difference_of_identical_outcomes_is_exactly_zero() -> None:
-    d = paired_difference([True, False, True], [True, False, True])
-    assert (d["diff"], d["lo"], d["hi"]) == (0.0, 0.0, 0.0)
-
-
-def test_paired_difference_is_the_mean_of_per_episode_differences() -> None:
-    a = [True] * 30 + [False] * 70
-    b = [False] * 10 + [True] * 10 + [False] * 80
-    d = paired_difference(a, b)
-    assert d["diff"] == pytest.approx(0.20)
-    assert d["lo"] < 0.20 < d["hi"]
-    assert d["lo"] > 0
-
-
-def test_paired_difference_of_margins_keeps_fractions() -> None:
-    d = paired_difference([1.5, -0.25, 2.0], [0.5, -0.75, 1.0])
-    assert d["diff"] == pytest.approx((1.0 + 0.5 + 1.0) / 3)
-    assert d["lo"] < d["diff"] < d["hi"]
-
-
-def test_paired_difference_needs_equal_lengths() -> None:
-    with pytest.raises(ValueError, match="equally long"):
-        paired_difference([True], [True, False])
 
 
 def test_students_are_paired_on_the_same_episodes(toy_tokenizer: Any) -> None:
@@ -138,24 +95,13 @@ def test_a_student_in_two_evaluations_is_refused_not_overwritten(toy_tokenizer: 
         merge_evaluations([a, a])
 
 
-def test_students_t_quantiles_match_the_tables_and_approach_the_normal() -> None:
-    assert t975(1) == pytest.approx(12.706, abs=1e-3)
-    assert t975(7) == pytest.approx(2.365, abs=1e-3)
-    assert t975(40) == pytest.approx(2.021, abs=1e-3)
-    assert t975(120) == pytest.approx(1.980, abs=1e-3)
-    assert t975(31) < t975(30)
-    with pytest.raises(ValueError, match="degree of freedom"):
-        t975(0)
-
-
-def test_a_seed_level_interval_is_wider_when_seeds_disagree() -> None:
-    # Same mean difference, but one policy only wins in some seeds.
-    steady = seed_level_difference([0.3, 0.4, 0.3, 0.4])
-    split = seed_level_difference([-0.9, 1.2, -0.3, 1.4])
-    assert steady["diff"] == pytest.approx(split["diff"])
-    assert steady["lo"] > 0
-    assert split["lo"] < 0 < split["hi"]
-    # Known value: mean 0.35, sd 0.0577, t(3) = 3.182 -> half-width 0.0919.
-    assert steady["hi"] - steady["diff"] == pytest.approx(3.182 * 0.057735 / 2, abs=1e-4)
-    with pytest.raises(ValueError, match="two seeds"):
-        seed_level_difference([1.0])
+def test_the_toy_writes_the_rollout_files_the_report_tests_read(
+    toy_tokenizer: Any, tmp_path: Path
+) -> None:
+    # tests/fixtures/rollouts/ stands in for the toy where the report is tested without it.
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "rollouts"
+    for name, oracle in (("base", False), ("srft", True)):
+        student = {name: (ScriptedStudent(toy_tokenizer, oracle=oracle), toy_tokenizer)}
+        result = evaluate_students(student, episodes=20, seed=7, temperatures=(0.0, 1.0))
+        write_eval(result, tmp_path / f"{name}.json")
+        assert (tmp_path / f"{name}.json").read_text() == (fixtures / f"{name}.json").read_text()

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+pytest.importorskip("srft.toy", reason="the toy testbed (srft/toy/) is not installed")
+
 from srft.toy.eval import evaluate_students
 
 from .toy_students import ScriptedStudent

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("srft.toy", reason="the toy testbed (srft/toy/) is not installed")
+
 from srft.corpus.ingest import ingest
 from srft.critic.file import FileCritic
 from srft.critic.rules import judge_rules

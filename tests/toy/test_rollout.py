@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+pytest.importorskip("srft.toy", reason="the toy testbed (srft/toy/) is not installed")
+
 from srft.toy.env import ConfigRepo
 from srft.toy.generate import episodes as make_episodes
 from srft.toy.rollout import EpisodeRollout, load_student, rollout

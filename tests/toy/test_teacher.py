@@ -6,6 +6,8 @@ from collections import Counter
 
 import pytest
 
+pytest.importorskip("srft.toy", reason="the toy testbed (srft/toy/) is not installed")
+
 from srft.toy.env import Episode, make_episode
 from srft.toy.teacher import TeacherConfig, teach
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+pytest.importorskip("srft.toy", reason="the toy testbed (srft/toy/) is not installed")
+
 from srft.toy.env import make_episode
 from srft.toy.protocol import SYSTEM_PROMPT, assistant_message, observation_message, task_message
 from srft.toy.teacher import EDIT_THOUGHT, FIND, SUBMIT_THOUGHT, TeacherConfig, teach

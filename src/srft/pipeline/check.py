@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from srft.messages import did_you_mean, unknown_name
-from srft.pipeline.config import TOY_LABELS, ConfigError, RunConfig
+from srft.pipeline.config import TRUE_LABELS, ConfigError, RunConfig
 
 
 def check_config(config: RunConfig, where: str = "<config>") -> None:
@@ -68,8 +68,8 @@ def _critic(config: RunConfig) -> list[str]:
         labels_from = options.get("labels_from")
         if labels_from is None:
             return ["critic.options.labels_from: the `file` critic needs it (a verdicts file, or "
-                    "`toy` for the toy testbed's true labels)"]  # fmt: skip
-        if labels_from == TOY_LABELS:
+                    "`truth` for the environment's true labels)"]  # fmt: skip
+        if labels_from == TRUE_LABELS:
             return []
     try:
         get_critic(name, **options)
@@ -143,7 +143,7 @@ def _paths(config: RunConfig) -> list[str]:
         "critic.options.labels_from": config.critic.options.get("labels_from"),
     }
     for key, value in single.items():
-        if isinstance(value, str) and value != TOY_LABELS and not Path(value).exists():
+        if isinstance(value, str) and value != TRUE_LABELS and not Path(value).exists():
             problems.append(f"{key}: {value}: no such file")
     return problems
 

@@ -17,7 +17,7 @@ Next steps (edit {config} and rerun `srft run {config}`; only what changed runs 
         train:
           model: Qwen/Qwen2.5-Coder-7B-Instruct
           launcher: accelerate launch --num_processes 8    # optional
-  - your own trajectories instead of the toy ones: replace `toy:` with
+  - your own trajectories instead of the toy ones: replace `environment:` with
         inputs: [path/to/trajs]
         labels: [path/to/results.json]
   docs/tutorial.md walks through the real workflow (vLLM critic, multi-GPU training)."""
@@ -80,76 +80,81 @@ def split_command(
     )
 
 
+def run_command(
+    config: Path | None = typer.Argument(
+        None, help="The run config (YAML); see docs/config-reference.md.", show_default=False
+    ),
+    demo: bool = typer.Option(
+        False, "--demo", help="Run the embedded demo (the same as `srft demo`)."
+    ),
+    demo_dir: Path = typer.Option(
+        Path("srft-demo"), "--demo-dir", help="Where the demo puts its config and run folder."
+    ),
+    force: list[str] = typer.Option(
+        [],
+        "--force",
+        help="Rerun this stage even if it is up to date (a key such as `train/srft`, or a "
+        "kind such as `train`); repeatable.",
+    ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Check the config and print the stage plan (what would run or rerun, and why) "
+        "and the critic's estimated requests and tokens; run nothing.",
+    ),
+) -> None:
+    """`srft run CONFIG.yaml` / `srft run --demo`."""
+    from srft.pipeline.config import ConfigError
+    from srft.pipeline.graph import PipelineError
+    from srft.pipeline.manifest import ManifestError
+    from srft.pipeline.plan import dry_run as dry_run_lines
+    from srft.pipeline.run import checked_config, demo_unavailable, prepare_demo, run_config
+
+    if demo == (config is not None):
+        raise typer.BadParameter("give a CONFIG file or --demo (one of them)")
+    if demo and (why := demo_unavailable()) is not None:
+        typer.echo(f"error: {why}", err=True)
+        raise typer.Exit(2)
+    path = prepare_demo(demo_dir) if demo else config
+    assert path is not None
+    try:
+        if dry_run:
+            for line in dry_run_lines(checked_config(path), force=force):
+                typer.echo(line)
+            return
+        result = run_config(path, force=force, log=typer.echo)
+    except (ConfigError, PipelineError, ManifestError) as e:
+        for line in str(e).splitlines():
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(1) from e
+    _print_result(result, config=path if demo else None)
+
+
+def demo_command(
+    folder: Path = typer.Option(
+        Path("srft-demo"), "--dir", help="Where to put the demo's config and run folder."
+    ),
+) -> None:
+    """`srft demo`: the same as `srft run --demo`."""
+    run_command(config=None, demo=True, demo_dir=folder, force=[], dry_run=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add `srft run`, `srft demo` and `srft split` to `app`."""
     app.command("split")(split_command)
-
-    @app.command(
+    app.command(
         "run",
         help=(
             "Run the whole pipeline from one config (ingest -> critic -> build -> train -> "
             "evaluate -> report) into one run folder. A rerun skips every stage whose inputs and "
             "settings are unchanged, and resumes an interrupted training."
         ),
-    )
-    def run_command(
-        config: Path | None = typer.Argument(
-            None, help="The run config (YAML); see docs/config-reference.md.", show_default=False
-        ),
-        demo: bool = typer.Option(
-            False, "--demo", help="Run the embedded demo (the same as `srft demo`)."
-        ),
-        demo_dir: Path = typer.Option(
-            Path("srft-demo"), "--demo-dir", help="Where the demo puts its config and run folder."
-        ),
-        force: list[str] = typer.Option(
-            [],
-            "--force",
-            help="Rerun this stage even if it is up to date (a key such as `train/srft`, or a "
-            "kind such as `train`); repeatable.",
-        ),
-        dry_run: bool = typer.Option(
-            False,
-            "--dry-run",
-            help="Check the config and print the stage plan (what would run or rerun, and why) "
-            "and the critic's estimated requests and tokens; run nothing.",
-        ),
-    ) -> None:
-        """`srft run CONFIG.yaml` / `srft run --demo`."""
-        from srft.pipeline.config import ConfigError
-        from srft.pipeline.graph import PipelineError
-        from srft.pipeline.manifest import ManifestError
-        from srft.pipeline.plan import dry_run as dry_run_lines
-        from srft.pipeline.run import checked_config, prepare_demo, run_config
-
-        if demo == (config is not None):
-            raise typer.BadParameter("give a CONFIG file or --demo (one of them)")
-        path = prepare_demo(demo_dir) if demo else config
-        assert path is not None
-        try:
-            if dry_run:
-                for line in dry_run_lines(checked_config(path), force=force):
-                    typer.echo(line)
-                return
-            result = run_config(path, force=force, log=typer.echo)
-        except (ConfigError, PipelineError, ManifestError) as e:
-            for line in str(e).splitlines():
-                typer.echo(f"error: {line}", err=True)
-            raise typer.Exit(1) from e
-        _print_result(result, config=path if demo else None)
-
-    @app.command(
+    )(run_command)
+    app.command(
         "demo",
         help=(
             "The embedded demo, with no network, GPU or API key: toy agent trajectories, the "
             "`rules` critic, one SmolLM2-135M + LoRA student per policy, held-out NLL, a "
             "comparison table and the HTML report, in minutes on a laptop CPU."
         ),
-    )
-    def demo_command(
-        folder: Path = typer.Option(
-            Path("srft-demo"), "--dir", help="Where to put the demo's config and run folder."
-        ),
-    ) -> None:
-        """`srft demo`: the same as `srft run --demo`."""
-        run_command(config=None, demo=True, demo_dir=folder, force=[], dry_run=False)
+    )(demo_command)

@@ -20,11 +20,20 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from srft.messages import describe_validation
+from srft.evaluate.environment import (
+    ENVIRONMENTS,
+    Environment,
+    EnvironmentUnavailable,
+    RolloutSettings,
+    generates_trajectories,
+    get_environment,
+    has_true_labels,
+)
+from srft.messages import describe_validation, unknown_name
 from srft.models import SMOLLM2_ALIAS, Need
 
-# `critic: {name: file, options: {labels_from: toy}}` imports the toy testbed's true labels.
-TOY_LABELS = "toy"
+# `critic: {name: file, options: {labels_from: truth}}` imports the environment's true labels.
+TRUE_LABELS = "truth"
 RUN_FORMAT = "srft.run"
 RUN_VERSION = 1
 
@@ -42,52 +51,55 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RolloutSettings(_Section):
-    """Roll each student (and the base model) out in the toy environment on fresh episodes, the
-    same episodes for all: the closed loop's success rates (`srft toy eval`), in the report."""
+class EnvironmentSpec(_Section):
+    """The environment plug-in of the run (`srft.evaluate.environment`; the toy testbed is
+    `toy`, see docs/toy.md). One that generates trajectories replaces `inputs`: it writes the
+    trajectories, their outcomes and the true label of every step, so the run also scores its
+    critic. With `rollout.episodes` > 0 every student (and the base model) is rolled out in it,
+    and the report shows the closed loop's success rates."""
 
-    episodes: int = Field(
-        0, ge=0, description="Fresh episodes per model; 0 turns the rollouts off."
-    )
-    temperatures: list[float] = Field(
-        default_factory=lambda: [0.0],
-        description="Decoding temperatures, one rollout of every episode each; 0 is greedy.",
-    )
-    step_limit: int = Field(8, ge=1, description="Turns per episode before it is cut off.")
-    max_new_tokens: int = Field(64, ge=8, description="Longest reply per turn, in tokens.")
-    seed: int = Field(
-        9_999, description="Seed of the fresh episodes (and of sampling); not the generator's."
-    )
-
-    @field_validator("temperatures")
-    @classmethod
-    def _temperatures(cls, value: list[float]) -> list[float]:
-        if not value or any(t < 0 for t in value):
-            raise ValueError("give at least one temperature, each >= 0")
-        return value
-
-
-class ToySettings(_Section):
-    """Generate the trajectories with the toy testbed (`srft toy generate`) instead of reading
-    `inputs`: a closed loop whose outcomes and true step labels are known. Used by the demo."""
-
-    episodes: int = Field(24, ge=2, description="How many toy episodes (trajectories) to generate.")
-    seed: int = Field(0, description="Generator seed: the same seed gives the same trajectories.")
-    levels: list[int] | None = Field(
-        None, description="Difficulty levels to draw episodes from (default: all of them)."
-    )
-    teacher: str | dict[str, float] = Field(
-        "default",
-        description=(
-            "The scripted teacher's noise: a preset name (`default`, `sloppy`) or its rates "
-            "(`typo`, `unnecessary`, `first_hit`, `wrong_value`, `premature_submit`, `recover`)."
-        ),
+    name: str = Field(description="The environment's name in the `srft.environments` registry.")
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The environment's own settings (the toy's: docs/toy.md); checked against "
+        "its schema when the config is read.",
     )
     rollout: RolloutSettings = Field(
         default_factory=RolloutSettings,
-        description="The closed loop: roll the models out in the toy environment. See "
-        "`toy.rollout` below.",
+        description="The closed loop: roll the models out in the environment. See "
+        "`environment.rollout` below.",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _installed(cls, name: str) -> str:
+        if name not in ENVIRONMENTS.names():
+            raise ValueError(unknown_name("environment", name, ENVIRONMENTS.names()))
+        try:
+            get_environment(name)
+        except EnvironmentUnavailable as e:
+            raise ValueError(str(e)) from None
+        return name
+
+    @model_validator(mode="after")
+    def _valid_settings(self) -> EnvironmentSpec:
+        # Checked against the plug-in's schema now, and kept with its defaults filled in, so the
+        # manifest and the input hashes see every setting the environment will use.
+        self.settings = self.parsed_settings().model_dump(mode="json")
+        return self
+
+    def plugin(self) -> Environment:
+        """The environment object (installed: the name was checked when the config was read)."""
+        return get_environment(self.name)
+
+    def parsed_settings(self) -> BaseModel:
+        """`settings` as the environment's own settings model."""
+        model = self.plugin().settings_model
+        try:
+            return model.model_validate(self.settings)
+        except ValidationError as e:
+            problems = describe_validation(e, model, prefix="settings.")
+            raise ValueError("\n".join(f".{p}" for p in problems)) from None
 
 
 class CriticSettings(_Section):
@@ -106,8 +118,8 @@ class CriticSettings(_Section):
         description=(
             "The critic's settings. `llm`: `model`, `base_urls`, `api_key_env` (the NAME of the "
             "environment variable holding the key, never the key), `mode`, `concurrency`, "
-            "`max_tokens`, ...; `file`: `labels_from` (a verdicts file, or `toy` for the toy "
-            "testbed's true labels). See docs/critic.md."
+            "`max_tokens`, ...; `file`: `labels_from` (a verdicts file, or `truth` for the "
+            "true labels of the run's `environment`). See docs/critic.md."
         ),
     )
     on_partial_failure: Literal["continue", "stop"] = Field(
@@ -153,9 +165,9 @@ class PolicySpec(_Section):
     labels: Literal["critic", "truth"] = Field(
         "critic",
         description=(
-            "Whose step labels the policy reads: the critic's, or (toy runs only) the toy "
-            "testbed's true labels, so a row built from the truth shows what a perfect critic "
-            "would give beside the row built from the real one."
+            "Whose step labels the policy reads: the critic's, or the true labels of the run's "
+            "`environment` (the toy testbed knows them), so a row built from the truth shows "
+            "what a perfect critic would give beside the row built from the real one."
         ),
     )
 
@@ -322,8 +334,13 @@ class RunConfig(_Section):
             "reason, in `corpus.rejects.jsonl`; the count is printed) instead of stopping."
         ),
     )
-    toy: ToySettings | None = Field(
-        None, description="Generate toy trajectories instead of reading `inputs` (the demo)."
+    environment: EnvironmentSpec | None = Field(
+        None,
+        description=(
+            "An environment plug-in that generates the trajectories instead of `inputs` (the "
+            "demo's `toy`) and/or rolls the students out. The old `toy: {...}` section is read "
+            "as `environment: {name: toy, settings: {...}}`."
+        ),
     )
     critic: CriticSettings = Field(default_factory=CriticSettings)
     policies: list[PolicySpec] = Field(
@@ -338,6 +355,31 @@ class RunConfig(_Section):
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
     handoff: HandoffSettings = Field(default_factory=HandoffSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_toy_section(cls, data: Any) -> Any:
+        """Configs written before environments were plug-ins (the demo's `demo.yaml` a user kept)
+        had a `toy:` section and `labels_from: toy`; they read as the `toy` environment."""
+        if not isinstance(data, dict) or "toy" not in data:
+            return data
+        if "environment" in data:
+            raise ValueError(
+                "give `environment` only: `toy` is its old spelling (environment: {name: toy})"
+            )
+        data = dict(data)
+        toy = data.pop("toy")
+        if isinstance(toy, dict):
+            settings = {k: v for k, v in toy.items() if k != "rollout"}
+            rollout = {"rollout": toy["rollout"]} if "rollout" in toy else {}
+            data["environment"] = {"name": "toy", "settings": settings, **rollout}
+        elif toy is not None:
+            data["environment"] = toy  # let the schema say what is wrong with it
+        critic = data.get("critic")
+        options = critic.get("options") if isinstance(critic, dict) else None
+        if isinstance(options, dict) and options.get("labels_from") == "toy":
+            data["critic"] = {**critic, "options": {**options, "labels_from": TRUE_LABELS}}  # type: ignore[dict-item]
+        return data
 
     @field_validator("policies", mode="before")
     @classmethod
@@ -356,19 +398,61 @@ class RunConfig(_Section):
             raise ValueError(
                 f"policies: row {duplicates[0]!r} appears twice; give one of them a distinct `row`"
             )
-        if not self.inputs and self.toy is None:
-            raise ValueError("inputs: name at least one trajectory file or folder (or set `toy`)")
-        if self.inputs and self.toy is not None:
-            raise ValueError("give either `inputs` or `toy`, not both")
-        if self.critic.options.get("labels_from") == TOY_LABELS and self.toy is None:
-            raise ValueError("critic.options.labels_from: `toy` needs a `toy` section")
-        truth = [p.key for p in self.policies if p.labels == "truth"]
-        if truth and self.toy is None:
-            raise ValueError(
-                f"policies: row {truth[0]!r} reads `labels: truth`, which only a toy run has "
-                "(set a `toy` section or use the critic's labels)"
-            )
+        for problem in (self._source_problem(), self._truth_problem()):
+            if problem is not None:
+                raise ValueError(problem)
         return self
+
+    def _source_problem(self) -> str | None:
+        """Trajectories come from `inputs` or from the environment, never both or neither."""
+        env = self.environment.plugin() if self.environment is not None else None
+        generates = env is not None and generates_trajectories(env)
+        if not self.inputs and not generates:
+            return (
+                "inputs: name at least one trajectory file or folder (or an `environment` that "
+                "generates them, such as `toy`)"
+            )
+        if self.inputs and generates:
+            return (
+                f"give either `inputs` or the environment {env.name!r} that generates "  # type: ignore[union-attr]
+                "trajectories, not both"
+            )
+        return None
+
+    def _truth_problem(self) -> str | None:
+        """The true labels are there only when the environment generated the trajectories."""
+        if self.has_true_labels:
+            return None
+        if self.critic.options.get("labels_from") == TRUE_LABELS:
+            return (
+                "critic.options.labels_from: `truth` needs an `environment` that generates the "
+                "trajectories with their true labels (such as `toy`)"
+            )
+        truth = [p.key for p in self.policies if p.labels == "truth"]
+        if truth:
+            return (
+                f"policies: row {truth[0]!r} reads `labels: truth`, which only a run whose "
+                "environment generates the true labels has (name one in `environment`, such as "
+                "`toy`, or use the critic's labels)"
+            )
+        return None
+
+    @property
+    def has_true_labels(self) -> bool:
+        """Whether the run's environment generates its trajectories with true step labels."""
+        return self.environment is not None and has_true_labels(self.environment.plugin())
+
+    def recorded(self) -> dict[str, Any]:
+        """The config as `manifest.json` records it.
+
+        `environment` took the place of the `toy` section, and a run without an environment
+        records `"toy": null` there as before: the manifest of such a run (every real one) stays
+        byte-identical across the change.
+        """
+        data = self.model_dump(mode="json")
+        if self.environment is not None:
+            return data
+        return {("toy" if key == "environment" else key): value for key, value in data.items()}
 
     # -- paths ----------------------------------------------------------------------------------
 
@@ -392,7 +476,7 @@ class RunConfig(_Section):
             data.build.chat_template = path(data.build.chat_template)
         data.train.model = model(data.train.model) or data.train.model
         labels_from = data.critic.options.get("labels_from")
-        if isinstance(labels_from, str) and labels_from != TOY_LABELS:
+        if isinstance(labels_from, str) and labels_from != TRUE_LABELS:
             data.critic.options["labels_from"] = path(labels_from)
         return data
 

@@ -5,7 +5,7 @@ and the critic's requests and tokens. The estimate renders the critic's real pro
 `PromptBuilder` plans, windows and truncation the run would use) and counts their tokens by the
 critic's own estimate; completion tokens are the budget the critic would ask for. It needs the
 corpus: the run folder's own `corpus.jsonl` when ingest is up to date, else the inputs are
-ingested (and toy trajectories generated) into a temporary folder that is then deleted.
+ingested (or the environment's trajectories generated) into a temporary folder then deleted.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from srft.pipeline.config import TOY_LABELS, RunConfig
+from srft.pipeline.actions import generate_action, ingest_action
+from srft.pipeline.config import TRUE_LABELS, RunConfig
 from srft.pipeline.graph import PlannedStage, StageContext, plan_stages
-from srft.pipeline.stages import build_graph, generate_action, ingest_action
+from srft.pipeline.stages import build_graph
 
 OFFLINE_CRITICS = frozenset({"rules", "file"})
 
@@ -74,7 +75,7 @@ def _corpus_for_estimate(
     if decisions.get("ingest") == "skip" and corpus.exists():
         return corpus, f"counted on {corpus}"
     ctx = StageContext(run_dir=scratch, key="dry-run", resume=False, log=lambda _m: None)
-    if config.toy is not None:
+    if not config.inputs:  # the environment generates them
         generate_action(config)(ctx)
     ingest_action(config)(ctx)
     return scratch / "corpus.jsonl", "counted on the inputs, ingested into a temporary folder"
@@ -89,8 +90,8 @@ def dry_run(config: RunConfig, *, force: Iterable[str] = ()) -> list[str]:
              "stages would run):"]  # fmt: skip
     lines += [f"  {p.decision:<6} {p.key:<{width}}  {p.reason}" for p in plan]
     critic_runs = any(p.key == "critic" and p.decision != "skip" for p in plan)
-    if config.critic.options.get("labels_from") == TOY_LABELS:
-        lines.append("critic `file`: the toy testbed's true labels, 0 requests, 0 tokens")
+    if config.critic.options.get("labels_from") == TRUE_LABELS:
+        lines.append("critic `file`: the environment's true labels, 0 requests, 0 tokens")
     elif not critic_runs:
         lines.append("critic: up to date, 0 requests")
     else:

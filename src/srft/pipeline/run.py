@@ -61,7 +61,7 @@ def run_config(
     outcomes = run_stages(
         build_graph(config),
         run_dir,
-        config=config.model_dump(mode="json"),
+        config=config.recorded(),
         force=force,
         log=log,
     )
@@ -96,6 +96,20 @@ def prepare_demo(folder: Path) -> Path:
         ) as src:
             shutil.copyfile(src, target)
     return target
+
+
+def demo_unavailable() -> str | None:
+    """Why the demo cannot run here (its environment plug-in is not installed), or None."""
+    import yaml
+
+    from srft.evaluate.environment import EnvironmentUnavailable, get_environment
+
+    name = yaml.safe_load(demo_config_text())["environment"]["name"]
+    try:
+        get_environment(name)
+    except EnvironmentUnavailable as e:
+        return f"the demo plays in the {name!r} environment, which is not available: {e}"
+    return None
 
 
 def run_demo(

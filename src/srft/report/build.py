@@ -140,30 +140,34 @@ def _read_json(path: str | Path | Mapping[str, Any] | None) -> dict[str, Any] | 
 def read_rollouts(
     rollouts: Iterable[str | Path | Mapping[str, Any]] | None,
 ) -> dict[str, Any] | None:
-    """Toy-environment rollouts of the students (`srft toy eval` files, one or several models
-    each, on the same episodes), merged into one evaluation with every pair's difference; the
-    per-episode outcomes are dropped once paired, since the report shows rates."""
-    from srft.toy.stats import merge_evaluations
+    """Rollout results of the models (`srft.files.rollouts` files, one or several models each,
+    on the same episodes of one environment), merged into one result with every pair's
+    difference; the per-episode outcomes are dropped once paired, since the report shows rates."""
+    from srft.evaluate.rollout_stats import merge_rollouts
+    from srft.files.base import FileFormatError
+    from srft.files.rollouts import parse_rollouts, read_rollouts
 
     sources = list(rollouts or ())
-    results = []
-    for where in sources:
-        data = _read_json(where)
-        if data is None or data.get("format") != "srft.toy-eval":
-            raise ReportError(f"{where}: not a toy rollout file (format srft.toy-eval)")
-        results.append(data)
-    if not results:
+    if not sources:
         return None
     try:
-        merged = merge_evaluations(results)
+        results = [
+            parse_rollouts(w) if isinstance(w, Mapping) else read_rollouts(w) for w in sources
+        ]
+    except FileFormatError as e:
+        raise ReportError(str(e)) from e
+    except ValueError as e:  # an object given in place of a file
+        raise ReportError(f"(object): {e}") from e
+    try:
+        merged = merge_rollouts(results)
     except ValueError as e:
         named = [str(w) if isinstance(w, str | Path) else "(object)" for w in sources]
         raise ReportError(f"rollouts {named}: {e}") from e
-    for mode in merged["modes"].values():
+    data = merged.model_dump(mode="json", exclude={"probes"})
+    for mode in data["modes"].values():
         for student in mode["students"].values():
             student.pop("outcomes", None)
-    merged.pop("probes", None)
-    return merged
+    return data
 
 
 # -- shaping trajectories for the browser --------------------------------------------------------
@@ -470,7 +474,7 @@ def collect_report_data(
         "eval": _read_document(EVALUATION, eval_json),
         "handoffs": {name: read_handoff(where) for name, where in (handoffs or {}).items()},
         "rollouts": read_rollouts(rollouts),
-        # `srft critic-eval` output: the critic against true labels, when a run has them (toy)
+        # `srft critic-eval` output: the critic against true labels, when a run has them
         "critic_quality": CRITIC_QUALITY.load(critic_quality)
         if isinstance(critic_quality, str | Path)
         else _read_json(critic_quality),
@@ -560,12 +564,12 @@ def write_report(
     `datasets` and `runs` map a policy name (sft, rft, srft, ...) to its dataset folder and its
     train run folder; `eval_json` is the evaluate stage's file (or its object); `handoffs`
     maps a model name to its agent-evaluation hand-off (`handoff/` folder or `handoff.json`,
-    see `srft.evaluate.handoff`), whose commands the report lists; `rollouts` are toy-environment
-    rollouts of the models (`srft toy eval` files), shown as success rates with intervals and
-    paired differences; `critic_quality` is `srft critic-eval`'s comparison of the critic with
-    true labels (a toy run has them), shown as per-label precision and recall. The charts count every
-    trajectory; the browser embeds the first `max_trajectories` and says how many it left
-    out. Every input but the corpus is optional: the report says what it lacks instead of
+    see `srft.evaluate.handoff`), whose commands the report lists; `rollouts` are rollouts of
+    the models in an environment (`srft.rollouts` files), shown as success rates with intervals
+    and paired differences; `critic_quality` is `srft critic-eval`'s comparison of the critic with
+    true labels (a run whose environment generates them has them), shown as per-label precision
+    and recall. The charts count every trajectory; the browser embeds the first
+    `max_trajectories` and says how many it left out. Every input but the corpus is optional: the report says what it lacks instead of
     failing. Verdicts or dataset rows for trajectories not in the corpus are refused
     (`ReportError`). `overwrite`: False refuses an existing `output_html` (the CLI's default).
     """

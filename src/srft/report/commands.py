@@ -39,7 +39,8 @@ def report_command(
     rollout: list[Path] = typer.Option(
         [],
         "--rollout",
-        help="A toy rollout file (`srft toy eval --out`); repeat for one file per model.",
+        help="A rollout-results file (`rollout/<model>.json` of `srft run`, or `srft toy eval "
+        "--out`); repeat for one file per model.",
     ),
     settings: Path | None = typer.Option(
         None, "--settings", help="A JSON or YAML file of settings to show (e.g. the run config)."

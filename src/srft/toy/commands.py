@@ -1,4 +1,8 @@
-"""CLI commands of the toy stage: `srft toy generate`, `srft toy tokenizer`, `srft toy eval`."""
+"""CLI commands of the toy testbed: `srft toy generate`, `srft toy tokenizer`, `srft toy eval`.
+
+Added to `srft` through the `srft.commands` entry-point group (pyproject.toml), so the CLI does
+not name the toy and works without it.
+"""
 
 from __future__ import annotations
 
@@ -100,7 +104,7 @@ def eval_cmd(
         None, "--tokenizer", help="Tokenizer folder, if not beside the model."
     ),
     out: Path = typer.Option(
-        None, "--out", "-o", help="Write the result JSON (srft.toy-eval) here."
+        None, "--out", "-o", help="Write the rollout results (srft.rollouts) here."
     ),
     keep_episodes: bool = typer.Option(
         False, "--episodes-detail", help="Keep every episode's commands."
@@ -145,6 +149,17 @@ def eval_cmd(
         typer.echo(f"-> {out}")
 
 
+# The worked example each `--help` ends with (`srft.cli_help`).
+EXAMPLES = {
+    "toy generate": "srft toy generate --out toy/ --episodes 200",
+    "toy tokenizer": "srft toy tokenizer --out toy-tokenizer/",
+    "toy eval": "srft toy eval --model run/ --episodes 50",
+}
+
+
 def register(app: typer.Typer) -> None:
-    """Add this stage's subcommands to `app`."""
+    """Add `srft toy ...` and its examples to `app`."""
+    from srft.cli_help import EXAMPLES as ALL_EXAMPLES
+
+    ALL_EXAMPLES.update(EXAMPLES)
     app.add_typer(toy_app, name="toy")

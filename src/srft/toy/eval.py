@@ -1,36 +1,30 @@
 """`srft toy eval`: success of trained students on fresh episodes, with intervals and pairings.
 
 Every student plays the *same* episodes (same seeds) greedily and sampled at temperature 1, so
-differences between students are paired; `srft.toy.stats` holds the intervals and pairings.
+differences between students are paired; the intervals and pairings are the product's
+(`srft.evaluate.rollout_stats`) and the result is a rollout-results file (`srft.files.rollouts`,
+`environment: toy`), which `srft report --rollout` and the pipeline read.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from srft.evaluate.rollout_stats import merge_rollouts, pair_all, paired_difference, rate, wilson
+from srft.files.rollouts import ROLLOUTS_FORMAT, ROLLOUTS_VERSION, parse_rollouts, write_rollouts
 from srft.toy.env import LEVELS
 from srft.toy.generate import episodes as make_episodes
 from srft.toy.probe import run_probes
 from srft.toy.protocol import STEP_LIMIT
 from srft.toy.rollout import SKILLS, WRONG_EDITS, EpisodeRollout, load_student, rollout
-from srft.toy.stats import (
-    TOY_EVAL_FORMAT,
-    TOY_EVAL_VERSION,
-    merge_evaluations,
-    paired_difference,
-    rate,
-    wilson,
-)
 
 DEFAULT_EVAL_SEED = 9_999
 
-# The statistics live in `srft.toy.stats` (no torch), so the report can merge rollout files.
+# The statistics are the product's (`srft.evaluate.rollout_stats`), re-exported for the
+# experiment scripts (experiments/toy/).
 __all__ = [
-    "TOY_EVAL_FORMAT",
-    "TOY_EVAL_VERSION",
     "evaluate_paths",
     "evaluate_students",
     "format_table",
@@ -109,27 +103,22 @@ def evaluate_students(
             per_student[name]["outcomes"] = outcomes[name]
             if keep_episodes:
                 per_student[name]["episodes"] = [r.to_dict() for r in runs]
-        names = list(students)
-        pairs = {
-            f"{a} - {b}": paired_difference(outcomes[a], outcomes[b])
-            for i, a in enumerate(names)
-            for b in names[i + 1 :]
-        }
-        modes[mode] = {"students": per_student, "paired": pairs}
+        modes[mode] = {"students": per_student, "paired": pair_all(outcomes)}
     probe_results = (
         {name: run_probes(m, t, n=probes, seed=seed) for name, (m, t) in students.items()}
         if probes
         else {}
     )
     return {
-        "format": TOY_EVAL_FORMAT,
-        "version": TOY_EVAL_VERSION,
+        "format": ROLLOUTS_FORMAT,
+        "version": ROLLOUTS_VERSION,
+        "environment": "toy",
         "episodes": episodes,
-        "probes": probe_results,
         "seed": seed,
-        "levels": list(levels),
         "step_limit": max_steps,
+        "settings": {"levels": list(levels)},
         "modes": modes,
+        "probes": probe_results,
     }
 
 
@@ -144,10 +133,14 @@ def evaluate_paths(
 
 
 def write_eval(result: dict[str, Any], path: str | Path) -> None:
-    """Write an eval result as JSON."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    """Write an eval result as a rollout-results file (`srft.files.rollouts`)."""
+    write_rollouts(path, parse_rollouts(result))
+
+
+def merge_evaluations(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """`srft.evaluate.rollout_stats.merge_rollouts` on results as JSON data (old `srft.toy-eval`
+    ones too), as JSON data: what the experiment scripts keep in their records."""
+    return merge_rollouts(results).model_dump(mode="json")
 
 
 def format_table(result: dict[str, Any]) -> str:

@@ -169,10 +169,7 @@ def rollout(
 ) -> list[EpisodeRollout]:
     """Play every episode with the student; greedy when `temperature` is 0, else sampled."""
     torch.manual_seed(seed)
-    end_id = tokenizer.convert_tokens_to_ids(tokenizer.eos_token)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end_id
     tokenizer.padding_side = "left"
-    limit = getattr(model.config, "max_position_embeddings", 4096)
     runs = [
         EpisodeRollout(
             episode=e,
@@ -190,51 +187,57 @@ def rollout(
             break
         for start in range(0, len(active), batch_size):
             chunk = active[start : start + batch_size]
-            prompts = [
-                tokenizer.apply_chat_template(
-                    r.messages, tokenize=False, add_generation_prompt=True
-                )
-                for r in chunk
-            ]
-            enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-            if enc["input_ids"].shape[1] + max_new_tokens > limit:
-                # Episodes too long for the model's context stop here, unresolved.
-                lengths = enc["attention_mask"].sum(dim=1).tolist()
-                keep = [
-                    r for r, n in zip(chunk, lengths, strict=True) if n + max_new_tokens <= limit
-                ]
-                for r in chunk:
-                    if r not in keep:
-                        r.stop = "context"
-                chunk = keep
-                if not chunk:
-                    continue
-                prompts = [
-                    tokenizer.apply_chat_template(
-                        r.messages, tokenize=False, add_generation_prompt=True
-                    )
-                    for r in chunk
-                ]
-                enc = tokenizer(
-                    prompts, return_tensors="pt", padding=True, add_special_tokens=False
-                )
-            enc = enc.to(getattr(model, "device", "cpu"))
-            sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
-            out = model.generate(
-                **enc,
-                max_new_tokens=max_new_tokens,
-                eos_token_id=end_id,
-                pad_token_id=pad_id,
-                **(sampling if temperature > 0 else {"do_sample": False}),
-            )
-            new = out[:, enc["input_ids"].shape[1] :]
-            for r, ids in zip(chunk, new, strict=True):
-                reply = tokenizer.decode(ids, skip_special_tokens=True)
-                _act(r, reply)
+            _play_turn(model, tokenizer, chunk, temperature, max_new_tokens)
     for r in runs:
         if not r.done:
             r.stop = "step_limit"
     return runs
+
+
+def _encode(tokenizer: Any, runs: list[EpisodeRollout]) -> Any:
+    """The runs' conversations so far as one left-padded batch of generation prompts."""
+    prompts = [
+        tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
+        for r in runs
+    ]
+    return tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+
+def _play_turn(
+    model: Any,
+    tokenizer: Any,
+    chunk: list[EpisodeRollout],
+    temperature: float,
+    max_new_tokens: int,
+) -> None:
+    """One turn of every run of `chunk`: generate the replies in one batch and act on them."""
+    limit = getattr(model.config, "max_position_embeddings", 4096)
+    enc = _encode(tokenizer, chunk)
+    if enc["input_ids"].shape[1] + max_new_tokens > limit:
+        # Episodes too long for the model's context stop here, unresolved.
+        lengths = enc["attention_mask"].sum(dim=1).tolist()
+        keep = [r for r, n in zip(chunk, lengths, strict=True) if n + max_new_tokens <= limit]
+        for r in chunk:
+            if r not in keep:
+                r.stop = "context"
+        chunk = keep
+        if not chunk:
+            return
+        enc = _encode(tokenizer, chunk)
+    enc = enc.to(getattr(model, "device", "cpu"))
+    end_id = tokenizer.convert_tokens_to_ids(tokenizer.eos_token)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end_id
+    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+    out = model.generate(
+        **enc,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=end_id,
+        pad_token_id=pad_id,
+        **(sampling if temperature > 0 else {"do_sample": False}),
+    )
+    new = out[:, enc["input_ids"].shape[1] :]
+    for r, ids in zip(chunk, new, strict=True):
+        _act(r, tokenizer.decode(ids, skip_special_tokens=True))
 
 
 def _act(run: EpisodeRollout, reply: str) -> None:

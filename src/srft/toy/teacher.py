@@ -125,7 +125,12 @@ def _wrong_value(rng: random.Random, right: str, old: str) -> str:
 
 
 def teach(episode: Episode, config: TeacherConfig, seed: int) -> TeacherRun:
-    """Play `episode` with the noisy teacher; deterministic given `seed`."""
+    """Play `episode` with the noisy teacher; deterministic given `seed`.
+
+    One function on purpose (over 60 lines): the order of the random draws below is the
+    episode's script, and helpers that drew in another order would silently change every
+    generated corpus; read top to bottom, the order is the code's order.
+    """
     rng = random.Random(f"toy-teacher:{seed}")
     repo = ConfigRepo(episode)
     run = TeacherRun(episode=episode, repo=repo)
