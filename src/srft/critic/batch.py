@@ -68,11 +68,8 @@ class BatchOutputLine(BaseModel):
 
 
 BATCH_OUTPUT: JsonLines[BatchOutputLine] = JsonLines(
-    name="batch output JSONL",
-    model=BatchOutputLine,
-    what="an OpenAI Batch output line",
-    written_by="the OpenAI Batch API, or vllm run-batch",
-)
+    name="batch output JSONL", model=BatchOutputLine, what="an OpenAI Batch output line", written_by="the OpenAI Batch API, or vllm run-batch",
+)  # fmt: skip
 
 
 def import_batch_output(path: str | Path, store: CriticStore) -> dict[str, int]:

@@ -58,14 +58,8 @@ class Comparison(BaseModel):
 
 
 COMPARISON: JsonDocument[Comparison] = JsonDocument(
-    name="comparison.json",
-    model=Comparison,
-    what="an srft comparison",
-    written_by="srft run (the `compare` stage)",
-    format=FORMAT,
-    version=VERSION,
-    ensure_ascii=True,
-    doc="docs/run.md",
-)
+    name="comparison.json", model=Comparison, what="an srft comparison", written_by="srft run (the `compare` stage)",
+    format=FORMAT, version=VERSION, ensure_ascii=True, doc="docs/run.md",
+)  # fmt: skip
 
 FILES = (COMPARISON,)

@@ -220,15 +220,9 @@ def check_structure(trajectory: Trajectory) -> None:
 
 
 CORPUS: JsonLines[Trajectory] = JsonLines(
-    name="corpus.jsonl",
-    model=Trajectory,
-    what="an srft corpus record",
-    written_by="srft ingest (also srft split, srft critic-bench)",
-    format=CORPUS_FORMAT,
-    version=CORPUS_VERSION,
-    check=check_structure,
-    doc="docs/corpus-format.md",
-)
+    name="corpus.jsonl", model=Trajectory, what="an srft corpus record", written_by="srft ingest (also srft split, srft critic-bench)",
+    format=CORPUS_FORMAT, version=CORPUS_VERSION, check=check_structure, doc="docs/corpus-format.md",
+)  # fmt: skip
 
 FILES: tuple[FileSpec[Any], ...] = (CORPUS,)
 

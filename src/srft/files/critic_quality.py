@@ -42,12 +42,8 @@ class CriticQuality(BaseModel):
 
 
 CRITIC_QUALITY: JsonDocument[CriticQuality] = JsonDocument(
-    name="critic-quality.json",
-    model=CriticQuality,
-    what="a critic quality report",
-    written_by="srft critic-eval (the critic-quality stage of a toy run)",
-    ensure_ascii=True,
-    doc="docs/critic.md",
-)
+    name="critic-quality.json", model=CriticQuality, what="a critic quality report", written_by="srft critic-eval (the critic-quality stage of a toy run)",
+    ensure_ascii=True, doc="docs/critic.md",
+)  # fmt: skip
 
 FILES: tuple[FileSpec[Any], ...] = (CRITIC_QUALITY,)

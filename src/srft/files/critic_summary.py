@@ -51,14 +51,9 @@ class CriticSummary(BaseModel):
 
 
 CRITIC_SUMMARY: JsonDocument[CriticSummary] = JsonDocument(
-    name="*.summary.json",
-    model=CriticSummary,
-    what="an srft critic summary",
-    written_by="srft critic",
-    format=SUMMARY_FORMAT,
-    version=SUMMARY_VERSION,
-    doc="docs/critic.md",
-)
+    name="*.summary.json", model=CriticSummary, what="an srft critic summary", written_by="srft critic",
+    format=SUMMARY_FORMAT, version=SUMMARY_VERSION, doc="docs/critic.md",
+)  # fmt: skip
 
 FILES: tuple[FileSpec[Any], ...] = (CRITIC_SUMMARY,)
 

@@ -75,14 +75,9 @@ class DatasetManifest(BaseModel):
 
 
 DATASET_MANIFEST: JsonDocument[DatasetManifest] = JsonDocument(
-    name=f"<dataset>/{MANIFEST_NAME}",
-    model=DatasetManifest,
-    what="an srft dataset",
-    written_by="srft build",
-    format=FORMAT,
-    version=VERSION,
-    doc="docs/dataset.md",
-)
+    name=f"<dataset>/{MANIFEST_NAME}", model=DatasetManifest, what="an srft dataset", written_by="srft build",
+    format=FORMAT, version=VERSION, doc="docs/dataset.md",
+)  # fmt: skip
 
 FILES = (DATASET_MANIFEST,)
 

@@ -104,15 +104,8 @@ class Evaluation(BaseModel):
 
 
 EVALUATION: JsonDocument[Evaluation] = JsonDocument(
-    name="eval.json",
-    model=Evaluation,
-    what="an srft eval file",
-    written_by="srft evaluate nll (per model: the `eval/*` stages of srft run, merged by `compare`)",
-    format=FORMAT,
-    version=VERSION,
-    ensure_ascii=True,
-    allow_nan=False,
-    doc="docs/evaluate.md",
-)
+    name="eval.json", model=Evaluation, what="an srft eval file", written_by="srft evaluate nll (per model: the `eval/*` stages of srft run, merged by `compare`)",
+    format=FORMAT, version=VERSION, ensure_ascii=True, allow_nan=False, doc="docs/evaluate.md",
+)  # fmt: skip
 
 FILES = (EVALUATION,)

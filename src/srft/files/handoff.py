@@ -41,14 +41,8 @@ class Handoff(BaseModel):
 
 
 HANDOFF: JsonDocument[Handoff] = JsonDocument(
-    name=f"handoff/<name>/{HANDOFF_JSON}",
-    model=Handoff,
-    what="an srft hand-off file",
-    written_by="srft evaluate handoff (srft run with `handoff: {enabled: true}`)",
-    format=FORMAT,
-    version=VERSION,
-    ensure_ascii=True,
-    doc="docs/evaluate.md",
-)
+    name=f"handoff/<name>/{HANDOFF_JSON}", model=Handoff, what="an srft hand-off file", written_by="srft evaluate handoff (srft run with `handoff: {enabled: true}`)",
+    format=FORMAT, version=VERSION, ensure_ascii=True, doc="docs/evaluate.md",
+)  # fmt: skip
 
 FILES = (HANDOFF,)

@@ -98,15 +98,9 @@ class RolloutResults(BaseModel):
 
 
 ROLLOUTS = JsonDocument(
-    name="rollout/<model>.json",
-    model=RolloutResults,
-    what="an srft rollout-results file",
-    written_by="srft toy eval --out; srft run (rollout stages)",
-    format=ROLLOUTS_FORMAT,
-    version=ROLLOUTS_VERSION,
-    indent=1,
-    doc="docs/run.md",
-)
+    name="rollout/<model>.json", model=RolloutResults, what="an srft rollout-results file", written_by="srft toy eval --out; srft run (rollout stages)",
+    format=ROLLOUTS_FORMAT, version=ROLLOUTS_VERSION, indent=1, doc="docs/run.md",
+)  # fmt: skip
 # The same file read without a header check, so a legacy `srft.toy-eval` file can be converted.
 _ANY_HEADER = JsonDocument(
     name=ROLLOUTS.name, model=RolloutResults, what=ROLLOUTS.what, written_by=ROLLOUTS.written_by

@@ -84,13 +84,8 @@ class Manifest(BaseModel):
 
 
 RUN_MANIFEST: JsonDocument[Manifest] = JsonDocument(
-    name=f"<run>/{MANIFEST_NAME}",
-    model=Manifest,
-    what="an srft run manifest",
-    written_by="srft run (after every stage)",
-    format=FORMAT,
-    version=VERSION,
-    doc="docs/run.md",
-)
+    name=f"<run>/{MANIFEST_NAME}", model=Manifest, what="an srft run manifest", written_by="srft run (after every stage)",
+    format=FORMAT, version=VERSION, doc="docs/run.md",
+)  # fmt: skip
 
 FILES = (RUN_MANIFEST,)

@@ -80,25 +80,14 @@ class TrainRun(BaseModel):
 
 
 TRAIN_RUN: JsonDocument[TrainRun] = JsonDocument(
-    name=f"<run>/{TRAIN_JSON}",
-    model=TrainRun,
-    what="an srft train run",
-    written_by="srft train",
-    format=FORMAT,
-    version=VERSION,
-    ensure_ascii=True,
-    doc="docs/training.md",
-)
+    name=f"<run>/{TRAIN_JSON}", model=TrainRun, what="an srft train run", written_by="srft train",
+    format=FORMAT, version=VERSION, ensure_ascii=True, doc="docs/training.md",
+)  # fmt: skip
 
 TRAIN_METRICS: JsonLines[TrainStep] = JsonLines(
-    name=f"<run>/{METRICS_JSONL}",
-    model=TrainStep,
-    what="a training metrics record",
-    written_by="srft train (one line per optimizer step)",
-    ensure_ascii=True,
-    separators=(", ", ": "),
-    doc="docs/training.md",
-)
+    name=f"<run>/{METRICS_JSONL}", model=TrainStep, what="a training metrics record", written_by="srft train (one line per optimizer step)",
+    ensure_ascii=True, separators=(", ", ": "), doc="docs/training.md",
+)  # fmt: skip
 
 FILES = (TRAIN_RUN, TRAIN_METRICS)
 

@@ -107,15 +107,9 @@ def check_step_indices(verdict: Verdict) -> None:
 
 
 VERDICTS: JsonLines[Verdict] = JsonLines(
-    name="*.verdicts.jsonl",
-    model=Verdict,
-    what="an srft verdicts record",
-    written_by="srft critic (also srft critic-vote, srft split)",
-    format=VERDICTS_FORMAT,
-    version=VERDICTS_VERSION,
-    check=check_step_indices,
-    doc="docs/critic.md",
-)
+    name="*.verdicts.jsonl", model=Verdict, what="an srft verdicts record", written_by="srft critic (also srft critic-vote, srft split)",
+    format=VERDICTS_FORMAT, version=VERDICTS_VERSION, check=check_step_indices, doc="docs/critic.md",
+)  # fmt: skip
 
 FILES: tuple[FileSpec[Any], ...] = (VERDICTS,)
 
