@@ -97,32 +97,36 @@ def file_modules() -> Iterator[tuple[str, tuple[FileSpec[Any], ...]]]:
         yield name, found[name]
 
 
-def type_name(annotation: Any) -> str:
-    """A short, readable name for a field's type (a nested model by its class name)."""
+def type_name(annotation: Any, *, model: str | None = None, detailed: bool = True) -> str:
+    """A short, readable name for a field's type; also the config reference's (`srft.pipeline`).
+
+    A nested model is named by its class, or by `model` when given (the config reference says
+    "section"); `detailed` names what a mapping holds and puts a union inside a list or mapping
+    in parentheses, so `or null` stays unambiguous.
+    """
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
+
+    def inner(arg: Any) -> str:
+        name = type_name(arg, model=model, detailed=detailed)
+        union = typing.get_origin(arg) in (typing.Union, types.UnionType)
+        return f"({name})" if union and detailed else name
+
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(type_name(a) for a in args)
+        return " or ".join(type_name(a, model=model, detailed=detailed) for a in args)
     if origin is typing.Literal:
         return " / ".join(f"`{a}`" for a in args)
     if origin in (list, tuple):
-        return f"list of {_inner(args[0])}" if args else "list"
+        return f"list of {inner(args[0])}" if args else "list"
     if origin is dict:
-        return f"mapping to {_inner(args[1])}" if args else "mapping"
+        return f"mapping to {inner(args[1])}" if args and detailed else "mapping"
     if annotation is type(None):
         return "null"
-    if annotation is Any:
+    if annotation is Any and detailed:
         return "any"
     if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
-        return f"`{annotation.__name__}`"
+        return model or f"`{annotation.__name__}`"
     return getattr(annotation, "__name__", str(annotation))
-
-
-def _inner(annotation: Any) -> str:
-    """A type inside a list or mapping: a union in parentheses, so `or null` stays unambiguous."""
-    name = type_name(annotation)
-    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
-    return f"({name})" if union else name
 
 
 def nested_models(annotation: Any) -> Iterator[type[BaseModel]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import types
 import typing
 from typing import Any
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from srft.files.reference import type_name as files_type_name
 from srft.pipeline.config import TRAIN_FIELDS_SET_BY_RUN, RunConfig
 
 HEADER = """\
@@ -32,22 +32,8 @@ SmolLM2-135M-Instruct. How the stages use these settings: `docs/run.md`.
 
 
 def type_name(annotation: Any) -> str:
-    """A short, readable name for a field's type."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(type_name(a) for a in args)
-    if origin is typing.Literal:
-        return " / ".join(f"`{a}`" for a in args)
-    if origin in (list, tuple):
-        return f"list of {type_name(args[0])}" if args else "list"
-    if origin is dict:
-        return "mapping"
-    if annotation is type(None):
-        return "null"
-    if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
-        return "section"
-    return getattr(annotation, "__name__", str(annotation))
+    """A short, readable name for a config key's type (a nested section is a "section")."""
+    return files_type_name(annotation, model="section", detailed=False)
 
 
 def default_text(info: FieldInfo) -> str:
