@@ -40,6 +40,7 @@ from srft.critic.tokens import TokenCounter
 from srft.critic.verdicts import Verdict, dumps_verdict, loads_verdict
 from srft.outputs import atomic_file, check_output, write_text_atomic
 from srft.paths import require_regular_file
+from srft.progress import ProgressBar
 from srft.shard import Shard
 
 SUMMARY_FORMAT = "srft.critic-summary"
@@ -162,7 +163,7 @@ def _run_offline(
     if hasattr(critic, "prepare"):  # a critic that needs the whole corpus first (`file`)
         critic.prepare(corpus)
     total = _count_lines(corpus, shard)
-    with _Progress(progress, total, critic.name) as bar, _AtomicLines(output) as out:
+    with ProgressBar(critic.name, total, enabled=progress) as bar, _AtomicLines(output) as out:
         for _, trajectory in _records(corpus, shard):
             verdict = critic.judge(trajectory)
             out.write(dumps_verdict(verdict))
@@ -202,7 +203,7 @@ async def _run_async(
         maxsize=2 * critic.workers
     )
 
-    async def work(bar: _Progress) -> None:
+    async def work(bar: ProgressBar) -> None:
         while (item := await queue.get()) is not None:
             index, digest, trajectory = item
             line = store.get_verdict(job, trajectory.id, digest)
@@ -237,7 +238,8 @@ async def _run_async(
             bar.advance(_live(critic, counts))
 
     try:
-        with _Progress(progress, _count_lines(corpus, shard), f"critic {critic.mode}") as bar:
+        total = _count_lines(corpus, shard)
+        with ProgressBar(f"critic {critic.mode}", total, enabled=progress) as bar:
 
             async def produce() -> None:
                 records = _records(corpus, shard)
@@ -460,46 +462,3 @@ class _AtomicLines:
 
     def __exit__(self, *exc: Any) -> None:
         self._context.__exit__(*exc)
-
-
-class _Progress:
-    """A rich progress bar on stderr, or nothing."""
-
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
-        self.enabled = enabled
-        self.total = total
-        self.label = label
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=self.total)
-        return self
-
-    def advance(self, note: str | None = None) -> None:
-        if self.enabled:
-            self.bar.advance(self.task)
-            if note:
-                self.bar.update(self.task, description=f"{self.label} {note}")
-
-    def __exit__(self, *_: Any) -> None:
-        if self.enabled:
-            self.bar.stop()
