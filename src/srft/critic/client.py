@@ -38,7 +38,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 from aiolimiter import AsyncLimiter
@@ -362,7 +362,7 @@ class ChatClient:
     def _count_retry(self, _: RetryCallState) -> None:
         self.stats.retries += 1
 
-    def _give_up(self, retry_state: RetryCallState) -> Completion:
+    def _give_up(self, retry_state: RetryCallState) -> NoReturn:
         """Retries exhausted: the last failure, as `RequestFailed`."""
         error = retry_state.outcome.exception() if retry_state.outcome else None
         assert isinstance(error, _Transient)
