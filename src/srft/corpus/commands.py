@@ -9,12 +9,12 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from srft.corpus.formats import formats
 from srft.files.corpus import CorpusError
+from srft.progress import ProgressBar
 
 # soft_wrap: a message naming a long path stays one line, and the path stays whole.
 console = Console(stderr=True, soft_wrap=True)
@@ -70,19 +70,10 @@ def ingest_command(
     except ShardError as e:
         _error(str(e), status=2)
 
-    with Progress(
-        TextColumn("[bold]ingest"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("ingest", total=None)
+    with ProgressBar("[bold]ingest", None, unit="files", console=console, transient=True) as bar:
 
         def progress(done: int, total: int, path: Path) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(done=done, total=total)
 
         try:
             summary = ingest(

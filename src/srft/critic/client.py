@@ -2,8 +2,10 @@
 
 Written on an HTTP client directly (aiohttp, see `ChatClient`) rather than the `openai` package because the critic needs what that
 client hides: the raw status and body of a refused `response_format` (to fall back to another
-one), `Retry-After` honoured exactly, our own backoff with jitter across several servers, and
-the raw answer text kept even when it is not what we asked for.
+one), `Retry-After` honoured exactly, and the raw answer text kept even when it is not what we
+asked for. Retries and backoff are tenacity's (`_retry_policy`), the request and token rate
+limits aiolimiter's; what stays ours is what neither library knows: which failures are worth a
+retry, the wait that honours `Retry-After`, and spreading requests over several servers.
 
 Structured output is negotiated per endpoint, most specific first, and the choice is
 remembered (in memory and in the store):
@@ -32,13 +34,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import random
+import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, NoReturn
 
 import aiohttp
+from aiolimiter import AsyncLimiter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random_exponential,
+)
+from tenacity.wait import wait_base
 
 RESPONSE_FORMATS: tuple[str, ...] = ("json_schema", "json_object", "plain")
 RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -55,6 +67,18 @@ class RequestFailed(RuntimeError):
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class _Transient(Exception):
+    """A failure a retry may cure (timeout, 429, 5xx, dropped connection, unreadable body).
+
+    Raised by one attempt for the retry policy to act on; never leaves the client (exhausted
+    retries become `RequestFailed`). `retry_after` is the server's `Retry-After`, in seconds."""
+
+    def __init__(self, message: str, kind: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
 
 
 class ServerUnusable(RuntimeError):
@@ -96,47 +120,28 @@ class ClientStats:
     statuses: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready copy."""
-        return {
-            "requests": self.requests,
-            "preflight": self.preflight,
-            "retries": self.retries,
-            "failed_requests": self.failed_requests,
-            "format_fallbacks": self.format_fallbacks,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "statuses": dict(sorted(self.statuses.items())),
-        }
+        """A JSON-ready copy (statuses sorted, so the summary file is stable)."""
+        return {**asdict(self), "statuses": dict(sorted(self.statuses.items()))}
 
 
-class RateLimiter:
-    """A token bucket refilled continuously at `per_minute`; `acquire(n)` waits for n units.
+def rate_limit(per_minute: float | None) -> AsyncLimiter | None:
+    """A limiter that lets a minute's worth through at once, then paces to `per_minute`
+    (None: no limit). Take from it with `take`."""
+    if per_minute is None:
+        return None
+    if per_minute <= 0:
+        raise ValueError("a rate limit must be positive")
+    return AsyncLimiter(per_minute, time_period=60.0)
 
-    A request larger than the whole bucket is let through when the bucket is full (and drives it
-    negative), so one oversized prompt cannot block forever.
-    """
 
-    def __init__(self, per_minute: float) -> None:
-        if per_minute <= 0:
-            raise ValueError("a rate limit must be positive")
-        self.capacity = float(per_minute)
-        self.level = self.capacity
-        self.rate = per_minute / 60.0
-        self.last = time.monotonic()
-        self.lock = asyncio.Lock()
+async def take(limit: AsyncLimiter | None, amount: float) -> None:
+    """Wait until `limit` has room for `amount`, then take it.
 
-    async def acquire(self, amount: float = 1.0) -> None:
-        """Wait until `amount` units are available, then take them."""
-        async with self.lock:
-            while True:
-                now = time.monotonic()
-                self.level = min(self.capacity, self.level + (now - self.last) * self.rate)
-                self.last = now
-                need = min(amount, self.capacity)
-                if self.level >= need:
-                    self.level -= amount
-                    return
-                await asyncio.sleep((need - self.level) / self.rate)
+    aiolimiter refuses an amount larger than the whole bucket; such a request (one oversized
+    prompt against a token limit) waits for the bucket to empty and takes all of it instead of
+    blocking forever."""
+    if limit is not None:
+        await limit.acquire(min(amount, limit.max_rate))
 
 
 @dataclass
@@ -146,6 +151,11 @@ class Endpoint:
     base_url: str
     response_format: str | None = None
     in_flight: int = 0
+
+    @property
+    def url(self) -> str:
+        """Where chat completions are posted."""
+        return f"{self.base_url}/chat/completions"
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -162,6 +172,34 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+class _AtLeastRetryAfter(wait_base):
+    """The backoff, or the server's `Retry-After` (capped) when that is longer.
+
+    tenacity's waits know nothing of the failure they follow; this one reads `retry_after` from
+    the `_Transient` the attempt raised."""
+
+    def __init__(self, backoff: wait_base, cap: float) -> None:
+        self.backoff = backoff
+        self.cap = cap
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        delay = self.backoff(retry_state)
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.cap))
+        return delay
+
+
+def _equal_jitter(base: float, cap: float) -> wait_base:
+    """`min(cap, base * 2**n)` scaled by a uniform 0.5..1 after the n+1-th failure: half the
+    wait fixed (so retries do back off), half random (so clients that failed together do not
+    retry together)."""
+    return wait_exponential(multiplier=base / 2, max=cap / 2) + wait_random_exponential(
+        multiplier=base / 2, max=cap / 2
+    )
 
 
 _STRICT: dict[int, tuple[Any, Any]] = {}
@@ -212,6 +250,30 @@ def response_format_body(kind: str, schema: dict[str, Any]) -> dict[str, Any] | 
 
 
 @dataclass
+class _Request:
+    """One completion asked of `complete`, whichever server and format end up serving it."""
+
+    messages: list[dict[str, str]]
+    schema: dict[str, Any]
+    max_tokens: int
+    temperature: float
+    tokens: float  # what it costs against the token rate limit
+
+    def body(self, model: str, kind: str) -> dict[str, Any]:
+        """The JSON body asking in format `kind`."""
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": self.messages,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
+        fmt = response_format_body(kind, self.schema)
+        if fmt is not None:
+            body["response_format"] = fmt
+        return body
+
+
+@dataclass
 class _Response:
     """What the critic needs of an HTTP answer, read whole before the connection is reused."""
 
@@ -248,37 +310,65 @@ class ChatClient:
         self.model = model
         self.endpoints = [Endpoint(u.rstrip("/")) for u in base_urls]
         self.forced_format = None if response_format == "auto" else response_format
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.max_retry_after = max_retry_after
         self.store = store
         self._api_key = api_key
         self.key_hint = key_hint
         self._checked = False
         self._preflight_lock = asyncio.Lock()
-        self.request_limit = RateLimiter(requests_per_minute) if requests_per_minute else None
-        self.token_limit = RateLimiter(tokens_per_minute) if tokens_per_minute else None
+        self.request_limit = rate_limit(requests_per_minute)
+        self.token_limit = rate_limit(tokens_per_minute)
         self.stats = ClientStats()
         self._next = 0
-        headers = {"Content-Type": "application/json"}
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        # aiohttp rather than httpx (which the openai client uses): the critic keeps dozens of
-        # requests in flight from one event loop, and httpx/httpcore spend ~3 ms of pure-Python
-        # CPU per request, which caps a 200 ms server at ~0.8 of concurrency/latency on a busy
-        # core; aiohttp's C HTTP parser costs a fraction of that (vLLM's serving benchmark uses
-        # it for the same reason). The semaphore bounds requests in flight to `concurrency`.
-        self.session = aiohttp.ClientSession(
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 30.0)),
-            connector=aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency),
-        )
+        self._retrying = self._retry_policy(max_retries, backoff_base, backoff_max, max_retry_after)
+        self.session = self._session(api_key, timeout, concurrency)
         self.in_flight = asyncio.Semaphore(concurrency)
         for ep in self.endpoints:
             ep.response_format = self.forced_format or (
                 store.get_format(ep.base_url, model) if store is not None else None
             )
+
+    @staticmethod
+    def _session(api_key: str | None, timeout: float, concurrency: int) -> aiohttp.ClientSession:
+        """The HTTP session: JSON, the key as a bearer token, `concurrency` connections.
+
+        aiohttp rather than httpx (which the openai client uses): the critic keeps dozens of
+        requests in flight from one event loop, and httpx/httpcore spend ~3 ms of pure-Python
+        CPU per request, which caps a 200 ms server at ~0.8 of concurrency/latency on a busy
+        core; aiohttp's C HTTP parser costs a fraction of that (vLLM's serving benchmark uses
+        it for the same reason)."""
+        headers = {"Content-Type": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        return aiohttp.ClientSession(
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 30.0)),
+            connector=aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency),
+        )
+
+    def _retry_policy(
+        self, max_retries: int, base: float, cap: float, max_retry_after: float
+    ) -> AsyncRetrying:
+        """tenacity: `_Transient` failures retried up to `max_retries` times, each after the
+        equal-jitter backoff or `Retry-After` (up to `max_retry_after`), whichever is longer;
+        anything else (a refusal, `ServerUnusable`) goes straight through."""
+        return AsyncRetrying(
+            retry=retry_if_exception_type(_Transient),
+            stop=stop_after_attempt(max_retries + 1),
+            wait=_AtLeastRetryAfter(_equal_jitter(base, cap), max_retry_after),
+            before_sleep=self._count_retry,
+            retry_error_callback=self._give_up,
+        )
+
+    def _count_retry(self, _: RetryCallState) -> None:
+        self.stats.retries += 1
+
+    def _give_up(self, retry_state: RetryCallState) -> NoReturn:
+        """Retries exhausted: the last failure, as `RequestFailed`."""
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        assert isinstance(error, _Transient)
+        self.stats.failed_requests += 1
+        retries = retry_state.attempt_number - 1
+        raise RequestFailed(self.redact(f"{error} (after {retries} retries)"), error.kind)
 
     async def aclose(self) -> None:
         """Close the HTTP session and its connections."""
@@ -295,14 +385,14 @@ class ChatClient:
         return {ep.base_url: ep.response_format for ep in self.endpoints}
 
     def _pick(self) -> Endpoint:
-        # Least busy server first; ties broken round-robin so load spreads evenly.
+        """The least busy server, ties broken round-robin so load spreads evenly.
+
+        Ours because neither the openai client nor aiohttp spreads requests over several base
+        URLs."""
         self._next += 1
         n = len(self.endpoints)
         order = [self.endpoints[(self._next + i) % n] for i in range(n)]
         return min(order, key=lambda ep: ep.in_flight)
-
-    def _backoff(self, attempt: int) -> float:
-        return min(self.backoff_max, self.backoff_base * 2**attempt) * random.uniform(0.5, 1.0)
 
     async def preflight(self) -> None:
         """Check every server once, before the first real request; `ServerUnusable` if one
@@ -316,21 +406,15 @@ class ChatClient:
             self._checked = True
 
     async def _preflight(self, ep: Endpoint) -> None:
-        body = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": PREFLIGHT_PROMPT}],
-            "max_tokens": 1,
-            "temperature": 0.0,
-        }
+        question = _Request([{"role": "user", "content": PREFLIGHT_PROMPT}], {}, 1, 0.0, 0)
         self.stats.preflight += 1
         try:
-            async with self.session.post(f"{ep.base_url}/chat/completions", json=body) as answer:
-                status, text = answer.status, await answer.text()
+            response = await self._post(ep, question.body(self.model, "plain"))
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as e:
             raise ServerUnusable(ep.base_url, f"cannot connect: {_describe(e)}") from e
         except (TimeoutError, aiohttp.ClientError):
             return  # reachable but slow or flaky: the run's retries deal with that
-        self._check_usable(ep, status, text)
+        self._check_usable(ep, response.status_code, response.text)
 
     def _check_usable(self, ep: Endpoint, status: int, text: str) -> None:
         """Raise `ServerUnusable` for an answer that every request would get."""
@@ -347,7 +431,7 @@ class ChatClient:
                 )
             raise ServerUnusable(
                 ep.base_url,
-                f"HTTP {status}, no chat-completions endpoint at {ep.base_url}/chat/completions "
+                f"HTTP {status}, no chat-completions endpoint at {ep.url} "
                 f"(does --base-url end in /v1?): {detail}",
             )
 
@@ -364,93 +448,76 @@ class ChatClient:
         without an answer (raises `RequestFailed` instead, or `ServerUnusable`)."""
         if not self._checked:
             await self.preflight()
-        attempt = 0
-        kind_of_error = "unknown"
+        request = _Request(
+            messages, schema, max_tokens, temperature, tokens=estimated_tokens + max_tokens
+        )
+        # A copy per call: a tenacity policy keeps its attempt state on itself.
+        return await self._retrying.copy()(self._attempt, request)
+
+    async def _attempt(self, request: _Request) -> Completion:
+        """One try, which may take several requests: a refused format is asked again at once in
+        the next one (a fallback, not a retry)."""
         while True:
-            if self.request_limit:
-                await self.request_limit.acquire(1)
-            if self.token_limit:
-                await self.token_limit.acquire(estimated_tokens + max_tokens)
-            await self.in_flight.acquire()
+            ep, kind, response = await self._send(request)
+            completion = self._read(ep, kind, response)
+            if completion is not None:
+                return completion
+
+    async def _send(self, request: _Request) -> tuple[Endpoint, str, _Response]:
+        """Post `request` to the least busy server, within the rate limits and `concurrency`;
+        a transport failure is `_Transient`."""
+        await take(self.request_limit, 1)
+        await take(self.token_limit, request.tokens)
+        async with self.in_flight:
             ep = self._pick()  # after waiting for a slot, so "least busy" is current
             kind = ep.response_format or RESPONSE_FORMATS[0]
-            body: dict[str, Any] = {
-                "model": self.model,
-                "messages": messages,
-                "max_tokens": max_tokens,
-                "temperature": temperature,
-            }
-            fmt = response_format_body(kind, schema)
-            if fmt is not None:
-                body["response_format"] = fmt
-            error: str
-            retry_after: float | None = None
             ep.in_flight += 1
             self.stats.requests += 1
-            response: _Response | None = None
             try:
-                async with self.session.post(
-                    f"{ep.base_url}/chat/completions", json=body
-                ) as answer:
-                    response = _Response(answer.status, await answer.text(), answer.headers)
+                response = await self._post(ep, request.body(self.model, kind))
             except (TimeoutError, aiohttp.ClientError) as e:
-                error = _describe(e)
-                kind_of_error = _kind_of(e)
                 self.stats.statuses[type(e).__name__] += 1
+                raise _Transient(_describe(e), _kind_of(e)) from e
             finally:
                 ep.in_flight -= 1
-                self.in_flight.release()
-            if response is not None:
-                self.stats.statuses[str(response.status_code)] += 1
-                text = response.text
-                if response.status_code == 200:
-                    parsed = self._parse(text)
-                    if isinstance(parsed, Completion):
-                        parsed.response_format = kind
-                        if ep.response_format is None:
-                            ep.response_format = kind
-                            if self.store is not None and self.forced_format is None:
-                                self.store.put_format(ep.base_url, self.model, kind)
-                        return parsed
-                    error, kind_of_error = parsed, "malformed-body"
-                elif self._refuses_format(response.status_code, text, kind):
-                    self._fall_back(ep, kind)
-                    continue
-                elif response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
-                    error = f"HTTP {response.status_code}: {text[:300]}"
-                    kind_of_error = f"http-{response.status_code}"
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
-                else:
-                    self.stats.failed_requests += 1
-                    self._check_usable(ep, response.status_code, text)
-                    raise RequestFailed(
-                        self.redact(
-                            f"{ep.base_url} refused the request: HTTP "
-                            f"{response.status_code}: {text[:500]}"
-                        ),
-                        f"http-{response.status_code}",
-                    )
-            if attempt >= self.max_retries:
-                self.stats.failed_requests += 1
-                raise RequestFailed(
-                    self.redact(f"{error} (after {attempt} retries)"), kind_of_error
-                )
-            attempt += 1
-            self.stats.retries += 1
-            delay = self._backoff(attempt - 1)
-            if retry_after is not None:
-                delay = max(delay, min(retry_after, self.max_retry_after))
-            await asyncio.sleep(delay)
+        self.stats.statuses[str(response.status_code)] += 1
+        return ep, kind, response
 
-    def _parse(self, text: str) -> Completion | str:
-        import json
+    async def _post(self, ep: Endpoint, body: dict[str, Any]) -> _Response:
+        async with self.session.post(ep.url, json=body) as answer:
+            return _Response(answer.status, await answer.text(), answer.headers)
 
+    def _read(self, ep: Endpoint, kind: str, response: _Response) -> Completion | None:
+        """The completion in `response`; None when the server refused format `kind` (the
+        endpoint has fallen back, ask again); `_Transient` for a failure worth a retry,
+        `RequestFailed` or `ServerUnusable` for a refusal."""
+        status, text = response.status_code, response.text
+        if status == 200:
+            completion = self._parse(text)
+            completion.response_format = kind
+            self._remember(ep, kind)
+            return completion
+        if self._refuses_format(status, text, kind):
+            self._fall_back(ep, kind)
+            return None
+        if status in RETRYABLE_STATUS or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise _Transient(f"HTTP {status}: {text[:300]}", f"http-{status}", retry_after)
+        self.stats.failed_requests += 1
+        self._check_usable(ep, status, text)
+        raise RequestFailed(
+            self.redact(f"{ep.base_url} refused the request: HTTP {status}: {text[:500]}"),
+            f"http-{status}",
+        )
+
+    def _parse(self, text: str) -> Completion:
+        """The completion in a 200 body (its tokens counted); `_Transient` when unreadable."""
         try:
             data = json.loads(text)
             message = data["choices"][0]["message"]
             content = message.get("content") or ""
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            return f"malformed response body: {text[:200]!r}"
+            raise _Transient(f"malformed response body: {text[:200]!r}", "malformed-body") from None
         usage = data.get("usage") or {}
         prompt = int(usage.get("prompt_tokens") or 0)
         completion = int(usage.get("completion_tokens") or 0)
@@ -461,6 +528,14 @@ class ChatClient:
             usage={"prompt_tokens": prompt, "completion_tokens": completion},
             response_format="",
         )
+
+    def _remember(self, ep: Endpoint, kind: str) -> None:
+        """The first answered format of an endpoint is its format from now on (and in the
+        store, unless the format was forced)."""
+        if ep.response_format is None:
+            ep.response_format = kind
+            if self.store is not None and self.forced_format is None:
+                self.store.put_format(ep.base_url, self.model, kind)
 
     def _refuses_format(self, status: int, text: str, kind: str) -> bool:
         if self.forced_format is not None or kind == "plain":
@@ -497,8 +572,6 @@ def _kind_of(error: BaseException) -> str:
 
 def _error_message(text: str) -> str:
     """The `error.message` of an OpenAI-style error body, else the body's start."""
-    import json
-
     try:
         data = json.loads(text)
         message = data["error"]["message"] if isinstance(data.get("error"), dict) else None

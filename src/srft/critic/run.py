@@ -40,6 +40,7 @@ from srft.files.corpus import CORPUS, CorpusError, Trajectory
 from srft.files.critic_summary import CRITIC_SUMMARY, SUMMARY_FORMAT, SUMMARY_VERSION, summary_path
 from srft.files.verdicts import VERDICTS, Verdict
 from srft.outputs import atomic_file, check_output
+from srft.progress import ProgressBar
 from srft.shard import Shard
 
 EXIT_STATUS = {"complete": 0, "none": 1, "partial": 3}
@@ -153,7 +154,7 @@ def _run_offline(
     if hasattr(critic, "prepare"):  # a critic that needs the whole corpus first (`file`)
         critic.prepare(corpus)
     total = _count_lines(corpus, shard)
-    with _Progress(progress, total, critic.name) as bar:
+    with ProgressBar(critic.name, total, enabled=progress) as bar:
 
         def judged() -> Iterator[Verdict]:
             for _, trajectory in _records(corpus, shard):
@@ -221,7 +222,7 @@ class _AsyncRun:
             maxsize=2 * self.critic.workers
         )
         try:
-            with _Progress(progress, total, f"critic {self.critic.mode}") as bar:
+            with ProgressBar(f"critic {self.critic.mode}", total, enabled=progress) as bar:
                 # One gather: a worker's unexpected error surfaces at once instead of leaving
                 # the producer blocked on a full queue.
                 await asyncio.gather(
@@ -241,7 +242,7 @@ class _AsyncRun:
         for _ in range(self.critic.workers):
             await queue.put(None)
 
-    async def _work(self, queue: asyncio.Queue, bar: _Progress) -> None:
+    async def _work(self, queue: asyncio.Queue, bar: ProgressBar) -> None:
         while (item := await queue.get()) is not None:
             index, digest, trajectory = item
             verdict, stored = self._stored(trajectory.id, digest)
@@ -478,44 +479,19 @@ def _count_lines(path: Path, shard: Shard) -> int:
         return sum(1 for n, _ in enumerate(records) if shard.keeps(n))
 
 
-class _Progress:
-    """A rich progress bar on stderr, or nothing."""
+class _AtomicLines:
+    """Write lines to a temporary file and move it over `path` only when all were written."""
 
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
-        self.enabled = enabled
-        self.total = total
-        self.label = label
+    def __init__(self, path: Path) -> None:
+        self.path = path
 
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=self.total)
+    def __enter__(self) -> _AtomicLines:
+        self._context = atomic_file(self.path)
+        self.file = self._context.__enter__()
         return self
 
-    def advance(self, note: str | None = None) -> None:
-        if self.enabled:
-            self.bar.advance(self.task)
-            if note:
-                self.bar.update(self.task, description=f"{self.label} {note}")
+    def write(self, line: str) -> None:
+        self.file.write(line + "\n")
 
-    def __exit__(self, *_: Any) -> None:
-        if self.enabled:
-            self.bar.stop()
+    def __exit__(self, *exc: Any) -> None:
+        self._context.__exit__(*exc)

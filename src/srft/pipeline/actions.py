@@ -13,6 +13,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from srft.evaluate.environment import GeneratedFiles, TrajectorySource
 from srft.pipeline.config import TRUE_LABELS, RunConfig, resolve_model
 from srft.pipeline.graph import StageContext
@@ -48,33 +50,33 @@ def as_summary(value: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"result": data}
 
 
-def jsonable(value: Any, depth: int = 0) -> Any:
-    """`value` as JSON data: dataclasses, pydantic models, counters and paths included.
+def jsonable(value: Any) -> Any:
+    """`value` as small JSON data for the manifest: pydantic converts it (dataclasses, pydantic
+    models, counters, paths; anything else as its `str`), then `_shortened` keeps it small.
 
-    Why not pydantic's `to_jsonable_python`: it converts the leaves alike, but keeps the fields a
-    dataclass hides from its repr (a build summary's whole dataset manifest), writes tuple keys
-    as `a,b` where the manifest has `a:b`, and does not shorten; switching would change the
-    summaries of every existing `manifest.json`.
+    A dataclass's fields hidden from its repr stay out, as they always have (a build summary's
+    whole dataset manifest): pydantic would include them. Where pydantic spells a value other
+    than the converter it replaced did (a tuple key `a,b` not `a:b`, a datetime in ISO form, an
+    enum as its value), no stage summary holds one: the manifests of the pipeline tests and of
+    a run on ../shared/data (`scripts/same_outputs.py`) came out the same.
     """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.repr}
-    elif hasattr(value, "model_dump"):
-        value = value.model_dump(mode="json")
-    if isinstance(value, dict):
+    return _shortened(to_jsonable_python(value, by_alias=False, fallback=str))
+
+
+def _shortened(data: Any, depth: int = 0) -> Any:
+    """JSON data with every list over 20 items replaced by its count and every mapping nested
+    deeper than 4 by its size: the manifest says how many records were rejected, not which."""
+    if isinstance(data, dict):
         if depth > 4:
-            return f"{len(value)} entries"
-        return {
-            ":".join(map(str, k)) if isinstance(k, tuple) else str(k): jsonable(v, depth + 1)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple | set):
-        items = list(value)
-        if len(items) > 20:
-            return {"count": len(items)}
-        return [jsonable(v, depth + 1) for v in items]
-    if isinstance(value, int | float | str | bool) or value is None:
-        return value
-    return str(value)
+            return f"{len(data)} entries"
+        return {k: _shortened(v, depth + 1) for k, v in data.items()}
+    if isinstance(data, list):
+        if len(data) > 20:
+            return {"count": len(data)}
+        return [_shortened(v, depth + 1) for v in data]
+    return data
 
 
 def model_fingerprint(model: str) -> dict[str, Any]:

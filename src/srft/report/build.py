@@ -3,8 +3,9 @@
 `collect_report_data` reads the pipeline's files (corpus, verdicts, dataset folders, train run
 folders, `eval.json`) and reduces them to one JSON-able object: the trajectories as the browser
 shows them, the per-step trained/masked token spans of every policy, and the aggregates the
-charts draw. `render_html` embeds that object in `template.html` beside the inline CSS and JS
-(`report.css`, `report.js`), so the file works offline and from `file://`, with no CDN.
+charts draw. `render_html` embeds that object in `template.html` (a jinja2 template) beside the
+inline CSS and JS (`report.css`, `report.js`), so the file works offline and from `file://`, with
+no CDN.
 
 Safety: trajectories contain arbitrary code and HTML. The data travels as JSON inside a
 `<script type="application/json">` block with `<`, `>` and `&` escaped as `\\u003c` etc., so no
@@ -16,17 +17,20 @@ the JS could not run injected script or fetch anything.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from srft.files.base import FileFormatError, JsonDocument
 from srft.files.corpus import Message, Trajectory
@@ -423,34 +427,24 @@ def collect_report_data(
     rollouts: Iterable[str | Path | Mapping[str, Any]] | None = None,
     critic_quality: str | Path | Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the report shows, as one JSON-able object (see the module docstring)."""
-    trajectories = _trajectories(corpus)
-    judged = _verdicts(verdicts)
-    views = group_runs(
-        [trajectory_view(t, judged.get(t.id), max_text=max_text) for t in trajectories]
-    )
+    """Everything the report shows, as one JSON-able object (see the module docstring).
+
+    `datasets` and `runs` map a policy name (sft, rft, srft, ...) to its dataset folder and its
+    train run folder; `eval_json` is the evaluate stage's file (or its object); `handoffs`
+    maps a model name to its agent-evaluation hand-off (`handoff/` folder or `handoff.json`,
+    see `srft.evaluate.handoff`), whose commands the report lists; `rollouts` are rollouts of
+    the models in an environment (`srft.rollouts` files), shown as success rates with intervals
+    and paired differences; `critic_quality` is `srft critic-eval`'s comparison of the critic with
+    true labels (a run whose environment generates them has them), shown as per-label precision
+    and recall. The charts count
+    every trajectory; the browser embeds the first `max_trajectories` and says how many it left
+    out. Every input but the corpus is optional: the report says what it lacks instead of
+    failing. Verdicts or dataset rows for trajectories not in the corpus are refused
+    (`ReportError`).
+    """
+    views = _browser_views(corpus, verdicts, max_text)
     outcomes = {v["id"]: v["outcome"] for v in views}
-    _refuse_strangers(judged, outcomes, verdicts, "verdicts", corpus)
-
-    policies: dict[str, Any] = {}
-    for policy, folder in (datasets or {}).items():
-        rows = read_dataset_rows(folder)
-        _refuse_strangers(
-            [r["trajectory_id"] for r in rows], outcomes, folder, "dataset rows", corpus
-        )
-        policies[policy] = {"dataset": str(folder), **policy_tokens(rows, outcomes)}
-    for policy, folder in (runs or {}).items():
-        entry = policies.setdefault(policy, {"rows": {}, "by_outcome": {}, "dropped": {}})
-        records = read_metrics(folder)
-        entry["run"] = str(folder)
-        entry["loss"] = loss_curve(records)
-        train_json = Path(folder) / TRAIN_JSON
-        if train_json.is_file():
-            entry["train"] = _read_document(TRAIN_RUN, train_json)
-
-    verdict_status = Counter(
-        "none" if v["verdict"] is None else v["verdict"]["status"] for v in views
-    )
+    policies = _policies(datasets, runs, outcomes, corpus)
     return {
         "format": "srft.report-data",
         "version": 1,
@@ -459,17 +453,7 @@ def collect_report_data(
         "labels": [*LABELS, UNLABELED],
         "outcomes": list(OUTCOMES),
         "settings": _flatten(settings or {}),
-        "summary": {
-            "trajectories": len(views),
-            "steps": sum(len(v["steps"]) for v in views),
-            "by_outcome": dict(Counter(v["outcome"] for v in views)),
-            "verdicts": dict(verdict_status),
-            "label_counts": label_counts(views),
-            "labels_by_position": labels_by_position(views),
-            "lengths": length_histogram(views),
-            "runs": runs_summary(views),
-            "browser_omitted": max(0, len(views) - max_trajectories),
-        },
+        "summary": _summary(views, max_trajectories),
         "policies": policies,
         "eval": _read_document(EVALUATION, eval_json),
         "handoffs": {name: read_handoff(where) for name, where in (handoffs or {}).items()},
@@ -479,6 +463,69 @@ def collect_report_data(
         if isinstance(critic_quality, str | Path)
         else _read_json(critic_quality),
         "trajectories": views[:max_trajectories],
+    }
+
+
+def _browser_views(
+    corpus: str | Path | Iterable[Trajectory],
+    verdicts: str | Path | Mapping[str, Verdict] | None,
+    max_text: int,
+) -> list[dict[str, Any]]:
+    """Every trajectory as the browser shows it, with its verdict, the runs of an instance
+    together; verdicts for trajectories not in the corpus are refused."""
+    trajectories = _trajectories(corpus)
+    judged = _verdicts(verdicts)
+    views = group_runs(
+        [trajectory_view(t, judged.get(t.id), max_text=max_text) for t in trajectories]
+    )
+    _refuse_strangers(judged, {v["id"] for v in views}, verdicts, "verdicts", corpus)
+    return views
+
+
+def _policies(
+    datasets: Mapping[str, str | Path] | None,
+    runs: Mapping[str, str | Path] | None,
+    outcomes: Mapping[str, str],
+    corpus: Any,
+) -> dict[str, Any]:
+    """Per policy: its dataset's token spans and accounting, and its train run's loss curve."""
+    policies: dict[str, Any] = {}
+    for policy, folder in (datasets or {}).items():
+        rows = read_dataset_rows(folder)
+        _refuse_strangers(
+            [r["trajectory_id"] for r in rows], outcomes, folder, "dataset rows", corpus
+        )
+        policies[policy] = {"dataset": str(folder), **policy_tokens(rows, outcomes)}
+    for policy, folder in (runs or {}).items():
+        entry = policies.setdefault(policy, {"rows": {}, "by_outcome": {}, "dropped": {}})
+        entry.update(_train_run(folder))
+    return policies
+
+
+def _train_run(folder: str | Path) -> dict[str, Any]:
+    """A train run folder as the report shows it: where it is, its loss curve and `train.json`."""
+    entry: dict[str, Any] = {"run": str(folder), "loss": loss_curve(read_metrics(folder))}
+    train_json = Path(folder) / TRAIN_JSON
+    if train_json.is_file():
+        entry["train"] = _read_document(TRAIN_RUN, train_json)
+    return entry
+
+
+def _summary(views: list[dict[str, Any]], max_trajectories: int) -> dict[str, Any]:
+    """The aggregates the summary and the charts draw, over every trajectory."""
+    verdict_status = Counter(
+        "none" if v["verdict"] is None else v["verdict"]["status"] for v in views
+    )
+    return {
+        "trajectories": len(views),
+        "steps": sum(len(v["steps"]) for v in views),
+        "by_outcome": dict(Counter(v["outcome"] for v in views)),
+        "verdicts": dict(verdict_status),
+        "label_counts": label_counts(views),
+        "labels_by_position": labels_by_position(views),
+        "lengths": length_histogram(views),
+        "runs": runs_summary(views),
+        "browser_omitted": max(0, len(views) - max_trajectories),
     }
 
 
@@ -498,6 +545,21 @@ def _asset(name: str) -> str:
     return resources.files("srft.report").joinpath(name).read_text(encoding="utf-8")
 
 
+def _template() -> jinja2.Template:
+    """`template.html` as jinja2 renders it: nothing escaped unless the template says so (the
+    CSS, the JS and the data block go in verbatim; `embed_json` made the data safe), and the
+    file's last newline kept."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("srft", "report"),
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    # html.escape rather than jinja2's own escaping, which spells quotes differently.
+    env.filters["escape_attr"] = html.escape
+    env.filters["escape_text"] = functools.partial(html.escape, quote=False)
+    return env.get_template("template.html")
+
+
 def render_html(data: Mapping[str, Any]) -> str:
     """The report's HTML: template + inline CSS + inline JS + the data block."""
     script = _asset("report.js")
@@ -506,25 +568,17 @@ def render_html(data: Mapping[str, Any]) -> str:
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
         f"script-src 'sha256-{digest}'"
     )
-    replacements = {
-        "{{TITLE}}": html.escape(str(data.get("title", "SRFT report"))),
-        "{{CSP}}": html.escape(csp, quote=False),  # single quotes only, inside a "-quoted attribute
-        "{{CSS}}": _asset("report.css"),
-        "{{DATA}}": embed_json(data),
-        "{{SCRIPT}}": script,
-    }
-    page = _asset("template.html")
-    # One pass in a fixed order; the data goes in last-but-one and the script after it, so a
-    # placeholder-looking string inside trajectory text is never substituted.
-    for key in ("{{TITLE}}", "{{CSP}}", "{{CSS}}"):
-        page = page.replace(key, replacements[key])
-    before, after = page.split("{{DATA}}")
-    after = after.replace("{{SCRIPT}}", replacements["{{SCRIPT}}"])
-    return before + replacements["{{DATA}}"] + after
+    return _template().render(
+        title=str(data.get("title", "SRFT report")),
+        csp=csp,  # single quotes only, inside a "-quoted attribute
+        css=_asset("report.css"),
+        data=embed_json(data),
+        script=script,
+    )
 
 
 def _refuse_strangers(
-    ids: Iterable[str], corpus_ids: Mapping[str, Any], source: Any, what: str, corpus: Any
+    ids: Iterable[str], corpus_ids: Collection[str], source: Any, what: str, corpus: Any
 ) -> None:
     """Refuse `what` from `source` when any of its trajectory ids is not in the corpus.
 
@@ -542,56 +596,15 @@ def _refuse_strangers(
         )
 
 
-def write_report(
-    output_html: str | Path,
-    *,
-    corpus: str | Path | Iterable[Trajectory],
-    verdicts: str | Path | Mapping[str, Verdict] | None = None,
-    datasets: Mapping[str, str | Path] | None = None,
-    runs: Mapping[str, str | Path] | None = None,
-    eval_json: str | Path | Mapping[str, Any] | None = None,
-    settings: Mapping[str, Any] | None = None,
-    title: str = "SRFT report",
-    max_text: int = DEFAULT_MAX_TEXT,
-    handoffs: Mapping[str, str | Path] | None = None,
-    max_trajectories: int = DEFAULT_MAX_TRAJECTORIES,
-    rollouts: Iterable[str | Path | Mapping[str, Any]] | None = None,
-    overwrite: bool = True,
-    critic_quality: str | Path | Mapping[str, Any] | None = None,
-) -> Path:
-    """Write the self-contained report to `output_html` and return its path.
-
-    `datasets` and `runs` map a policy name (sft, rft, srft, ...) to its dataset folder and its
-    train run folder; `eval_json` is the evaluate stage's file (or its object); `handoffs`
-    maps a model name to its agent-evaluation hand-off (`handoff/` folder or `handoff.json`,
-    see `srft.evaluate.handoff`), whose commands the report lists; `rollouts` are rollouts of
-    the models in an environment (`srft.rollouts` files), shown as success rates with intervals
-    and paired differences; `critic_quality` is `srft critic-eval`'s comparison of the critic with
-    true labels (a run whose environment generates them has them), shown as per-label precision
-    and recall. The charts count every trajectory; the browser embeds the first
-    `max_trajectories` and says how many it left out. Every input but the corpus is optional: the report says what it lacks instead of
-    failing. Verdicts or dataset rows for trajectories not in the corpus are refused
-    (`ReportError`). `overwrite`: False refuses an existing `output_html` (the CLI's default).
-    """
+def write_report(output_html: str | Path, *, overwrite: bool = True, **inputs: Any) -> Path:
+    """Write the self-contained report of `inputs` (the arguments of `collect_report_data`) to
+    `output_html` and return its path. `overwrite`: False refuses an existing `output_html`
+    (the CLI's default)."""
     try:
         check_output(output_html, kind="file", overwrite=overwrite)
     except OutputError as e:
         raise ReportError(str(e)) from e
-    data = collect_report_data(
-        corpus=corpus,
-        verdicts=verdicts,
-        datasets=datasets,
-        runs=runs,
-        eval_json=eval_json,
-        settings=settings,
-        title=title,
-        max_text=max_text,
-        handoffs=handoffs,
-        max_trajectories=max_trajectories,
-        rollouts=rollouts,
-        critic_quality=critic_quality,
-    )
-    return write_text_atomic(output_html, render_html(data))
+    return write_text_atomic(output_html, render_html(collect_report_data(**inputs)))
 
 
 __all__ = [

@@ -27,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.console import Console
 
 from srft import __version__
 from srft.files.dataset_manifest import DatasetFolder
 from srft.files.train_run import FORMAT, METRICS_JSONL, TRAIN_JSON, TRAIN_METRICS, TRAIN_RUN
 from srft.memory import return_freed_memory
 from srft.outputs import write_text_atomic
+from srft.progress import ProgressBar
 from srft.train.collate import PackedBatch, StepPlan, pack, plan_epoch
 from srft.train.config import TrainConfig
 from srft.train.loss import loss_sum
@@ -376,7 +378,14 @@ def train(config: TrainConfig) -> Path:
     if config.report_to:
         accelerator.init_trackers("srft", config={k: str(v) for k, v in config.dump().items()})
 
-    progress = _Progress(total_steps, global_step, enabled=main and config.progress)
+    # On stdout, where the trainer's bar has always been (the train command's own lines too).
+    progress = ProgressBar(
+        "train",
+        total_steps,
+        done=global_step,
+        enabled=main and config.progress,
+        console=Console(),
+    )
     last: dict[str, Any] = {}
     while global_step < total_steps:
         epoch, plan = schedule[global_step]
@@ -387,7 +396,7 @@ def train(config: TrainConfig) -> Path:
             _append_metrics(run_dir, last)
         if config.report_to:
             accelerator.log({k: v for k, v in last.items() if k != "step"}, step=global_step)
-        progress.update(last, global_step % config.logging_steps == 0)
+        progress.advance(_metrics_note(last) if global_step % config.logging_steps == 0 else None)
         if _checkpoint_due(config, global_step, total_steps):
             _save_checkpoint(accelerator, run_dir, global_step, layout, config.save_total_limit)
     progress.close()
@@ -507,43 +516,10 @@ def _save_checkpoint(
     accelerator.wait_for_everyone()
 
 
-class _Progress:
-    """A rich progress bar showing loss, trained tokens/s, learning rate and grad norm."""
-
-    def __init__(self, total: int, done: int, enabled: bool) -> None:
-        self.bar = None
-        if not enabled:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bar = Progress(
-            TextColumn("train"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.description}"),
-        )
-        self.task = self.bar.add_task("", total=total, completed=done)
-        self.bar.start()
-
-    def update(self, metrics: dict[str, Any], show: bool) -> None:
-        if self.bar is None:
-            return
-        text = None
-        if show:
-            gn = metrics.get("grad_norm")
-            text = (
-                f"loss {metrics['loss']:.4f}  {metrics.get('trained_tokens_per_s') or 0:,.0f} trained tok/s"
-                f"  lr {metrics['lr']:.2e}  gnorm {gn if gn is None else f'{gn:.3f}'}"
-            )
-        self.bar.update(self.task, advance=1, description=text)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+def _metrics_note(metrics: dict[str, Any]) -> str:
+    """Loss, trained tokens/s, learning rate and grad norm, as the progress bar shows them."""
+    gn = metrics.get("grad_norm")
+    return (
+        f"loss {metrics['loss']:.4f}  {metrics.get('trained_tokens_per_s') or 0:,.0f} trained tok/s"
+        f"  lr {metrics['lr']:.2e}  gnorm {gn if gn is None else f'{gn:.3f}'}"
+    )
