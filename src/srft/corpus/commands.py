@@ -15,6 +15,7 @@ from rich.text import Text
 from srft.corpus.formats import formats
 from srft.files.corpus import CorpusError
 from srft.progress import ProgressBar
+from srft.shard import Shard, shard_option
 
 # soft_wrap: a message naming a long path stays one line, and the path stays whole.
 console = Console(stderr=True, soft_wrap=True)
@@ -46,11 +47,9 @@ def ingest_command(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace an existing output (and rejects) file."
     ),
-    shard: str | None = typer.Option(
-        None,
-        "--shard",
-        help="K/N: read only every N-th record, starting at the K-th (0-based), to split one "
-        "ingest over N processes; the N outputs together hold the rows of one run.",
+    shard: Shard | None = shard_option(
+        "K/N: read only every N-th record, starting at the K-th (0-based), to split one "
+        "ingest over N processes; the N outputs together hold the rows of one run."
     ),
 ) -> None:
     """Read agent trajectories in any supported format into one canonical corpus (JSONL).
@@ -63,12 +62,6 @@ def ingest_command(
     (Long only by its option declarations and the progress bar around the one call.)
     """
     from srft.corpus.ingest import NothingAccepted, ingest
-    from srft.shard import Shard, ShardError
-
-    try:
-        share = Shard.parse(shard)
-    except ShardError as e:
-        _error(str(e), status=2)
 
     with ProgressBar("[bold]ingest", None, unit="files", console=console, transient=True) as bar:
 
@@ -85,7 +78,7 @@ def ingest_command(
                 rejects=rejects,
                 progress=progress,
                 overwrite=overwrite,
-                shard=share,
+                shard=shard,
                 keep_empty=False,
             )
         except NothingAccepted as e:

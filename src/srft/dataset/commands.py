@@ -9,6 +9,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from srft.dataset.policies import policy_names
+from srft.shard import Shard, shard_option
 
 # Options `srft build` and `srft template check` share: the same template is judged the same way.
 TokenizerOption = Annotated[str, typer.Option("--tokenizer", help="Tokenizer folder or hub id.")]
@@ -81,11 +82,9 @@ def build(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace an existing dataset folder at OUTPUT."
     ),
-    shard: str | None = typer.Option(
-        None,
-        "--shard",
-        help="K/N: build only every N-th corpus line, starting at the K-th (0-based); the N "
-        "folders' data.parquet files together hold the rows of one build.",
+    shard: Shard | None = shard_option(
+        "K/N: build only every N-th corpus line, starting at the K-th (0-based); the N "
+        "folders' data.parquet files together hold the rows of one build."
     ),
 ) -> None:
     """Build the masked training set: one row per kept trajectory, masked steps in context.
@@ -96,12 +95,6 @@ def build(
 
     from srft.dataset.build import BuildError, build_dataset
     from srft.dataset.stats import print_stats
-    from srft.shard import Shard, ShardError
-
-    try:
-        share = Shard.parse(shard)
-    except ShardError as e:
-        raise typer.BadParameter(str(e), param_hint="--shard") from e
 
     datasets.disable_progress_bars()  # our own summary follows; the save bar is noise
     try:
@@ -118,7 +111,7 @@ def build(
             skip_invalid=skip_invalid,
             num_proc=num_proc,
             overwrite=overwrite,
-            shard=share,
+            shard=shard,
             end_of_turn=end_of_turn,
             reasoning=reasoning,  # type: ignore[arg-type]
         )
