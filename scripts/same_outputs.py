@@ -184,6 +184,7 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="same-outputs-"))
     keep = args.keep or tmp
+    keep.mkdir(parents=True, exist_ok=True)
     trees = []
     try:
         tokenizer = smollm2_dir()
