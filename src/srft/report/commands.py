@@ -59,7 +59,10 @@ def report_command(
 ) -> None:
     """Write one self-contained HTML report (works offline): summary, charts, policy
     comparison with held-out NLL, and a trajectory browser with the critic's labels and the
-    trained/masked tokens of each step."""
+    trained/masked tokens of each step.
+    \f
+    (Long only by its option declarations and the call that hands them on.)
+    """
     import yaml
 
     from srft.report.build import ReportError, write_report
