@@ -15,8 +15,6 @@ the same for any number of workers.
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -28,7 +26,7 @@ from srft.dataset.encoder import BuildError, Encoded, Encoder, Overlong, Reasoni
 from srft.dataset.policies import Decision, Policy, PolicyError, cap_key, make_policy
 from srft.dataset.verdict_index import VerdictIndex
 from srft.files.base import FileFormatError, numbered_lines
-from srft.files.corpus import CORPUS, CorpusError, Trajectory
+from srft.files.corpus import CORPUS, CorpusError, Trajectory, record_field
 from srft.files.verdicts import Verdict
 from srft.shard import Shard
 
@@ -149,8 +147,9 @@ def corpus_lines(corpus: Path, shard: Shard, elsewhere: set[str]) -> Iterator[Li
         if shard.keeps(position):
             yield f"{corpus}:{n}", line
             continue
-        with contextlib.suppress(ValueError, AttributeError, TypeError):
-            elsewhere.add(json.loads(line).get("id"))
+        other = record_field(line, "id")
+        if other is not None:
+            elsewhere.add(other)
 
 
 def line_results(
