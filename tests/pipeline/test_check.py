@@ -181,6 +181,16 @@ def test_dry_run_of_a_run_from_inputs_counts_the_ingested_inputs(tmp_path: Path)
     )
 
 
+def test_dry_run_of_the_published_critic_costs_nothing(tmp_path: Path):
+    path = write_config(tmp_path, critic={"name": "published"})
+    result = run_cli("run", str(path), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "critic `published`: offline, 0 requests, 0 tokens (2 trajectories, counted on the "
+        "inputs, ingested into a temporary folder)"
+    )
+
+
 def test_dry_run_estimates_an_llm_critics_requests_and_tokens(tmp_path: Path, toy_environment):
     critic = {"name": "llm", "options": {"model": "m", "base_urls": "http://127.0.0.1:9/v1",
                                          "mode": "whole", "tokens_per_step": 50}}  # fmt: skip

@@ -20,7 +20,9 @@ from srft.pipeline.config import TRUE_LABELS, RunConfig
 from srft.pipeline.graph import PlannedStage, StageContext, plan_stages
 from srft.pipeline.stages import build_graph
 
-OFFLINE_CRITICS = frozenset({"rules", "file"})
+# Critics known to send nothing, so the dry run need not build them (the `file` critic reads its
+# labels when built). Any other critic is built: one without an `estimate` method is offline too.
+OFFLINE_CRITICS = frozenset({"rules", "file", "published"})
 
 
 @dataclass
@@ -33,10 +35,11 @@ class CriticEstimate:
     prompt_tokens: int
     completion_tokens: int
     source: str
+    offline: bool = False
 
     def line(self) -> str:
         """One line for the dry-run output."""
-        if self.critic in OFFLINE_CRITICS:
+        if self.offline:
             return (
                 f"critic `{self.critic}`: offline, 0 requests, 0 tokens "
                 f"({self.trajectories} trajectories, {self.source})"
@@ -55,14 +58,16 @@ def estimate_critic(config: RunConfig, corpus: Path, source: str) -> CriticEstim
     trajectories = list(CORPUS.read(corpus))
     name = config.critic.name
     if name in OFFLINE_CRITICS:
-        return CriticEstimate(name, len(trajectories), 0, 0, 0, source)
+        return CriticEstimate(name, len(trajectories), 0, 0, 0, source, offline=True)
     from srft.critic.registry import get_critic
 
-    options = {k: v for k, v in config.critic.options.items() if k != "labels_from"}
-    critic = get_critic(name, **options)
+    critic = get_critic(name, **config.critic.options)
+    estimate = getattr(critic, "estimate", None)
+    if estimate is None:  # a critic that sends no requests
+        return CriticEstimate(name, len(trajectories), 0, 0, 0, source, offline=True)
     requests = prompt = completion = 0
     for trajectory in trajectories:
-        n, p, c = critic.estimate(trajectory)  # type: ignore[union-attr]
+        n, p, c = estimate(trajectory)
         requests, prompt, completion = requests + n, prompt + p, completion + c
     return CriticEstimate(name, len(trajectories), requests, prompt, completion, source)
 
