@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 Kind = Literal["file", "folder"]
 
@@ -149,3 +149,10 @@ def child_path(folder: str | Path, name: str, *, what: str = "name") -> Path:
             f"as it names a folder inside {folder}"
         )
     return Path(folder) / name
+
+
+def overwrite_option(help: str = "Replace an existing OUTPUT.") -> Any:
+    """A command's `--overwrite` flag (typer), the one switch `check_output` obeys."""
+    import typer
+
+    return typer.Option(False, "--overwrite", help=help)

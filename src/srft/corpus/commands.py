@@ -14,6 +14,7 @@ from rich.text import Text
 
 from srft.corpus.formats import formats
 from srft.files.corpus import CorpusError
+from srft.outputs import overwrite_option
 from srft.progress import ProgressBar
 from srft.shard import Shard, shard_option
 
@@ -44,9 +45,7 @@ def ingest_command(
         None, "--rejects", help="Where to write rejected records (JSONL), with --skip-invalid."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace an existing output (and rejects) file."
-    ),
+    overwrite: bool = overwrite_option("Replace an existing output (and rejects) file."),
     shard: Shard | None = shard_option(
         "K/N: read only every N-th record, starting at the K-th (0-based), to split one "
         "ingest over N processes; the N outputs together hold the rows of one run."

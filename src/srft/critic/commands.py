@@ -11,6 +11,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 
 from srft.files.critic_summary import summary_path
+from srft.outputs import overwrite_option
 from srft.shard import Shard, shard_option
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -118,7 +119,7 @@ def critic(
     price_prompt: float | None = typer.Option(None, help="USD per million prompt tokens."),
     price_completion: float | None = typer.Option(None, help="USD per million completion tokens."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
+    overwrite: bool = overwrite_option(),
     shard: Shard | None = shard_option(
         "K/N: judge only every N-th trajectory, starting at the K-th (0-based); the N outputs "
         "together hold the verdicts of one run. Give each shard its own --cache."

@@ -9,6 +9,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from srft.dataset.policies import policy_names
+from srft.outputs import overwrite_option
 from srft.shard import Shard, shard_option
 
 # Options `srft build` and `srft template check` share: the same template is judged the same way.
@@ -79,9 +80,7 @@ def build(
         "with its reasoning in a row of its own, as the latest turn.",
     ),
     output: Path = typer.Option(..., "-o", "--output", help="Dataset folder to write."),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace an existing dataset folder at OUTPUT."
-    ),
+    overwrite: bool = overwrite_option("Replace an existing dataset folder at OUTPUT."),
     shard: Shard | None = shard_option(
         "K/N: build only every N-th corpus line, starting at the K-th (0-based); the N "
         "folders' data.parquet files together hold the rows of one build."
@@ -141,7 +140,7 @@ def export(
     dataset: Path = typer.Argument(..., exists=True, file_okay=False, help="Dataset folder."),
     to: str = typer.Option(..., "--to", help="Target trainer: axolotl, llamafactory or trl."),
     output: Path = typer.Option(..., "-o", "--output", help="Folder to write the export to."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Export a built dataset for another trainer (data file + its config snippet)."""
     from srft.dataset.build import BuildError

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from srft.outputs import overwrite_option
+
 evaluate_app = typer.Typer(
     help=(
         "Evaluate students without running an agent (held-out NLL per step label), and write "
@@ -47,7 +49,7 @@ def nll_command(
     ),
     max_rows: int | None = typer.Option(None, help="Evaluate only the first N rows."),
     device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Held-out NLL per step label (good / unnecessary / mistake / recover) for each model."""
     from rich.console import Console
@@ -116,9 +118,7 @@ def handoff_command(
     tool_call_parser: str | None = typer.Option(
         None, help="vLLM tool-call parser (e.g. hermes) for students trained on tool calls."
     ),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace an existing hand-off of the same name."
-    ),
+    overwrite: bool = overwrite_option("Replace an existing hand-off of the same name."),
 ) -> None:
     """Write the commands that evaluate MODEL_DIR as an agent on SWE-bench."""
     from srft.evaluate.handoff import write_handoff

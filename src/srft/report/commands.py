@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from srft.outputs import overwrite_option
+
 
 def _pairs(specs: list[str], option: str) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -55,7 +57,7 @@ def report_command(
     output: Path = typer.Option(
         Path("report.html"), "--output", "-o", help="Where to write the HTML."
     ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUTPUT."),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Write one self-contained HTML report (works offline): summary, charts, policy
     comparison with held-out NLL, and a trajectory browser with the critic's labels and the
