@@ -145,13 +145,6 @@ class LabelBook:
         for entry in entries:
             self.add(entry.key, entry.resolved, source, by_run=entry.by_run, details=entry.details)
 
-    def lookup(self, instance_id: str | None) -> Label | None:
-        """The label for an instance, or None; `CorpusError` naming both sources on conflict."""
-        if instance_id is None or instance_id not in self.by_instance:
-            return None
-        self.used.add(instance_id)
-        return _agreeing(self.by_instance[instance_id], f"instance {instance_id!r}")
-
     def unknown_instances(self) -> list[str]:
         """Instances that have a label but no trajectory asked for it."""
         return sorted(set(self.by_instance) - self.used)

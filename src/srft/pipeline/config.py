@@ -34,8 +34,6 @@ from srft.models import SMOLLM2_ALIAS, Need
 
 # `critic: {name: file, options: {labels_from: truth}}` imports the environment's true labels.
 TRUE_LABELS = "truth"
-RUN_FORMAT = "srft.run"
-RUN_VERSION = 1
 
 # Trainer fields that `srft run` fills in itself (per policy, from the other sections).
 TRAIN_FIELDS_SET_BY_RUN = frozenset({"data", "output_dir", "model", "tokenizer", "resume"})
