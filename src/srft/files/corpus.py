@@ -49,10 +49,22 @@ class ToolCall(_Strict):
     see that the call itself was malformed.
     """
 
-    id: str | None = None
-    name: str
-    arguments: Any = Field(default_factory=dict)
-    arguments_valid: bool = True
+    id: str | None = Field(
+        None,
+        description="The call's id, which the answering `tool` message's `tool_call_id` "
+        "names; null where the source gives none.",
+    )
+    name: str = Field(description="The tool (function) called.")
+    arguments: Any = Field(
+        default_factory=dict,
+        description="The parsed JSON arguments object; the raw string, verbatim, when the "
+        "source's arguments do not parse as one.",
+    )
+    arguments_valid: bool = Field(
+        True,
+        description="False when `arguments` is that raw string: the call itself was "
+        "malformed (the rules critic labels it a `mistake`).",
+    )
 
 
 class Message(_Strict):
@@ -64,49 +76,94 @@ class Message(_Strict):
     `demo` marks demonstration material that belongs to the prompt.
     """
 
-    role: Role
-    content: str = ""
-    reasoning: str | None = None
+    role: Role = Field(
+        description="Who wrote it: `system` (prompt), `user` (the task, or an observation), "
+        "`assistant` (the agent), `tool` (a call's result)."
+    )
+    content: str = Field(
+        "", description='The text; lists of typed text parts are concatenated, null becomes `""`.'
+    )
+    reasoning: str | None = Field(
+        None, description="Separate reasoning/thinking text, where the source keeps it apart."
+    )
     tool_calls: list[ToolCall] = Field(default_factory=list)
-    tool_call_id: str | None = None
-    name: str | None = None
-    exit_code: int | None = None
-    interrupt: str | None = None
-    demo: bool = False
+    tool_call_id: str | None = Field(
+        None, description="On `tool` messages: the id of the call this message answers."
+    )
+    name: str | None = Field(
+        None, description="On `tool` messages: the tool's name, where the source gives it."
+    )
+    exit_code: int | None = Field(
+        None,
+        description="On observations: the command's exit status, where the format records one.",
+    )
+    interrupt: str | None = Field(
+        None,
+        description="On observations: the agent framework's interrupt kind (e.g. "
+        "`FormatError`) when the framework complained, not the environment.",
+    )
+    demo: bool = Field(
+        False, description="Demonstration material: part of the prompt, never a step."
+    )
 
 
 class Step(_Strict):
     """Step `index`: the assistant message at `assistant` and the observation messages answering it."""
 
-    index: int
-    assistant: int
-    observations: list[int] = Field(default_factory=list)
+    index: int = Field(description="The step's number, 0-based over the agent's assistant turns.")
+    assistant: int = Field(description="The index in `messages` of the step's assistant message.")
+    observations: list[int] = Field(
+        default_factory=list,
+        description="The indices in `messages` of the `tool`/`user` messages after it, up to "
+        "the next assistant turn.",
+    )
 
 
 class Outcome(_Strict):
     """Whether the trajectory's final patch solved the task, and where that label came from."""
 
-    status: OutcomeStatus = "unknown"
-    source: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    status: OutcomeStatus = Field(
+        "unknown",
+        description="Did the final patch solve the task; `unknown`: no label "
+        "(an outcome is never guessed).",
+    )
+    source: str | None = Field(
+        None, description="Where the label came from: `in-file:FIELD` or a label file's path."
+    )
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra facts: a harness report's `tests_status` and patch facts; an "
+        "LLM-judged `success` (which leaves `status` unknown).",
+    )
 
 
 class Source(_Strict):
     """Where a trajectory was read from: format name, file path and a locator inside the file."""
 
     format: str
-    file: str
-    record: str
+    file: str = Field(description="The input file (or dataset folder), as given.")
+    record: str = Field(
+        description="The locator inside the file: `0` (one-object file), an array index, "
+        "`line N`, `row N` or `SPLIT/row N`."
+    )
 
 
 class Metadata(_Strict):
     """What the run reported about itself; `extra` keeps format-specific fields worth keeping."""
 
-    model: str | None = None
-    exit_status: str | None = None
-    patch: str | None = None
-    cost: float | None = None
-    extra: dict[str, Any] = Field(default_factory=dict)
+    model: str | None = Field(None, description="The model's name, as the run reports it.")
+    exit_status: str | None = Field(
+        None, description="How the run ended (`Submitted`, `exit_cost`, ...)."
+    )
+    patch: str | None = Field(None, description="The submitted patch (null when none or empty).")
+    cost: float | None = Field(
+        None, description="The run's API cost in USD, as the source reports it."
+    )
+    extra: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Format-specific facts worth keeping (listed per reader in "
+        "`docs/corpus-format.md`); `published_train`: per step, the source's train flag.",
+    )
 
 
 class Trajectory(_Strict):
@@ -114,12 +171,23 @@ class Trajectory(_Strict):
 
     format: Literal["srft.corpus"] = CORPUS_FORMAT
     version: int = CORPUS_VERSION
-    id: str
-    instance_id: str | None = None
+    id: str = Field(
+        description="Unique in the corpus: the run, `<instance>@<10 hex digits>` (a digest of "
+        "its run key and record locator)."
+    )
+    instance_id: str | None = Field(
+        None,
+        description="The task id (e.g. a SWE-bench instance id); several runs may share "
+        "it, and the pipeline splits and groups by it.",
+    )
     source: Source
     outcome: Outcome = Field(default_factory=Outcome)
     messages: list[Message]
-    tools: list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] | None = Field(
+        None,
+        description='The tools\' JSON schemas (OpenAI `{"type": "function", ...}`), '
+        "when the source has them.",
+    )
     steps: list[Step]
     metadata: Metadata = Field(default_factory=Metadata)
 

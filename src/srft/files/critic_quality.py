@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from srft.files.base import FileSpec, JsonDocument
 
@@ -21,9 +21,15 @@ class PRF(BaseModel):
 
     model_config = ConfigDict(extra="allow")  # `support` in the per-label rows
 
-    precision: float
-    recall: float
-    f1: float
+    precision: float = Field(
+        description="Of the steps predicted with the label, the share gold has too (0..1; 0 when "
+        "none)."
+    )
+    recall: float = Field(
+        description="Of the gold steps with the label, the share predicted (0..1; 0 when none); "
+        "unjudged steps count as misses."
+    )
+    f1: float = Field(description="The harmonic mean of precision and recall (0..1).")
 
 
 class CriticQuality(BaseModel):
@@ -31,14 +37,28 @@ class CriticQuality(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    steps: int
-    unjudged_steps: int  # steps of failed predictions, counted apart, never guessed
-    accuracy: float
+    steps: int = Field(description="Gold steps of the trajectories in both files.")
+    unjudged_steps: int = Field(
+        description="Of them, steps of failed predictions: counted apart (`unjudged`), never "
+        "guessed."
+    )
+    accuracy: float = Field(
+        description="Share of the steps whose predicted label is gold's (0..1; unjudged ones "
+        "count as wrong)."
+    )
     mistake_vs_rest: PRF
     per_label: dict[str, PRF]
-    confusion: dict[str, Any]  # {rows: "gold", columns: "predicted", matrix: {gold: {pred: n}}}
-    trajectories: dict[str, int]  # gold, matched, missing_from_pred
-    missing_from_pred: list[str]  # the first 20
+    confusion: dict[str, Any] = Field(
+        description='`{rows: "gold", columns: "predicted", matrix: {gold: {predicted: steps}}}`; '
+        "the columns include `unjudged`."
+    )
+    trajectories: dict[str, int] = Field(
+        description="`gold` (in the gold file), `matched` (also predicted), `missing_from_pred` "
+        "(not predicted)."
+    )
+    missing_from_pred: list[str] = Field(
+        description="The first 20 gold trajectory ids that have no prediction."
+    )
 
 
 CRITIC_QUALITY: JsonDocument[CriticQuality] = JsonDocument(

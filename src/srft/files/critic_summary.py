@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from srft.files.base import FileSpec, JsonDocument
 
@@ -23,9 +23,9 @@ SUMMARY_VERSION = 1
 class TrajectoryCounts(BaseModel):
     """Trajectories read, judged (`ok`) and not (`failed`)."""
 
-    read: int
-    ok: int
-    failed: int
+    read: int = Field(description="Trajectories read (this shard's lines of the corpus).")
+    ok: int = Field(description="Of them, judged: an `ok` verdict.")
+    failed: int = Field(description="Of them, not judged: a `failed` verdict, without labels.")
 
 
 class CriticSummary(BaseModel):
@@ -35,19 +35,39 @@ class CriticSummary(BaseModel):
 
     format: Literal["srft.critic-summary"] = SUMMARY_FORMAT
     version: int = SUMMARY_VERSION
-    critic: dict[str, Any]  # the verdicts' `critic`, without `used`
-    corpus: str
-    output: str
+    critic: dict[str, Any] = Field(
+        description="The verdicts' `critic` without `used`: `name`, `model`, `prompt_version`, "
+        "`mode`."
+    )
+    corpus: str = Field(description="The corpus judged, its path as given.")
+    output: str = Field(description="The verdicts file written, its path as given.")
     trajectories: TrajectoryCounts
-    steps: int
-    labels: dict[str, int]
-    failures: list[dict[str, Any]]  # the first 20, in corpus order
-    failure_reasons: dict[str, dict[str, Any]]  # kind -> {count, first}
-    tokens: dict[str, float]
-    outcome: Literal["complete", "partial", "none"] | None = None
-    shard: str | None = None
-    job: str | None = None  # the hash of every setting that changes the verdicts (llm)
-    elapsed_s: float | None = None
+    steps: int = Field(description="Steps of every trajectory read, judged or failed.")
+    labels: dict[str, int] = Field(description="Steps per label, over the `ok` verdicts.")
+    failures: list[dict[str, Any]] = Field(
+        description="The first 20 failed trajectories, in corpus order: `{trajectory_id, error}`."
+    )
+    failure_reasons: dict[str, dict[str, Any]] = Field(
+        description="Per failure key (a verdict's `failure`, else `failed`): `{count, first: "
+        "{trajectory_id, error}}`, most frequent first."
+    )
+    tokens: dict[str, float] = Field(
+        description="Over the verdicts, cached ones included: `prompt_tokens`, "
+        "`completion_tokens`, `estimated_prompt_tokens`, `trajectory_tokens` (the corpus's "
+        "own), their per-trajectory means and `prompt_to_trajectory_ratio`."
+    )
+    outcome: Literal["complete", "partial", "none"] | None = Field(
+        None, description="Every trajectory judged, some, or none: exit status 0, 3 or 1."
+    )
+    shard: str | None = Field(
+        None, description="The `--shard` judged, `K/N` (`0/1`: the whole corpus)."
+    )
+    job: str | None = Field(
+        None,
+        description="llm: the hash of every setting that changes the verdicts; a rerun of the "
+        "same job, corpus and shard may replace them without `--overwrite`.",
+    )
+    elapsed_s: float | None = Field(None, description="Wall time of the run, in seconds.")
 
 
 CRITIC_SUMMARY: JsonDocument[CriticSummary] = JsonDocument(

@@ -33,20 +33,20 @@ LEGACY_VERSION = 1
 class Rate(BaseModel):
     """A proportion `k / n` with its Wilson 95% interval (`lo`, `hi`)."""
 
-    rate: float
-    lo: float
-    hi: float
-    k: int
-    n: int
+    rate: float = Field(description="`k / n` (0..1; 0 when `n` is 0).")
+    lo: float = Field(description="The Wilson 95% interval's lower bound (0..1).")
+    hi: float = Field(description="The Wilson 95% interval's upper bound (0..1).")
+    k: int = Field(description="Successes.")
+    n: int = Field(description="Cases (episodes).")
 
 
 class Difference(BaseModel):
     """The mean paired difference of two models over the same `n` cases, with a 95% interval."""
 
-    diff: float
-    lo: float
-    hi: float
-    n: int
+    diff: float = Field(description="Mean per-case difference `a - b` (for success as 0/1: -1..1).")
+    lo: float = Field(description="The 95% normal interval's lower bound.")
+    hi: float = Field(description="The 95% normal interval's upper bound.")
+    n: int = Field(description="Cases paired (the episodes both models played).")
 
 
 class ModelRollouts(BaseModel):
@@ -55,9 +55,11 @@ class ModelRollouts(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     success: Rate
-    # Per episode, in episode order: what pairs models episode by episode. A merged result
-    # shown by the report drops them once paired.
-    outcomes: list[bool] | None = None
+    outcomes: list[bool] | None = Field(
+        None,
+        description="Success per episode, in episode order: what pairs models episode by "
+        "episode (a merged result the report shows drops them once paired).",
+    )
 
 
 class ModeRollouts(BaseModel):

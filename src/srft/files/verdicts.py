@@ -40,11 +40,26 @@ class StepVerdict(_Strict):
     A step without them was asked once; policies then take the label at face value.
     """
 
-    index: int
-    label: Label
-    reason: str = ""
-    confidence: float | None = Field(None, ge=0.0, le=1.0)
-    votes: dict[Label, int] | None = None
+    index: int = Field(description="The step judged: its `Step.index` in the trajectory (0..n-1).")
+    label: Label = Field(
+        description="`good` (useful), `unnecessary` (harmless but useless), `mistake` (wrong, "
+        "not to imitate) or `recover` (repairs an earlier mistake)."
+    )
+    reason: str = Field(
+        "", description="A short reason; a rule's starts with its name (`rules/nonzero-exit: ...`)."
+    )
+    confidence: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Share (0..1) of the samples that labelled the step and agree with "
+        "`label`; null when it was asked once.",
+    )
+    votes: dict[Label, int] | None = Field(
+        None,
+        description="Samples per label, over the samples that labelled the step; null "
+        "when it was asked once.",
+    )
 
 
 class CriticInfo(_Strict):
@@ -54,11 +69,27 @@ class CriticInfo(_Strict):
     evaluation result, reference patch), so two verdict files can be compared fairly.
     """
 
-    name: str
-    model: str | None = None
-    prompt_version: str | None = None
-    mode: str | None = None
-    used: dict[str, bool] = Field(default_factory=dict)
+    name: str = Field(description="The critic: `rules`, `file`, `published`, `llm`, or another.")
+    model: str | None = Field(
+        None,
+        description="llm: the model's name; `file`: the labels file; null for `rules` and "
+        "`published`.",
+    )
+    prompt_version: str | None = Field(
+        None,
+        description="llm: the prompt's version (`v1`, `custom-<hash>`); `rules`: `rules-1`; "
+        "else null.",
+    )
+    mode: str | None = Field(
+        None,
+        description="llm: `whole`, `window` or `per-step`, as this trajectory was judged; "
+        "`imported` for `file` and `published`.",
+    )
+    used: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Whether the prompt showed `outcome`, `patch`, `evaluation`, "
+        "`reference_patch`.",
+    )
 
 
 _OPTIONAL_STEP_FIELDS = ("confidence", "votes")
@@ -69,16 +100,28 @@ class Verdict(_Strict):
 
     format: Literal["srft.verdicts"] = VERDICTS_FORMAT
     version: int = VERDICTS_VERSION
-    trajectory_id: str
+    trajectory_id: str = Field(description="The corpus trajectory's `id` (the run).")
     critic: CriticInfo
-    status: Literal["ok", "failed"] = "ok"
-    error: str | None = None
-    # A short stable key of why a verdict failed (`http-503`, `timeout`, `invalid-answer`, ...),
-    # so that failures can be counted per reason; `error` holds the full message.
-    failure: str | None = None
-    raw_response: str | None = None
+    status: Literal["ok", "failed"] = Field(
+        "ok",
+        description="`ok`: every step labelled; `failed`: none, and no step may be taken "
+        "as `good`.",
+    )
+    error: str | None = Field(None, description="Failed only: why, the full message.")
+    failure: str | None = Field(
+        None,
+        description="Failed only: why, as a short stable key to count failures by "
+        "(`invalid-answer`, `timeout`, `http-503`, ...); left out when unset.",
+    )
+    raw_response: str | None = Field(
+        None, description="llm, failed only: the last answer that could not be used."
+    )
     steps: list[StepVerdict] = Field(default_factory=list)
-    usage: dict[str, Any] = Field(default_factory=dict)
+    usage: dict[str, Any] = Field(
+        default_factory=dict,
+        description="llm: `requests`, `prompt_tokens`, `completion_tokens` (the server's), "
+        "`estimated_prompt_tokens`; empty for offline critics.",
+    )
 
     def labels(self) -> list[str]:
         """The labels in step order (empty for a failed verdict)."""
