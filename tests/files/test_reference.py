@@ -14,7 +14,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "pipeline-files.md"
 
 def test_the_committed_pipeline_files_doc_is_up_to_date() -> None:
     assert DOC.read_text(encoding="utf-8") == render_pipeline_files(), (
-        "docs/pipeline-files.md is stale: run python scripts/gen_pipeline_files.py"
+        "docs/pipeline-files.md is stale: run python scripts/gen_docs.py"
     )
 
 

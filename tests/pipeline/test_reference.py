@@ -12,7 +12,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "config-reference.md"
 
 def test_the_committed_config_reference_is_up_to_date() -> None:
     assert DOC.read_text(encoding="utf-8") == render_reference(), (
-        "docs/config-reference.md is stale: run python scripts/gen_config_reference.py"
+        "docs/config-reference.md is stale: run python scripts/gen_docs.py"
     )
 
 

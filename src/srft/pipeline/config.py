@@ -4,7 +4,7 @@ One YAML file names the trajectories, the critic, the list of policies to compar
 builder, trainer and evaluation settings. The schema is strict (unknown keys are errors, so a
 typo never silently falls back to a default) and every field is documented here: the config
 reference (`docs/config-reference.md`) is generated from these docstrings and descriptions by
-`scripts/gen_config_reference.py`.
+`scripts/gen_docs.py`.
 
 Relative paths in the file are resolved against the folder holding the file, so a config and its
 data can move together. The model name `smollm2` stands for the offline SmolLM2-135M-Instruct
